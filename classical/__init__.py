@@ -1,0 +1,1 @@
+"""Classical execution layer: batching and executors for classical segments (no Prefect)."""

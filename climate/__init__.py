@@ -1,0 +1,1 @@
+"""Climate: scenarios, two-layer emulator ensembles, decision problems (no Prefect)."""

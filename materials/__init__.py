@@ -1,0 +1,1 @@
+"""Materials: structures, validation, ML surrogate of DFT, stability, fragments (no Prefect)."""

@@ -1,0 +1,1 @@
+"""Quantum execution layer: Hamiltonians, ansatze, algorithms, circuit profiles, executors (no Prefect)."""
