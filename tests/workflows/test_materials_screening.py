@@ -1,0 +1,116 @@
+"""End to end: the materials-screening flow on a handful of real structures through a real Prefect API."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pymatgen.core import Lattice, Structure
+
+from workflows.materials_screening import ScreeningParameters
+
+# Chemical accuracy, 1 kcal/mol = 1.594 mHa (DESIGN.md).
+CHEMICAL_ACCURACY_HA = 1.594e-3
+
+
+def rocksalt(cation: str, anion: str, a: float) -> Structure:
+    return Structure.from_spacegroup("Fm-3m", Lattice.cubic(a), [cation, anion], [[0, 0, 0], [0.5, 0.5, 0.5]])
+
+
+@pytest.fixture(scope="module")
+def candidate_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three good rocksalt crystals (lattice constants from experiment, rounded) and one broken file."""
+    folder = tmp_path_factory.mktemp("candidates")
+    rocksalt("Mg", "O", 4.21).to(filename=str(folder / "MgO.cif"))
+    rocksalt("Li", "F", 4.03).to(filename=str(folder / "LiF.cif"))
+    rocksalt("Na", "Cl", 5.64).to(filename=str(folder / "POSCAR"), fmt="poscar")
+    (folder / "broken.cif").write_text("data_broken\n_cell_length_a oops\n")
+    return folder
+
+
+def test_parameters_refuse_bad_input_before_any_work(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="candidate_paths"):
+        ScreeningParameters(candidate_paths=[str(tmp_path / "missing.cif")])
+    with pytest.raises(ValueError, match="active_electrons"):
+        ScreeningParameters(active_orbitals=1, active_electrons=4)
+    with pytest.raises(ValueError, match="shortlist_size"):
+        ScreeningParameters(shortlist_size=-1)
+
+
+@pytest.mark.slow
+def test_flow_screens_refines_and_publishes_artifacts(prefect_api: None, candidate_folder: Path) -> None:
+    from prefect import get_client
+
+    from workflows.materials_screening import materials_screening
+
+    report = materials_screening(candidate_paths=[str(candidate_folder)], shortlist_size=1)
+
+    by_formula = {c.formula: c for c in report.candidates if c.formula}
+    assert {"MgO", "LiF", "NaCl"} <= set(by_formula)
+    broken = [c for c in report.candidates if c.source.endswith("broken.cif")]
+    assert len(broken) == 1 and broken[0].status == "rejected" and broken[0].error
+    for formula in ("MgO", "LiF", "NaCl"):
+        candidate = by_formula[formula]
+        assert candidate.status == "ok"
+        assert candidate.formation_energy_per_atom < -1.5  # all three are strongly bound ionic solids
+        assert candidate.energy_above_hull == pytest.approx(0.0, abs=1e-6)  # each is alone on its own hull
+    assert len(report.shortlist) == 1
+    refined = next(c for c in report.candidates if c.source == report.shortlist[0])
+    assert refined.quantum is not None
+    assert abs(refined.quantum.vqe_energy - refined.quantum.exact_energy) < CHEMICAL_ACCURACY_HA
+    assert refined.quantum.placement["method"]
+    assert refined.quantum.placement["reasons"]
+
+    async def artifact_keys() -> set[str]:
+        async with get_client() as client:
+            return {a.key for a in await client.read_artifacts() if a.key}
+
+    import asyncio
+
+    keys = asyncio.run(artifact_keys())
+    assert {"screening-candidates", "screening-shortlist", "placement-report", "surrogate-progress"} <= keys
+
+
+@pytest.mark.slow
+def test_cli_writes_the_documented_json(candidate_folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    env = {**os.environ, "QCFLOW_HOME": str(tmp_path / "home"), "PREFECT_HOME": str(tmp_path / "prefect")}
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "workflows.cli",
+            "screen",
+            str(candidate_folder),
+            "--shortlist",
+            "1",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "Traceback" not in completed.stdout + completed.stderr
+    assert "Screened 4 candidates" in completed.stdout
+    records = json.loads(out.read_text())["candidates"]
+    assert len(records) == 4
+    for record in records:
+        assert {
+            "formula",
+            "source",
+            "formation_energy_per_atom",
+            "energy_above_hull",
+            "status",
+            "error",
+        } <= set(record)
+        assert record["status"] in {"ok", "rejected"}
+    quantum = [r["quantum"] for r in records if r.get("quantum")]
+    assert len(quantum) == 1
+    assert {"vqe_energy", "exact_energy", "qubits", "placement"} <= set(quantum[0])

@@ -1,0 +1,93 @@
+"""The `qcflow` command: run flows on an embedded (ephemeral) Prefect API, print reports, write JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+QUIET_LOGGERS = ("prefect.server", "prefect._internal", "prefect.events", "uvicorn", "docket", "httpx")
+
+
+def prepare_embedded_prefect() -> None:
+    """Defaults for the embedded Prefect API: no telemetry, and no server tracebacks on a scientist's terminal."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _write_json(payload: dict, out: Path | None) -> None:
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(payload, indent=2))
+        print(f"\nResults written to {out}")
+
+
+def command_screen(args: argparse.Namespace) -> int:
+    """Run the materials-screening flow and print its report."""
+    from workflows.materials_screening import ScreeningParameters
+
+    try:
+        params = ScreeningParameters(
+            candidate_paths=[str(p) for p in args.paths],
+            relax=args.relax,
+            hull_threshold=args.hull_threshold,
+            shortlist_size=args.shortlist,
+            active_orbitals=args.active_orbitals,
+            active_electrons=args.active_electrons,
+            batch_size=args.batch_size,
+        )
+    except ValidationError as error:
+        print(f"qcflow screen: invalid input:\n{error}", file=sys.stderr)
+        return 2
+    prepare_embedded_prefect()
+    from workflows.materials_screening import materials_screening
+    from workflows.reports import terminal_report
+
+    report = materials_screening(**params.model_dump())
+    print(terminal_report(report))
+    _write_json(report.model_dump(mode="json"), args.out)
+    return 0
+
+
+def _add_screen_command(subparsers: argparse._SubParsersAction) -> None:
+    screen = subparsers.add_parser(
+        "screen", help="screen candidate crystals (bundled set when no path is given)"
+    )
+    screen.add_argument("paths", nargs="*", type=Path, help="CIF / POSCAR / pymatgen-JSON files or folders")
+    screen.add_argument("--shortlist", type=int, default=3, help="candidates refined with VQE (default 3)")
+    screen.add_argument("--relax", action="store_true", help="relax structures with the surrogate first")
+    screen.add_argument("--hull-threshold", type=float, default=0.1, help="max E above hull, eV/atom (0.1)")
+    screen.add_argument("--active-orbitals", type=int, default=2, help="active-space orbitals (2)")
+    screen.add_argument("--active-electrons", type=int, default=2, help="active-space electrons (2)")
+    screen.add_argument("--batch-size", type=int, default=16, help="structures per surrogate task (16)")
+    screen.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+    screen.set_defaults(handler=command_screen)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """All qcflow subcommands."""
+    from workflows.broker_cli import add_broker_commands
+
+    parser = argparse.ArgumentParser(prog="qcflow", description=__doc__)
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    _add_screen_command(subparsers)
+    add_broker_commands(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `qcflow` console command."""
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

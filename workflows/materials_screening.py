@@ -1,0 +1,233 @@
+"""The materials-screening flow: load -> validate -> surrogate -> stability -> shortlist -> quantum -> report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.futures import as_completed
+from prefect.task_runners import ThreadPoolTaskRunner
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pymatgen.core import Composition
+from tqdm import tqdm
+
+from quantum.ansatz import excitation_ansatz
+from quantum.profiles import QuantumSegment
+from workflows.artifacts import publish_screening_artifacts
+from workflows.broker import Placement, place
+from workflows.catalog import discover_catalog
+from workflows.schemas import CandidateResult, ScreeningReport
+from workflows.screening_tasks import (
+    ActiveSpacePayload,
+    ScreenedInput,
+    SurrogateEnergy,
+    build_active_space,
+    load_and_validate,
+    reference_energies,
+    solve_with_vqe,
+    stability,
+    surrogate_energies,
+)
+from workflows.settings import get_settings
+
+
+class ScreeningParameters(BaseModel):
+    """Validated parameters of a screening run; checked before any expensive work starts."""
+
+    candidate_paths: list[str] = Field(default_factory=list, description="CIF/POSCAR/JSON files or folders.")
+    relax: bool = Field(default=False, description="Relax each structure with the surrogate before scoring.")
+    hull_threshold: float = Field(default=0.1, ge=0.0, le=2.0, description="Max energy above hull, eV/atom.")
+    shortlist_size: int = Field(default=3, ge=0, le=50, description="Candidates refined with VQE.")
+    active_orbitals: int = Field(default=2, ge=1, le=6, description="Spatial orbitals in the active space.")
+    active_electrons: int = Field(default=2, ge=2, le=6, description="Electrons in the active space.")
+    batch_size: int = Field(default=16, ge=1, le=1000, description="Structures per surrogate task.")
+
+    @field_validator("candidate_paths")
+    @classmethod
+    def _paths_exist(cls, paths: list[str]) -> list[str]:
+        missing = [p for p in paths if not Path(p).exists()]
+        if missing:
+            raise ValueError(
+                f"candidate_paths: no such file or folder: {', '.join(missing)}; give existing paths"
+            )
+        return paths
+
+    @model_validator(mode="after")
+    def _active_space_fits(self) -> ScreeningParameters:
+        if self.active_electrons > 2 * self.active_orbitals:
+            raise ValueError(
+                f"active_electrons={self.active_electrons} does not fit in active_orbitals={self.active_orbitals}"
+                f" (at most {2 * self.active_orbitals}); raise active_orbitals or lower active_electrons"
+            )
+        return self
+
+
+def _batches(items: list[ScreenedInput], size: int) -> list[list[ScreenedInput]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _run_surrogate(
+    valid: list[ScreenedInput], params: ScreeningParameters, surrogate: str
+) -> list[SurrogateEnergy]:
+    """Batched surrogate tasks with a progress artifact in the UI and a progress bar on the terminal."""
+    batches = _batches(valid, params.batch_size)
+    progress_id = create_progress_artifact(
+        0.0, key="surrogate-progress", description=f"{surrogate} energies of {len(valid)} structures"
+    )
+    futures = surrogate_energies.map(batches, relax=params.relax, surrogate_name=surrogate)
+    energies: list[SurrogateEnergy] = []
+    bar = tqdm(total=len(valid), desc="surrogate", unit="structure", disable=not get_settings().progress_bar)
+    with bar:
+        for future in as_completed(list(futures)):
+            batch_energies = future.result()
+            energies.extend(batch_energies)
+            bar.update(len(batch_energies))
+            update_progress_artifact(progress_id, 100.0 * len(energies) / max(len(valid), 1))
+    return energies
+
+
+def _score(
+    screened: list[ScreenedInput], energies: list[SurrogateEnergy], surrogate: str
+) -> dict[str, CandidateResult]:
+    """Merge surrogate energies and stability into one result per candidate (keyed by source)."""
+    results = {
+        s.source: CandidateResult(formula=s.formula, source=s.source, status="rejected", error=s.error)
+        for s in screened
+    }
+    scored = [e for e in energies if e.energy_per_atom is not None]
+    for failed in (e for e in energies if e.energy_per_atom is None):
+        results[failed.source].error = f"surrogate failed: {failed.error}"
+    if not scored:
+        return results
+    formulas = [results[e.source].formula or "" for e in scored]
+    elements = sorted({el.symbol for f in formulas for el in Composition(f).elements})
+    references = reference_energies(elements, surrogate, str(get_settings().reference_cache))
+    stabilities = stability(formulas, [e.energy_per_atom for e in scored], references)
+    for energy, stab in zip(scored, stabilities, strict=True):
+        results[energy.source] = results[energy.source].model_copy(
+            update={
+                "status": "ok",
+                "energy_per_atom": energy.energy_per_atom,
+                "relaxed": energy.relaxed,
+                **stab,
+            }
+        )
+    return results
+
+
+def _shortlist(results: dict[str, CandidateResult], params: ScreeningParameters) -> list[str]:
+    stable = [
+        r for r in results.values() if r.status == "ok" and r.energy_above_hull <= params.hull_threshold
+    ]
+    stable.sort(key=lambda r: (r.energy_above_hull, r.formation_energy_per_atom))
+    return [r.source for r in stable[: params.shortlist_size]]
+
+
+def _place_vqe(payload: ActiveSpacePayload, catalog: object) -> Placement:
+    integrals = payload.integrals()
+    ansatz = excitation_ansatz(integrals.n_orbitals, integrals.n_alpha, integrals.n_beta)
+    segment = QuantumSegment(
+        name=f"vqe-{payload.fragment}",
+        circuits=[ansatz],
+        primitive="estimator",
+        parameter_sets=2 * ansatz.num_parameters + 1,
+    )
+    return place(segment, catalog)
+
+
+def _refine(shortlist: list[str], screened: dict[str, ScreenedInput], params: ScreeningParameters) -> dict:
+    """Quantum refinement of each shortlisted candidate, each VQE task named and tagged with its placement."""
+    if not shortlist:
+        return {}
+    logger = get_run_logger()
+    catalog = discover_catalog()
+    payloads = build_active_space.map(
+        [screened[s].structure for s in shortlist], params.active_orbitals, params.active_electrons
+    )
+    refinements = {}
+    for source, payload_future in zip(shortlist, payloads, strict=True):
+        payload = payload_future.result(raise_on_failure=False)
+        if not isinstance(payload, ActiveSpacePayload):
+            refinements[source] = payload_future
+            continue
+        placement = _place_vqe(payload, catalog)
+        logger.info(
+            "VQE of %s placed on %s: %s", payload.fragment, placement.label(), "; ".join(placement.reasons)
+        )
+        vqe = solve_with_vqe.with_options(
+            task_run_name=f"vqe-{payload.fragment}-{placement.label()}", tags=["quantum", placement.label()]
+        )
+        refinements[source] = vqe.submit(payload, placement.model_dump(mode="json"))
+    return refinements
+
+
+def _attach_refinements(results: dict[str, CandidateResult], refinements: dict) -> None:
+    """Attach each finished refinement; a failed one is reported on its candidate, never sinks the run."""
+    logger = get_run_logger()
+    for source, future in refinements.items():
+        try:
+            results[source] = results[source].model_copy(update={"quantum": future.result()})
+        except Exception as error:
+            logger.warning("quantum refinement of %s failed: %s", source, error)
+            results[source] = results[source].model_copy(
+                update={"error": f"quantum refinement failed: {error}"}
+            )
+
+
+@flow(
+    name="materials-screening",
+    task_runner=ThreadPoolTaskRunner(max_workers=2),
+    persist_result=True,
+    result_serializer="json",
+    result_storage=get_settings().result_storage,
+)
+def materials_screening(
+    candidate_paths: list[str] | None = None,
+    relax: bool = False,
+    hull_threshold: Annotated[float, Field(ge=0.0, le=2.0)] = 0.1,
+    shortlist_size: Annotated[int, Field(ge=0, le=50)] = 3,
+    active_orbitals: Annotated[int, Field(ge=1, le=6)] = 2,
+    active_electrons: Annotated[int, Field(ge=2, le=6)] = 2,
+    batch_size: Annotated[int, Field(ge=1, le=1000)] = 16,
+) -> ScreeningReport:
+    """Screen candidate crystals with an ML surrogate of DFT and refine the most stable ones with VQE on Aer.
+
+    Args:
+        candidate_paths: CIF, POSCAR or pymatgen-JSON files or folders; empty uses the bundled candidates.
+        relax: relax each structure with the surrogate (FIRE) before scoring; slower, more accurate.
+        hull_threshold: largest energy above the convex hull (eV/atom) a shortlisted candidate may have.
+        shortlist_size: how many of the most stable candidates get a quantum refinement.
+        active_orbitals: spatial orbitals in each fragment's active space (qubits = 2 x this).
+        active_electrons: electrons in each fragment's active space.
+        batch_size: structures per surrogate task (10,000 candidates must not become 10,000 tasks).
+    """
+    params = ScreeningParameters(
+        candidate_paths=candidate_paths or [],
+        relax=relax,
+        hull_threshold=hull_threshold,
+        shortlist_size=shortlist_size,
+        active_orbitals=active_orbitals,
+        active_electrons=active_electrons,
+        batch_size=batch_size,
+    )
+    logger = get_run_logger()
+    surrogate = get_settings().surrogate
+    screened = load_and_validate(params.candidate_paths, surrogate)
+    valid = [s for s in screened if s.structure is not None]
+    logger.info(
+        "%d candidates read, %d valid, %d rejected", len(screened), len(valid), len(screened) - len(valid)
+    )
+    results = _score(screened, _run_surrogate(valid, params, surrogate), surrogate)
+    shortlist = _shortlist(results, params)
+    logger.info("shortlist: %s", ", ".join(results[s].formula or s for s in shortlist) or "empty")
+    _attach_refinements(results, _refine(shortlist, {s.source: s for s in screened}, params))
+    report = ScreeningReport(
+        surrogate=surrogate,
+        parameters=params.model_dump(),
+        candidates=[results[s.source] for s in screened],
+        shortlist=shortlist,
+    )
+    publish_screening_artifacts(report)
+    return report

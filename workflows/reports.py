@@ -1,0 +1,113 @@
+"""Human-readable reports of a screening run: markdown for the Prefect UI, plain text for the terminal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workflows.schemas import CandidateResult, ScreeningReport
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def candidate_rows(report: ScreeningReport) -> list[dict[str, Any]]:
+    """One table row per candidate (the UI's candidate table)."""
+    return [
+        {
+            "formula": c.formula or "?",
+            "source": c.source,
+            "status": c.status,
+            "formation_energy_eV_per_atom": c.formation_energy_per_atom,
+            "energy_above_hull_eV_per_atom": c.energy_above_hull,
+            "vqe_energy_Ha": c.quantum.vqe_energy if c.quantum else None,
+            "exact_energy_Ha": c.quantum.exact_energy if c.quantum else None,
+            "error": c.error or "",
+        }
+        for c in report.candidates
+    ]
+
+
+def _shortlisted(report: ScreeningReport) -> list[CandidateResult]:
+    by_source = {c.source: c for c in report.candidates}
+    return [by_source[s] for s in report.shortlist]
+
+
+def shortlist_markdown(report: ScreeningReport) -> str:
+    """The shortlist with the quantum refinement beside the exact active-space answer."""
+    lines = [
+        "# Shortlist",
+        "",
+        f"Surrogate: **{report.surrogate}** (energies on its MP2020-corrected scale). "
+        f"{len(report.accepted)} candidates scored, {len(report.rejected)} rejected.",
+        "",
+        "| formula | E_form (eV/atom) | E_hull (eV/atom) | fragment | qubits | VQE (Ha) | exact CASCI (Ha) "
+        "| error (mHa) | placement |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for c in _shortlisted(report):
+        q = c.quantum
+        quantum_cells = (
+            f"{q.fragment} | {q.qubits} | {q.vqe_energy:.6f} | {q.exact_energy:.6f} | {q.error_mha:.3f} "
+            f"| {q.placement.get('resource', '?')}/{q.placement.get('method', '?')}"
+            if q
+            else f"- | - | - | - | - | {c.error or 'not refined'}"
+        )
+        lines.append(
+            f"| {c.formula} | {_fmt(c.formation_energy_per_atom)} | {_fmt(c.energy_above_hull)} | {quantum_cells} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def placement_markdown(report: ScreeningReport) -> str:
+    """Why each quantum segment ran where it did: choice, estimates, runners-up, reasons."""
+    lines = ["# Placement report", ""]
+    for c in _shortlisted(report):
+        if not c.quantum:
+            continue
+        p = c.quantum.placement
+        estimate = p.get("estimate", {})
+        lines += [
+            f"## VQE of {c.quantum.fragment} ({c.formula})",
+            "",
+            f"Ran on **{p.get('resource')}**, method `{p.get('method')}`, device {p.get('device')}; "
+            f"estimated {_fmt(estimate.get('seconds'), 4)} s, measured {c.quantum.seconds:.3f} s "
+            f"for {c.quantum.estimator_calls} estimator calls.",
+            "",
+            *[f"- {reason}" for reason in p.get("reasons", [])],
+            "",
+            "| runner-up | method | est. seconds | est. memory (bytes) | feasible | why not |",
+            "|---|---|---|---|---|---|",
+            *[
+                f"| {r.get('resource')} | {r.get('method')} | {_fmt(r.get('seconds'), 4)} | {r.get('memory_bytes')} "
+                f"| {r.get('feasible')} | {r.get('why_not') or ''} |"
+                for r in p.get("runners_up", [])
+            ],
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def terminal_report(report: ScreeningReport) -> str:
+    """A short readable report for the command line."""
+    lines = [
+        f"Screened {len(report.candidates)} candidates with {report.surrogate}: "
+        f"{len(report.accepted)} scored, {len(report.rejected)} rejected.",
+        "",
+        f"{'formula':<12} {'E_form':>8} {'E_hull':>8}  quantum (VQE vs exact CASCI, Ha)",
+    ]
+    for c in _shortlisted(report):
+        q = c.quantum
+        quantum = (
+            f"{q.vqe_energy:.6f} vs {q.exact_energy:.6f} ({q.error_mha:+.3f} mHa, {q.qubits} qubits, "
+            f"{q.placement.get('method')})"
+            if q
+            else (c.error or "not refined")
+        )
+        lines.append(
+            f"{c.formula:<12} {_fmt(c.formation_energy_per_atom):>8} {_fmt(c.energy_above_hull):>8}  {quantum}"
+        )
+    if report.rejected:
+        lines += ["", "Rejected:"]
+        lines += [f"  {c.source}: {c.error}" for c in report.rejected]
+    return "\n".join(lines)

@@ -1,0 +1,58 @@
+"""Typed results of qcflow's flows: what `qcflow screen --out` writes and what Prefect persists (JSON)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class QuantumRefinement(BaseModel):
+    """VQE on an active-space fragment of a shortlisted candidate, beside the exact (CASCI) answer."""
+
+    fragment: str = Field(description="Formula of the cluster cut around the chosen site.")
+    basis: str
+    active_orbitals: int
+    active_electrons: int
+    qubits: int
+    vqe_energy: float = Field(description="VQE ground-state energy, Ha.")
+    exact_energy: float = Field(description="Exact energy in the same active space (pyscf CASCI), Ha.")
+    hartree_fock_energy: float = Field(description="Restricted Hartree-Fock energy of the fragment, Ha.")
+    error_mha: float = Field(description="vqe_energy - exact_energy, mHa (chemical accuracy: 1.594 mHa).")
+    iterations: int
+    estimator_calls: int
+    convergence: list[float] = Field(description="Energy per optimiser iteration, Ha.")
+    placement: dict[str, Any] = Field(description="Where the VQE ran and why (broker placement).")
+    seconds: float = Field(description="Measured wall time of the VQE, s.")
+
+
+class CandidateResult(BaseModel):
+    """One candidate's outcome: energies on the surrogate's (MP2020-corrected) scale, or why it was rejected."""
+
+    formula: str | None
+    source: str
+    status: Literal["ok", "rejected"]
+    error: str | None = None
+    energy_per_atom: float | None = Field(default=None, description="Surrogate total energy, eV/atom.")
+    formation_energy_per_atom: float | None = Field(default=None, description="eV/atom vs elemental refs.")
+    energy_above_hull: float | None = Field(default=None, description="eV/atom above the convex hull.")
+    relaxed: bool = False
+    quantum: QuantumRefinement | None = None
+    from_cache: bool = False
+
+
+class ScreeningReport(BaseModel):
+    """Everything a screening run produced."""
+
+    surrogate: str
+    parameters: dict[str, Any]
+    candidates: list[CandidateResult]
+    shortlist: list[str] = Field(description="Sources of the shortlisted candidates, most stable first.")
+
+    @property
+    def accepted(self) -> list[CandidateResult]:
+        return [c for c in self.candidates if c.status == "ok"]
+
+    @property
+    def rejected(self) -> list[CandidateResult]:
+        return [c for c in self.candidates if c.status == "rejected"]

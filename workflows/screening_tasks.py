@@ -1,0 +1,194 @@
+"""Prefect tasks of the materials-screening flow: thin wrappers around materials/ and quantum/."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from prefect import task
+from pydantic import BaseModel
+from pymatgen.core import Composition, Structure
+from qiskit.quantum_info import SparsePauliOp
+
+from materials.candidates import bundled_candidates
+from materials.fragment import active_space_problem, cut_fragment
+from materials.stability import assess_stability, elemental_reference_energies
+from materials.structures import Candidate, read_candidates
+from materials.surrogate import load_surrogate
+from materials.validation import validate_structure
+from quantum.ansatz import excitation_ansatz
+from quantum.hamiltonian import ElectronicIntegrals, qubit_hamiltonian
+from quantum.vqe import run_vqe
+from workflows.caching import RESUMABLE
+from workflows.schemas import QuantumRefinement
+
+log = logging.getLogger(__name__)
+
+
+class ScreenedInput(BaseModel):
+    """A candidate after reading and validation: its structure (pymatgen dict) or why it was rejected."""
+
+    source: str
+    formula: str | None
+    structure: dict[str, Any] | None
+    error: str | None
+
+
+class SurrogateEnergy(BaseModel):
+    """Surrogate energy of one structure, or the error that stopped it."""
+
+    source: str
+    energy_per_atom: float | None
+    relaxed: bool
+    error: str | None = None
+
+
+class ActiveSpacePayload(BaseModel):
+    """JSON-able active-space problem: integrals in Ha plus pyscf's reference energies."""
+
+    fragment: str
+    basis: str
+    one_body: list[list[float]]
+    two_body: list[list[list[list[float]]]]
+    constant: float
+    n_alpha: int
+    n_beta: int
+    casci_energy: float
+    hf_energy: float
+
+    def integrals(self) -> ElectronicIntegrals:
+        return ElectronicIntegrals(
+            one_body=np.asarray(self.one_body),
+            two_body=np.asarray(self.two_body),
+            constant=self.constant,
+            n_alpha=self.n_alpha,
+            n_beta=self.n_beta,
+        )
+
+    def hamiltonian(self) -> SparsePauliOp:
+        return qubit_hamiltonian(self.integrals())
+
+
+def _screened(candidate: Candidate, supported: frozenset[str]) -> ScreenedInput:
+    if candidate.structure is None:
+        return ScreenedInput(source=candidate.source, formula=None, structure=None, error=candidate.error)
+    problem = validate_structure(candidate.structure, supported)
+    return ScreenedInput(
+        source=candidate.source,
+        formula=candidate.structure.composition.reduced_formula,
+        structure=None if problem else candidate.structure.as_dict(),
+        error=problem,
+    )
+
+
+@task(name="load-and-validate-candidates")
+def load_and_validate(candidate_paths: list[str], surrogate_name: str) -> list[ScreenedInput]:
+    """Read every candidate (bundled set when no path is given) and validate it before any surrogate call."""
+    candidates = read_candidates(candidate_paths) if candidate_paths else bundled_candidates()
+    supported = load_surrogate(surrogate_name).supported_elements
+    return [_screened(candidate, supported) for candidate in candidates]
+
+
+def _energies_one_by_one(
+    surrogate: Any, structures: Sequence[Structure], relax: bool
+) -> list[SurrogateEnergy]:
+    """Isolate the structure that broke a batch: each one alone, errors kept per structure."""
+    results = []
+    for structure in structures:
+        try:
+            results.extend(_energies(surrogate, [structure], relax))
+        except Exception as error:  # one bad candidate must not sink the batch
+            results.append(SurrogateEnergy(source="", energy_per_atom=None, relaxed=relax, error=str(error)))
+    return results
+
+
+def _energies(surrogate: Any, structures: Sequence[Structure], relax: bool) -> list[SurrogateEnergy]:
+    if relax:
+        energies = [r.energy_per_atom for r in surrogate.relax(structures)]
+    else:
+        energies = surrogate.energies_per_atom(structures)
+    return [SurrogateEnergy(source="", energy_per_atom=float(e), relaxed=relax) for e in energies]
+
+
+@task(name="surrogate-energies", cache_policy=RESUMABLE, persist_result=True, retries=1)
+def surrogate_energies(batch: list[ScreenedInput], relax: bool, surrogate_name: str) -> list[SurrogateEnergy]:
+    """Energies of one batch of valid structures in one batched surrogate call (eV/atom)."""
+    surrogate = load_surrogate(surrogate_name)
+    structures = [Structure.from_dict(item.structure) for item in batch if item.structure]
+    try:
+        results = _energies(surrogate, structures, relax)
+    except Exception as error:
+        log.warning("batch failed (%s); retrying its structures one by one", error)
+        results = _energies_one_by_one(surrogate, structures, relax)
+    return [r.model_copy(update={"source": item.source}) for r, item in zip(results, batch, strict=True)]
+
+
+@task(name="elemental-references", cache_policy=RESUMABLE, persist_result=True)
+def reference_energies(elements: list[str], surrogate_name: str, cache_dir: str) -> dict[str, float]:
+    """Elemental reference energies (eV/atom) computed with the same surrogate and settings."""
+    return elemental_reference_energies(elements, load_surrogate(surrogate_name), cache_dir=cache_dir)
+
+
+@task(name="stability")
+def stability(
+    formulas: list[str], energies: list[float], references: dict[str, float]
+) -> list[dict[str, float]]:
+    """Formation energy and energy above hull (eV/atom) from one phase diagram over all candidates."""
+    results = assess_stability([Composition(f) for f in formulas], energies, references)
+    return [
+        {"formation_energy_per_atom": r.formation_energy_per_atom, "energy_above_hull": r.energy_above_hull}
+        for r in results
+    ]
+
+
+@task(name="active-space", cache_policy=RESUMABLE, persist_result=True)
+def build_active_space(
+    structure: dict[str, Any], active_orbitals: int, active_electrons: int
+) -> ActiveSpacePayload:
+    """Cut a fragment around the candidate's chosen site and build its active-space problem with pyscf."""
+    problem = active_space_problem(
+        cut_fragment(Structure.from_dict(structure)), n_orbitals=active_orbitals, n_electrons=active_electrons
+    )
+    integrals = problem.integrals
+    return ActiveSpacePayload(
+        fragment=problem.formula,
+        basis=problem.basis,
+        one_body=integrals.one_body.tolist(),
+        two_body=integrals.two_body.tolist(),
+        constant=float(integrals.constant),
+        n_alpha=integrals.n_alpha,
+        n_beta=integrals.n_beta,
+        casci_energy=float(problem.casci_energy),
+        hf_energy=float(problem.hf_energy),
+    )
+
+
+@task(name="vqe", cache_policy=RESUMABLE, persist_result=True)
+def solve_with_vqe(payload: ActiveSpacePayload, placement: dict[str, Any]) -> QuantumRefinement:
+    """VQE of the fragment's qubit Hamiltonian on the resource the broker chose."""
+    from quantum.executors import estimator_for
+    from workflows.broker import Placement
+
+    integrals = payload.integrals()
+    ansatz = excitation_ansatz(integrals.n_orbitals, integrals.n_alpha, integrals.n_beta)
+    started = time.perf_counter()
+    result = run_vqe(payload.hamiltonian(), ansatz, estimator_for(Placement.model_validate(placement)))
+    return QuantumRefinement(
+        fragment=payload.fragment,
+        basis=payload.basis,
+        active_orbitals=integrals.n_orbitals,
+        active_electrons=integrals.n_alpha + integrals.n_beta,
+        qubits=ansatz.num_qubits,
+        vqe_energy=result.energy,
+        exact_energy=payload.casci_energy,
+        hartree_fock_energy=payload.hf_energy,
+        error_mha=1000 * (result.energy - payload.casci_energy),
+        iterations=len(result.history),
+        estimator_calls=result.estimator_calls,
+        convergence=result.history,
+        placement=placement,
+        seconds=time.perf_counter() - started,
+    )
