@@ -81,7 +81,8 @@ def _run_surrogate(
     bar = tqdm(total=len(valid), desc="surrogate", unit="structure", disable=not get_settings().progress_bar)
     with bar:
         for future in as_completed(list(futures)):
-            batch_energies = future.result()
+            from_cache = future.state.name == "Cached"
+            batch_energies = [e.model_copy(update={"from_cache": from_cache}) for e in future.result()]
             energies.extend(batch_energies)
             bar.update(len(batch_energies))
             update_progress_artifact(progress_id, 100.0 * len(energies) / max(len(valid), 1))
@@ -111,6 +112,7 @@ def _score(
                 "status": "ok",
                 "energy_per_atom": energy.energy_per_atom,
                 "relaxed": energy.relaxed,
+                "from_cache": energy.from_cache,
                 **stab,
             }
         )

@@ -44,6 +44,7 @@ class SurrogateEnergy(BaseModel):
     energy_per_atom: float | None
     relaxed: bool
     error: str | None = None
+    from_cache: bool = False
 
 
 class ActiveSpacePayload(BaseModel):

@@ -1,0 +1,200 @@
+"""Fragments: a small cluster cut around a site of a crystal, turned into an active-space problem (pyscf).
+
+The cluster keeps the crystal's interatomic distances (Å); the active-space integrals are in Hartree and feed
+:func:`quantum.hamiltonian.qubit_hamiltonian`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from pymatgen.core import Molecule, Structure
+from pymatgen.core.periodic_table import Element
+from pyscf import ao2mo, gto, mcscf, scf
+
+from quantum.hamiltonian import ElectronicIntegrals
+
+logger = logging.getLogger(__name__)
+
+_SHELL_TOLERANCE = 1e-3  # Å; neighbours closer than this to the nearest distance belong to the nearest shell
+_MAX_SEARCH_RADIUS = 12.0  # Å; no nearest neighbour within this radius means the structure is not a solid
+
+
+def _electronegativity(symbol: str) -> float:
+    """Pauling electronegativity (pymatgen's periodic table); 0 where undefined (noble gases)."""
+    value = Element(symbol).X
+    return 0.0 if math.isnan(value) else float(value)
+
+
+def _neighbours_by_distance(structure: Structure, site_index: int) -> list:
+    """Periodic neighbours of a site, nearest first, within the smallest radius (doubling from 3 Å) that has any."""
+    radius = 3.0
+    while radius <= _MAX_SEARCH_RADIUS:
+        neighbours = structure.get_neighbors(structure[site_index], radius)
+        if neighbours:
+            centre_x = _electronegativity(structure[site_index].specie.symbol)
+            # Nearest first; within a shell the most electronegativity-different first; then index, image.
+            return sorted(
+                neighbours,
+                key=lambda nb: (
+                    round(nb.nn_distance / _SHELL_TOLERANCE),
+                    -abs(_electronegativity(nb.specie.symbol) - centre_x),
+                    nb.index,
+                    tuple(np.rint(nb.image).astype(int)),
+                ),
+            )
+        radius *= 2
+    raise ValueError(
+        f"site_index={site_index} has no neighbour within {_MAX_SEARCH_RADIUS} Å; pass a bulk crystal structure."
+    )
+
+
+def default_fragment_site(structure: Structure) -> int:
+    """The first site (lowest index) whose nearest neighbour differs most from it in electronegativity.
+
+    For an ionic binary (rocksalt MgO, NaCl) every site ties, so it is site 0: a deterministic, documented rule.
+    """
+    contrasts = []
+    for index, site in enumerate(structure):
+        nearest = _neighbours_by_distance(structure, index)[0]
+        contrasts.append(
+            abs(_electronegativity(nearest.specie.symbol) - _electronegativity(site.specie.symbol))
+        )
+    return int(np.argmax(np.round(contrasts, 6)))
+
+
+def cut_fragment(structure: Structure, site_index: int | None = None, *, max_atoms: int = 2) -> Molecule:
+    """A neutral cluster (charge 0): the site plus its max_atoms - 1 nearest neighbours at crystal distances (Å).
+
+    ``site_index`` defaults to :func:`default_fragment_site`. Neighbours are taken nearest first, the most
+    electronegativity-different first within a shell, then by site index; the site sits at the origin.
+    """
+    if not structure.is_ordered:
+        raise ValueError(
+            "structure is disordered (partial occupancies); order it first, e.g. with pymatgen's "
+            "OrderDisorderedStructureTransformation."
+        )
+    if max_atoms < 2:
+        raise ValueError(f"max_atoms={max_atoms} must be at least 2 (the site and one neighbour).")
+    if site_index is None:
+        site_index = default_fragment_site(structure)
+    if not 0 <= site_index < len(structure):
+        raise ValueError(
+            f"site_index={site_index} is outside 0..{len(structure) - 1} for this {len(structure)}-site "
+            "structure; pass a valid index or None for the default site."
+        )
+    centre = structure[site_index]
+    neighbours = _neighbours_by_distance(structure, site_index)[: max_atoms - 1]
+    species = [centre.specie.symbol, *(nb.specie.symbol for nb in neighbours)]
+    coords = [np.zeros(3), *(np.asarray(nb.coords) - centre.coords for nb in neighbours)]
+    logger.debug("fragment around site %d: %s", site_index, species)
+    return Molecule(species, coords, charge=0)
+
+
+@dataclass(frozen=True)
+class ActiveSpaceProblem:
+    """An active-space electronic-structure problem: integrals (Ha) and pyscf's reference energies (Ha)."""
+
+    integrals: ElectronicIntegrals
+    casci_energy: float
+    hf_energy: float
+    formula: str
+    basis: str
+    n_orbitals: int
+    n_electrons: int
+    charge: int
+
+
+def _check_active_space(n_orbitals: int, n_electrons: int) -> None:
+    if n_orbitals < 1:
+        raise ValueError(f"n_orbitals={n_orbitals} must be at least 1.")
+    if n_electrons < 2 or n_electrons % 2:
+        raise ValueError(
+            f"n_electrons={n_electrons} must be even and at least 2 (closed-shell RHF reference, "
+            "equal alpha and beta electrons)."
+        )
+    if n_electrons > 2 * n_orbitals:
+        raise ValueError(
+            f"n_electrons={n_electrons} exceeds 2 * n_orbitals = {2 * n_orbitals}; use at most "
+            f"{2 * n_orbitals} electrons or at least {n_electrons // 2} orbitals."
+        )
+
+
+def _pyscf_molecule(molecule: Molecule, basis: str, charge: int) -> gto.Mole:
+    atoms = [(site.specie.symbol, tuple(float(x) for x in site.coords)) for site in molecule]
+    try:
+        return gto.M(atom=atoms, basis=basis, charge=charge, spin=0, unit="Angstrom", verbose=0)
+    except (KeyError, RuntimeError) as error:  # pyscf's BasisNotFoundError is a RuntimeError
+        raise ValueError(
+            f"basis={basis!r} is not available in pyscf for {molecule.formula}; use e.g. 'sto-3g', "
+            "'6-31g' or 'def2-svp'."
+        ) from error
+
+
+def active_space_problem(
+    molecule: Molecule, *, n_orbitals: int = 2, n_electrons: int = 2, basis: str = "sto-3g"
+) -> ActiveSpaceProblem:
+    """RHF, then CASCI(n_orbitals, n_electrons) around the Fermi level (pyscf), with the active-space integrals.
+
+    The charge is the molecule's own, raised by one (a cation) when that leaves an odd electron count, so the RHF
+    reference is closed shell; the problem records the charge used. Integrals are pyscf's CASCI effective
+    one-body h (core folded in), (pq|rs) restored to 4 indices, and the core energy incl. nuclear repulsion.
+    """
+    _check_active_space(n_orbitals, n_electrons)
+    charge = int(molecule.charge)
+    if round(molecule.nelectrons) % 2:
+        charge += 1
+        logger.info(
+            "%s has an odd electron count; using charge %+d for a closed shell", molecule.formula, charge
+        )
+    mol = _pyscf_molecule(molecule, basis, charge)
+    if n_electrons > mol.nelectron:
+        raise ValueError(
+            f"n_electrons={n_electrons} exceeds the {mol.nelectron} electrons of {molecule.formula} "
+            f"(charge {charge}); use at most {mol.nelectron}."
+        )
+    n_core = (mol.nelectron - n_electrons) // 2
+    n_virtual_available = mol.nao_nr() - mol.nelectron // 2
+    if n_orbitals - n_electrons // 2 > n_virtual_available:
+        raise ValueError(
+            f"n_orbitals={n_orbitals} needs {n_orbitals - n_electrons // 2} virtual orbitals but "
+            f"{molecule.formula}/{basis} has {n_virtual_available}; use at most "
+            f"{n_electrons // 2 + n_virtual_available} orbitals or a larger basis."
+        )
+    mean_field = scf.RHF(mol)
+    mean_field.conv_tol = 1e-11
+    mean_field.kernel()
+    if not mean_field.converged:
+        logger.info("RHF of %s did not converge with DIIS; retrying second-order (Newton)", molecule.formula)
+        mean_field = mean_field.newton()
+        mean_field.kernel()
+    if not mean_field.converged:
+        raise RuntimeError(
+            f"RHF of {molecule.formula} in {basis} did not converge; check the geometry or charge."
+        )
+    casci = mcscf.CASCI(mean_field, n_orbitals, n_electrons)
+    casci.fcisolver.conv_tol = 1e-12
+    casci.kernel()
+    one_body, core_energy = casci.get_h1eff()
+    two_body = ao2mo.restore(1, casci.get_h2eff(), n_orbitals)
+    logger.debug("%s: %d core orbitals, CAS(%de, %do)", molecule.formula, n_core, n_electrons, n_orbitals)
+    integrals = ElectronicIntegrals(
+        one_body=np.asarray(one_body),
+        two_body=np.asarray(two_body),
+        constant=float(core_energy),
+        n_alpha=n_electrons // 2,
+        n_beta=n_electrons // 2,
+    )
+    return ActiveSpaceProblem(
+        integrals=integrals,
+        casci_energy=float(casci.e_tot),
+        hf_energy=float(mean_field.e_tot),
+        formula=molecule.composition.hill_formula.replace(" ", ""),
+        basis=basis,
+        n_orbitals=n_orbitals,
+        n_electrons=n_electrons,
+        charge=charge,
+    )
