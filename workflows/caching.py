@@ -7,7 +7,7 @@ together with the versions of qcflow and of the packages whose numbers end up in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -33,9 +33,10 @@ def code_and_model_version() -> str:
 
 @dataclass
 class InputsAndVersion(CachePolicy):
-    """Cache key = hash(task name, inputs, code and model version)."""
+    """Cache key = hash(task name, inputs, code and model version); `policy - "name"` leaves an input out."""
 
     version: str = ""
+    exclude: tuple[str, ...] = field(default_factory=tuple)
 
     def compute_key(
         self,
@@ -44,10 +45,17 @@ class InputsAndVersion(CachePolicy):
         flow_parameters: dict[str, Any],
         **kwargs: Any,
     ) -> str | None:
-        inputs_key = INPUTS.compute_key(task_ctx, inputs, flow_parameters, **kwargs)
+        kept = {name: value for name, value in inputs.items() if name not in self.exclude}
+        inputs_key = INPUTS.compute_key(task_ctx, kept, flow_parameters, **kwargs)
         if inputs_key is None:
             return None
         return hash_objects(task_ctx.task.name, self.version or code_and_model_version(), inputs_key)
+
+    def __sub__(self, other: str) -> InputsAndVersion:
+        """Prefect's base class ignores `-` silently; here it really drops the input from the key."""
+        if not isinstance(other, str):
+            raise TypeError("Can only subtract input names (str) from a cache policy.")
+        return replace(self, exclude=(*self.exclude, other))
 
 
 RESUMABLE = InputsAndVersion()

@@ -75,10 +75,12 @@ def _add_screen_command(subparsers: argparse._SubParsersAction) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """All qcflow subcommands."""
     from workflows.broker_cli import add_broker_commands
+    from workflows.climate_cli import add_climate_command
 
     parser = argparse.ArgumentParser(prog="qcflow", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_screen_command(subparsers)
+    add_climate_command(subparsers)
     add_broker_commands(subparsers)
     return parser
 

@@ -167,7 +167,7 @@ def build_active_space(
     )
 
 
-@task(name="vqe", cache_policy=RESUMABLE, persist_result=True)
+@task(name="vqe", cache_policy=RESUMABLE - "placement", persist_result=True)
 def solve_with_vqe(payload: ActiveSpacePayload, placement: dict[str, Any]) -> QuantumRefinement:
     """VQE of the fragment's qubit Hamiltonian on the resource the broker chose."""
     from quantum.executors import estimator_for

@@ -1,0 +1,214 @@
+"""The climate-pathways flow: calibrated emulator ensembles per scenario -> avoided warming -> portfolio QUBO ->
+QAOA placed by the broker, verified by brute force beside a random baseline -> fan chart, table, summary."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.task_runners import ThreadPoolTaskRunner
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from climate.portfolio import DEFAULT_OPTIONS, slack_weights
+from climate.scenarios import available_scenarios, load_scenario
+from workflows.broker import place
+from workflows.catalog import discover_catalog
+from workflows.climate_report import (
+    ClimateReport,
+    ScenarioResult,
+    fan_chart_markdown,
+    fan_chart_png,
+    portfolio_rows,
+    summary_markdown,
+)
+from workflows.climate_tasks import (
+    COST_UNIT_BN,
+    LAST_YEAR,
+    portfolio_qubo,
+    qaoa_segment,
+    scenario_ensemble,
+    scenario_name,
+    scenario_sha256,
+    solve_portfolio,
+)
+from workflows.settings import get_settings
+
+DEFAULT_SCENARIOS = ["ssp126", "ssp245", "ssp585"]
+# Six options + 5 slack bits (150 $bn/yr in 5 $bn units) = 11 qubits: QAOA p=2 takes ~4 s on 2 cores here.
+DEFAULT_PORTFOLIO_OPTIONS = [
+    "afforestation/reforestation",
+    "soil carbon sequestration",
+    "biochar",
+    "BECCS",
+    "DACCS",
+    "enhanced weathering",
+]
+# QAOA p=2 on Aer statevector, measured here (2 shared cores): 11 qubits 4 s, 14 qubits 22 s, 16 qubits > 4 min.
+MAX_QAOA_QUBITS = 14
+KNOWN_OPTIONS = [option.name for option in DEFAULT_OPTIONS]
+
+
+def _unique(field: str, values: list[str]) -> list[str]:
+    if not values:
+        raise ValueError(f"{field}: the list is empty; give at least one")
+    duplicates = sorted({v for v in values if values.count(v) > 1})
+    if duplicates:
+        raise ValueError(f"{field}: {duplicates} given more than once; list each once")
+    return values
+
+
+class ClimateParameters(BaseModel):
+    """Validated parameters of a climate-pathways run; checked before any computation starts."""
+
+    scenarios: list[str] = Field(default_factory=lambda: list(DEFAULT_SCENARIOS))
+    members: int = Field(default=1000, ge=10, le=100_000, description="Calibrated ensemble members.")
+    seed: int = Field(default=0, ge=0, description="Seed of the parameter draws (same members per scenario).")
+    budget: float = Field(default=150.0, ge=0.0, le=5000.0, description="Portfolio budget, $bn/yr.")
+    options: list[str] = Field(default_factory=lambda: list(DEFAULT_PORTFOLIO_OPTIONS))
+    qaoa_layers: int = Field(default=2, ge=1, le=5, description="QAOA depth p.")
+    shots: int = Field(
+        default=4096, ge=100, le=100_000, description="Shots for QAOA and the random baseline."
+    )
+
+    @field_validator("scenarios")
+    @classmethod
+    def _known_scenarios(cls, scenarios: list[str]) -> list[str]:
+        known = available_scenarios()
+        for scenario in _unique("scenarios", scenarios):
+            if scenario not in known and not (scenario.lower().endswith(".csv") and Path(scenario).is_file()):
+                raise ValueError(
+                    f"scenarios: unknown scenario {scenario!r}; use one of {', '.join(known)} "
+                    "or the path of a scenario CSV"
+                )
+            if scenario not in known:
+                years = load_scenario(scenario).years  # validates the file: columns, units, gaps
+                if years[0] > 1850 or years[-1] < LAST_YEAR:
+                    raise ValueError(
+                        f"scenarios: {scenario!r} covers {years[0]}-{years[-1]}; it must cover 1850-{LAST_YEAR} "
+                        "(the 1850-1900 baseline and the 2081-2100 projection): extend the file"
+                    )
+        names = [scenario_name(s) for s in scenarios]
+        if len(set(names)) < len(names):
+            raise ValueError(f"scenarios: two scenarios share a name in {names}; rename one CSV file")
+        return scenarios
+
+    @field_validator("options")
+    @classmethod
+    def _known_options(cls, options: list[str]) -> list[str]:
+        unknown = [o for o in _unique("options", options) if o not in KNOWN_OPTIONS]
+        if unknown:
+            raise ValueError(f"options: unknown {unknown}; choose from {KNOWN_OPTIONS}")
+        return options
+
+    @property
+    def qubits(self) -> int:
+        """QAOA width: one qubit per option plus the budget's binary slack bits."""
+        return len(self.options) + len(slack_weights(math.floor(self.budget / COST_UNIT_BN + 1e-9)))
+
+    @model_validator(mode="after")
+    def _qaoa_fits(self) -> ClimateParameters:
+        if self.qubits > MAX_QAOA_QUBITS:
+            raise ValueError(
+                f"options/budget: {len(self.options)} options and a budget of {self.budget:g} $bn/yr make "
+                f"{self.qubits} QAOA qubits, more than {MAX_QAOA_QUBITS}; choose fewer options or a smaller budget"
+            )
+        return self
+
+
+def publish_climate_artifacts(report: ClimateReport) -> None:
+    """Fan chart (PNG embedded in markdown), portfolio table and summary of one run."""
+    paths = {name: result.path for name, result in report.scenarios.items()}
+    members = report.parameters["members"]
+    create_markdown_artifact(
+        fan_chart_markdown(fan_chart_png(paths), members),
+        key="climate-warming-fan-chart",
+        description="Warming per scenario, median and 5-95 % band, K vs 1850-1900",
+    )
+    create_table_artifact(
+        portfolio_rows(report),
+        key="climate-portfolio",
+        description="Options per scenario: cost, avoided warming, chosen by QAOA, in the brute-force optimum",
+    )
+    create_markdown_artifact(
+        summary_markdown(report),
+        key="climate-summary",
+        description="Warming vs AR6, and QAOA vs brute force vs random sampling per scenario",
+    )
+
+
+@flow(
+    name="climate-pathways",
+    task_runner=ThreadPoolTaskRunner(max_workers=2),
+    persist_result=True,
+    result_serializer="json",
+    result_storage=get_settings().result_storage,
+)
+def climate_pathways(
+    scenarios: list[str] = DEFAULT_SCENARIOS,
+    members: Annotated[int, Field(ge=10, le=100_000)] = 1000,
+    seed: Annotated[int, Field(ge=0)] = 0,
+    budget: Annotated[float, Field(ge=0.0, le=5000.0)] = 150.0,
+    options: list[str] = DEFAULT_PORTFOLIO_OPTIONS,
+    qaoa_layers: Annotated[int, Field(ge=1, le=5)] = 2,
+    shots: Annotated[int, Field(ge=100, le=100_000)] = 4096,
+) -> ClimateReport:
+    """Project warming under emission scenarios and choose a carbon-removal portfolio with QAOA.
+
+    Args:
+        scenarios: bundled scenario names (ssp119, ssp126, ssp245, ssp370, ssp434, ssp460, ssp534-over, ssp585) or
+            paths of scenario CSVs.
+        members: calibrated ensemble members (AR6 parameter distributions, constrained by observed warming).
+        seed: seed of the parameter draws; every scenario uses the same members.
+        budget: annual portfolio budget, $bn/yr (costs count in 5 $bn/yr units).
+        options: carbon-removal and capture options to choose from (names in climate.portfolio.DEFAULT_OPTIONS);
+            options plus budget slack bits must fit in 14 qubits.
+        qaoa_layers: QAOA depth p.
+        shots: shots sampled from the optimised QAOA circuit, and random bitstrings for the baseline.
+    """
+    params = ClimateParameters(
+        scenarios=list(scenarios),
+        members=members,
+        seed=seed,
+        budget=budget,
+        options=list(options),
+        qaoa_layers=qaoa_layers,
+        shots=shots,
+    )
+    logger = get_run_logger()
+    logger.info("%d scenarios, %d members, %d QAOA qubits", len(params.scenarios), members, params.qubits)
+    ensembles, qubos = {}, {}
+    for scenario in params.scenarios:
+        name, digest = scenario_name(scenario), scenario_sha256(scenario)
+        ensembles[name] = scenario_ensemble.with_options(task_run_name=f"ensemble-{name}").submit(
+            scenario, digest, params.members, params.seed
+        )
+        qubos[name] = portfolio_qubo.with_options(task_run_name=f"portfolio-qubo-{name}").submit(
+            scenario, digest, params.members, params.seed, params.options, params.budget
+        )
+    catalog = discover_catalog()
+    results = {}
+    for name, qubo_future in qubos.items():
+        qubo = qubo_future.result()
+        placement = place(qaoa_segment(qubo, params.qaoa_layers, params.shots), catalog)
+        label = placement.label()
+        logger.info("QAOA of %s placed on %s: %s", name, label, "; ".join(placement.reasons[1:2]))
+        solve = solve_portfolio.with_options(
+            task_run_name=f"qaoa-portfolio-{name}-{label}", tags=["quantum", label]
+        )
+        portfolio = solve(
+            qubo, placement.model_dump(mode="json"), label, params.qaoa_layers, params.shots, params.seed
+        )
+        ensemble = ensembles[name].result()
+        results[name] = ScenarioResult(
+            warming_2081_2100=ensemble.warming_2081_2100,
+            portfolio=portfolio,
+            warming_1995_2014=ensemble.warming_1995_2014,
+            members=ensemble.members,
+            path=ensemble.path,
+        )
+    report = ClimateReport(parameters=params.model_dump(), scenarios=results)
+    publish_climate_artifacts(report)
+    return report
