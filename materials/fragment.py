@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -192,7 +193,7 @@ def active_space_problem(
         integrals=integrals,
         casci_energy=float(casci.e_tot),
         hf_energy=float(mean_field.e_tot),
-        formula=molecule.composition.hill_formula.replace(" ", ""),
+        formula=re.sub(r"(?<=[A-Za-z])1(?![0-9])", "", molecule.composition.formula.replace(" ", "")),
         basis=basis,
         n_orbitals=n_orbitals,
         n_electrons=n_electrons,

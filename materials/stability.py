@@ -1,0 +1,215 @@
+"""Thermodynamic stability: formation energies and energies above the convex hull (eV/atom).
+
+Every energy in one phase diagram must come from the same surrogate with the same settings, elemental references
+included. With CHGNet (Deng et al., Nat. Mach. Intell. 5, 1031 (2023)) all energies are on the Materials Project
+MP2020-corrected scale, because CHGNet was trained on MPtrj energies with the MP2020 anion and +U corrections
+applied: formation energies are then comparable with measured enthalpies (pymatgen's exp_compounds.json.gz)
+without further corrections. Reference energies are computed once per (surrogate, version, settings, element) and
+cached as JSON on disk, so re-runs are instant.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
+from pymatgen.core import Composition, Lattice, Structure
+
+from materials.candidates import elemental_crystals
+from materials.surrogate import Surrogate
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CACHE_DIR = Path.home() / ".cache" / "qcflow"
+
+# Experimental bond lengths (Å) of the diatomic elements, NIST CCCBDB (cccbdb.nist.gov, "experimental bond
+# lengths"); the starting geometry of each molecule, relaxed with the surrogate in a cubic box.
+DIATOMIC_BOND_LENGTHS = {"H": 0.741, "N": 1.098, "O": 1.208, "F": 1.412, "Cl": 1.988, "Br": 2.281, "I": 2.666}
+# Gases at room temperature: their reference is the molecule alone. Br and I also try crystals.
+MOLECULAR_ONLY = frozenset({"H", "N", "O", "F", "Cl"})
+# Box edge (Å): CHGNet's atom-graph cutoff is 6 Å, so a molecule 12 Å from its images does not see them.
+MOLECULE_BOX = 12.0
+# Part of the cache key: bump it when the trial structures or the way they are relaxed change.
+REFERENCE_RECIPE = "trials-v2"
+
+
+@dataclass(frozen=True)
+class StabilityResult:
+    """Stability of one candidate within the phase diagram of all candidates plus elemental references."""
+
+    formation_energy_per_atom: float  # eV/atom, relative to the elemental references
+    energy_above_hull: float  # eV/atom, 0 for a candidate on the convex hull
+    decomposition: tuple[
+        str, ...
+    ] = ()  # reduced formulas of the hull phases it decomposes into (itself if stable)
+
+
+def diatomic_molecule(element: str) -> Structure:
+    """The element's diatomic molecule at its experimental bond length, centred in a MOLECULE_BOX cube."""
+    bond = DIATOMIC_BOND_LENGTHS[element]
+    centre = MOLECULE_BOX / 2
+    return Structure(
+        Lattice.cubic(MOLECULE_BOX),
+        [element, element],
+        [[centre - bond / 2, centre, centre], [centre + bond / 2, centre, centre]],
+        coords_are_cartesian=True,
+    )
+
+
+def elemental_reference_energies(
+    elements: Iterable[str],
+    surrogate: Surrogate,
+    *,
+    cache_dir: str | Path | None = None,
+    fmax: float = 0.1,
+    steps: int = 200,
+) -> dict[str, float]:
+    """Reference energy (eV/atom) of each element: the lowest relaxed energy over its trial structures.
+
+    H, N, O, F, Cl: the diatomic molecule in a box (positions relaxed). Other elements: bcc, fcc, hcp (diamond for
+    group 14) and pymatgen's AFLOW prototypes of the element, cell relaxed (Br and I also try the molecule).
+    Results are cached in `cache_dir` (default ~/.cache/qcflow) per surrogate name, version, fmax and steps.
+    """
+    wanted = sorted(set(elements))
+    cache_file = _cache_file(
+        Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE_DIR, surrogate, fmax, steps
+    )
+    cached = _read_cache(cache_file)
+    computed = {
+        element: _reference(element, surrogate, fmax, steps) for element in wanted if element not in cached
+    }
+    if computed:
+        _write_cache(cache_file, computed)
+        cached.update(computed)
+    return {element: float(cached[element]["energy_per_atom"]) for element in wanted}
+
+
+def _reference(element: str, surrogate: Surrogate, fmax: float, steps: int) -> dict[str, object]:
+    """Relax every trial structure of the element and keep the lowest energy (a failed trial is skipped)."""
+    if element not in surrogate.supported_elements:
+        raise ValueError(f"element {element!r} is not covered by surrogate {surrogate.name}; remove it")
+    trials: dict[str, tuple[Structure, bool]] = {}
+    if element in DIATOMIC_BOND_LENGTHS:
+        trials[f"{element}2 molecule"] = (diatomic_molecule(element), False)
+    if element not in MOLECULAR_ONLY:
+        trials.update({name: (crystal, True) for name, crystal in elemental_crystals(element).items()})
+    best: dict[str, object] | None = None
+    for name, (structure, relax_cell) in trials.items():
+        try:
+            (relaxation,) = surrogate.relax([structure], fmax=fmax, steps=steps, relax_cell=relax_cell)
+        except Exception as error:  # e.g. a cell that blew up until atoms were isolated
+            log.warning("reference trial %s of %s failed: %s", name, element, error)
+            continue
+        log.debug(
+            "%s %s: %.4f eV/atom after %d steps", element, name, relaxation.energy_per_atom, relaxation.steps
+        )
+        if math.isfinite(relaxation.energy_per_atom) and (
+            best is None or relaxation.energy_per_atom < best["energy_per_atom"]
+        ):
+            best = {
+                "energy_per_atom": relaxation.energy_per_atom,
+                "structure": name,
+                "converged": relaxation.converged,
+            }
+    if best is None:
+        raise ValueError(f"no trial structure of element {element!r} could be relaxed with {surrogate.name}")
+    log.info("reference %s: %.4f eV/atom (%s)", element, best["energy_per_atom"], best["structure"])
+    return best
+
+
+def _cache_file(cache_dir: Path, surrogate: Surrogate, fmax: float, steps: int) -> Path:
+    key = f"{surrogate.name}_{surrogate.version}_fmax{fmax:g}_steps{steps}_{REFERENCE_RECIPE}"
+    return cache_dir / "elemental_references" / (re.sub(r"[^A-Za-z0-9._-]+", "-", key) + ".json")
+
+
+def _read_cache(path: Path) -> dict[str, dict[str, object]]:
+    if not path.exists():
+        return {}
+    try:
+        return dict(json.loads(path.read_text()))
+    except (OSError, ValueError) as error:
+        log.warning("ignoring unreadable reference cache %s: %s", path, error)
+        return {}
+
+
+def _write_cache(path: Path, computed: Mapping[str, dict[str, object]]) -> None:
+    """Merge into the cache file atomically (write a temporary file, then rename), so readers never see half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    merged = _read_cache(path) | dict(computed)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(handle, "w") as stream:
+        json.dump(merged, stream, indent=1, sort_keys=True)
+    os.replace(temporary, path)
+
+
+def formation_energy_per_atom(
+    composition: Composition, energy_per_atom: float, references: Mapping[str, float]
+) -> float:
+    """Formation energy (eV/atom): the energy less the composition-weighted elemental reference energies."""
+    fractions = composition.fractional_composition
+    return energy_per_atom - sum(amount * references[el.symbol] for el, amount in fractions.items())
+
+
+def assess_stability(
+    compositions: Sequence[Composition],
+    energies_per_atom: Sequence[float],
+    references: Mapping[str, float],
+) -> list[StabilityResult]:
+    """Formation energy and energy above hull (eV/atom) of each candidate.
+
+    Each candidate is placed in the phase diagram (pymatgen PhaseDiagram of PDEntry objects) of its own chemical
+    system, built from every candidate whose elements lie in that system plus the elemental references, so
+    candidates compete with each other (e.g. MgAl2O4 with MgO and Al2O3) without one huge diagram.
+    """
+    if len(compositions) != len(energies_per_atom):
+        raise ValueError(
+            f"compositions ({len(compositions)}) and energies_per_atom ({len(energies_per_atom)}) differ in "
+            "length; give one energy per composition"
+        )
+    bad = [index for index, energy in enumerate(energies_per_atom) if not np.isfinite(energy)]
+    if bad:
+        raise ValueError(f"energies_per_atom at positions {bad} are not finite; drop those candidates first")
+    needed = {el.symbol for composition in compositions for el in composition.elements}
+    missing = sorted(needed - set(references))
+    if missing:
+        raise ValueError(
+            f"references lack element(s) {', '.join(missing)}; compute them with elemental_reference_energies"
+        )
+    entries = [
+        PDEntry(composition, float(energy) * composition.num_atoms)
+        for composition, energy in zip(compositions, energies_per_atom, strict=True)
+    ]
+    diagrams: dict[frozenset[str], PhaseDiagram] = {}
+    results = []
+    for entry in entries:
+        system = frozenset(el.symbol for el in entry.composition.elements)
+        if system not in diagrams:
+            diagrams[system] = _phase_diagram(system, entries, references)
+        decomposition, above_hull = diagrams[system].get_decomp_and_e_above_hull(entry, allow_negative=True)
+        results.append(
+            StabilityResult(
+                formation_energy_per_atom=formation_energy_per_atom(
+                    entry.composition, entry.energy_per_atom, references
+                ),
+                energy_above_hull=max(0.0, float(above_hull)),
+                decomposition=tuple(sorted(phase.composition.reduced_formula for phase in decomposition)),
+            )
+        )
+    return results
+
+
+def _phase_diagram(
+    system: frozenset[str], entries: Sequence[PDEntry], references: Mapping[str, float]
+) -> PhaseDiagram:
+    members = [entry for entry in entries if {el.symbol for el in entry.composition.elements} <= system]
+    members += [PDEntry(Composition(element), references[element]) for element in sorted(system)]
+    return PhaseDiagram(members)

@@ -1,0 +1,83 @@
+"""Cheap checks that a structure can be given to a surrogate, run before any surrogate call."""
+
+from __future__ import annotations
+
+import numpy as np
+from pymatgen.core import Structure
+
+# A cell below this volume (Å^3) is degenerate: its lattice vectors are (nearly) coplanar.
+_MIN_CELL_VOLUME = 1e-6
+
+
+def validate_structure(
+    structure: Structure,
+    supported_elements: frozenset[str],
+    *,
+    min_distance: float = 0.5,
+    max_sites: int = 200,
+) -> str | None:
+    """The first problem that stops a surrogate from handling the structure, in plain words, or None.
+
+    Checks in order, cheapest first: empty cell, non-finite or non-positive cell volume, oversized cell
+    (more than max_sites), partial occupancy, unsupported elements, overlapping atoms (closer than min_distance Å,
+    periodic images included).
+    """
+    if len(structure) == 0:
+        return "the cell holds no atoms; give a structure with at least one site"
+    problem = _cell_problem(structure)
+    if problem:
+        return problem
+    if len(structure) > max_sites:
+        return (
+            f"the cell has {len(structure)} sites, more than max_sites={max_sites}; "
+            "use a primitive or smaller cell, or raise max_sites"
+        )
+    problem = _occupancy_problem(structure)
+    if problem:
+        return problem
+    unsupported = sorted({element.symbol for element in structure.composition} - supported_elements)
+    if unsupported:
+        return (
+            f"element(s) {', '.join(unsupported)} are not covered by the surrogate; "
+            "remove them or choose a surrogate that covers them"
+        )
+    return _overlap_problem(structure, min_distance)
+
+
+def _cell_problem(structure: Structure) -> str | None:
+    matrix = structure.lattice.matrix
+    if not np.all(np.isfinite(matrix)) or not np.all(np.isfinite(structure.frac_coords)):
+        return "the lattice or the coordinates hold NaN or infinite numbers; fix the file"
+    volume = abs(float(np.linalg.det(matrix)))
+    if volume <= _MIN_CELL_VOLUME:
+        return (
+            f"the cell volume is {volume:.3g} Å^3 (not positive): the lattice vectors are coplanar; "
+            "fix the lattice in the file"
+        )
+    return None
+
+
+def _occupancy_problem(structure: Structure) -> str | None:
+    for index, site in enumerate(structure):
+        occupancy = site.species.num_atoms
+        if len(site.species) != 1 or abs(occupancy - 1) > 1e-6:
+            species = ", ".join(f"{sp}:{amount:g}" for sp, amount in site.species.items())
+            return (
+                f"site {index} has partial occupancy ({species}); order the structure first "
+                "(e.g. pymatgen's OrderDisorderedStructureTransformation)"
+            )
+    return None
+
+
+def _overlap_problem(structure: Structure, min_distance: float) -> str | None:
+    centers, neighbors, _, distances = structure.get_neighbor_list(r=min_distance)
+    overlapping = distances < min_distance
+    if not np.any(overlapping):
+        return None
+    first = int(np.argmin(np.where(overlapping, distances, np.inf)))
+    i, j, distance = int(centers[first]), int(neighbors[first]), float(distances[first])
+    what = "and its own periodic image" if i == j else f"and {j} ({structure[j].specie})"
+    return (
+        f"atoms overlap: site {i} ({structure[i].specie}) {what} are {distance:.3f} Å apart, "
+        f"below min_distance={min_distance} Å; fix the coordinates or the lattice"
+    )

@@ -1,0 +1,32 @@
+"""Shared test fixtures: tiny real inputs, no mocks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from pymatgen.core import Lattice, Structure
+
+
+def _rocksalt(cation: str, anion: str, a: float) -> Structure:
+    """Conventional rocksalt (B1) cell, 8 atoms, lattice constant a in Å."""
+    return Structure.from_spacegroup("Fm-3m", Lattice.cubic(a), [cation, anion], [[0, 0, 0], [0.5, 0.5, 0.5]])
+
+
+@pytest.fixture
+def make_rocksalt() -> Callable[[str, str, float], Structure]:
+    """Builder of conventional rocksalt cells: make_rocksalt("Na", "Cl", 5.64)."""
+    return _rocksalt
+
+
+@pytest.fixture
+def rocksalt_mgo() -> Structure:
+    """MgO rocksalt, 8 atoms, a = 4.212 Å (experimental; Wyckoff, Crystal Structures, vol. 1, 1963)."""
+    return _rocksalt("Mg", "O", 4.212)
+
+
+@pytest.fixture(scope="session")
+def qcflow_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A per-session cache folder, so tests never write to ~/.cache/qcflow."""
+    return tmp_path_factory.mktemp("qcflow-cache")
