@@ -7,7 +7,7 @@ from typing import Annotated
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
-from prefect.futures import as_completed
+from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pymatgen.core import Composition
@@ -17,7 +17,7 @@ from quantum.ansatz import excitation_ansatz
 from quantum.profiles import QuantumSegment
 from workflows.artifacts import publish_screening_artifacts
 from workflows.broker import Placement, place
-from workflows.catalog import discover_catalog
+from workflows.catalog import ResourceCatalog, discover_catalog
 from workflows.schemas import CandidateResult, ScreeningReport
 from workflows.screening_tasks import (
     ActiveSpacePayload,
@@ -127,7 +127,8 @@ def _shortlist(results: dict[str, CandidateResult], params: ScreeningParameters)
     return [r.source for r in stable[: params.shortlist_size]]
 
 
-def _place_vqe(payload: ActiveSpacePayload, catalog: object) -> Placement:
+def _place_vqe(payload: ActiveSpacePayload, catalog: ResourceCatalog) -> Placement:
+    """Broker placement of one VQE: every optimiser step is one estimator call with 2P+1 parameter sets."""
     integrals = payload.integrals()
     ansatz = excitation_ansatz(integrals.n_orbitals, integrals.n_alpha, integrals.n_beta)
     segment = QuantumSegment(
@@ -135,11 +136,14 @@ def _place_vqe(payload: ActiveSpacePayload, catalog: object) -> Placement:
         circuits=[ansatz],
         primitive="estimator",
         parameter_sets=2 * ansatz.num_parameters + 1,
+        pauli_terms=len(payload.hamiltonian()),
     )
     return place(segment, catalog)
 
 
-def _refine(shortlist: list[str], screened: dict[str, ScreenedInput], params: ScreeningParameters) -> dict:
+def _refine(
+    shortlist: list[str], screened: dict[str, ScreenedInput], params: ScreeningParameters
+) -> dict[str, PrefectFuture | Exception]:
     """Quantum refinement of each shortlisted candidate, each VQE task named and tagged with its placement."""
     if not shortlist:
         return {}
@@ -148,16 +152,16 @@ def _refine(shortlist: list[str], screened: dict[str, ScreenedInput], params: Sc
     payloads = build_active_space.map(
         [screened[s].structure for s in shortlist], params.active_orbitals, params.active_electrons
     )
-    refinements = {}
+    refinements: dict[str, PrefectFuture | Exception] = {}
     for source, payload_future in zip(shortlist, payloads, strict=True):
-        payload = payload_future.result(raise_on_failure=False)
-        if not isinstance(payload, ActiveSpacePayload):
-            refinements[source] = payload_future
+        try:
+            payload = payload_future.result()
+            placement = _place_vqe(payload, catalog)
+        except Exception as error:  # a fragment pyscf cannot solve, or a refused placement
+            refinements[source] = error
             continue
-        placement = _place_vqe(payload, catalog)
-        logger.info(
-            "VQE of %s placed on %s: %s", payload.fragment, placement.label(), "; ".join(placement.reasons)
-        )
+        why = next((r for r in placement.reasons if r.startswith("chose")), placement.reasons[-1])
+        logger.info("VQE of %s placed on %s (%s)", payload.fragment, placement.label(), why)
         vqe = solve_with_vqe.with_options(
             task_run_name=f"vqe-{payload.fragment}-{placement.label()}", tags=["quantum", placement.label()]
         )
@@ -165,12 +169,16 @@ def _refine(shortlist: list[str], screened: dict[str, ScreenedInput], params: Sc
     return refinements
 
 
-def _attach_refinements(results: dict[str, CandidateResult], refinements: dict) -> None:
+def _attach_refinements(
+    results: dict[str, CandidateResult], refinements: dict[str, PrefectFuture | Exception]
+) -> None:
     """Attach each finished refinement; a failed one is reported on its candidate, never sinks the run."""
     logger = get_run_logger()
-    for source, future in refinements.items():
+    for source, outcome in refinements.items():
         try:
-            results[source] = results[source].model_copy(update={"quantum": future.result()})
+            if isinstance(outcome, Exception):
+                raise outcome
+            results[source] = results[source].model_copy(update={"quantum": outcome.result()})
         except Exception as error:
             logger.warning("quantum refinement of %s failed: %s", source, error)
             results[source] = results[source].model_copy(

@@ -23,6 +23,9 @@ class QuantumRefinement(BaseModel):
     estimator_calls: int
     convergence: list[float] = Field(description="Energy per optimiser iteration, Ha.")
     placement: dict[str, Any] = Field(description="Where the VQE ran and why (broker placement).")
+    execution: dict[str, Any] = Field(
+        default_factory=dict, description="What happened: measured time, retries, fallbacks, cost, energy."
+    )
     seconds: float = Field(description="Measured wall time of the VQE, s.")
 
 

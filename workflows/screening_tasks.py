@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,9 +19,12 @@ from materials.structures import Candidate, read_candidates
 from materials.surrogate import load_surrogate
 from materials.validation import validate_structure
 from quantum.ansatz import excitation_ansatz
+from quantum.executors import estimator_for, run_with_fallback
 from quantum.hamiltonian import ElectronicIntegrals, qubit_hamiltonian
-from quantum.vqe import run_vqe
+from quantum.vqe import VQEResult, run_vqe
+from workflows.broker import Placement, fallback_placements
 from workflows.caching import RESUMABLE
+from workflows.qpu_slots import qpu_slot
 from workflows.schemas import QuantumRefinement
 
 log = logging.getLogger(__name__)
@@ -169,14 +171,21 @@ def build_active_space(
 
 @task(name="vqe", cache_policy=RESUMABLE - "placement", persist_result=True)
 def solve_with_vqe(payload: ActiveSpacePayload, placement: dict[str, Any]) -> QuantumRefinement:
-    """VQE of the fragment's qubit Hamiltonian on the resource the broker chose."""
-    from quantum.executors import estimator_for
-    from workflows.broker import Placement
+    """VQE of the fragment's qubit Hamiltonian on the broker's placement, falling back to the runners-up.
 
+    A QPU placement holds a slot of the global `qpu` concurrency limit while it runs.
+    """
     integrals = payload.integrals()
     ansatz = excitation_ansatz(integrals.n_orbitals, integrals.n_alpha, integrals.n_beta)
-    started = time.perf_counter()
-    result = run_vqe(payload.hamiltonian(), ansatz, estimator_for(Placement.model_validate(placement)))
+    hamiltonian = payload.hamiltonian()
+
+    def run(where: Placement) -> VQEResult:
+        with qpu_slot(where):
+            return run_vqe(hamiltonian, ansatz, estimator_for(where))
+
+    chain = fallback_placements(Placement.model_validate(placement))
+    result, record = run_with_fallback(chain, run)
+    ran_on = next(p for p in chain if p.label() == record.label())
     return QuantumRefinement(
         fragment=payload.fragment,
         basis=payload.basis,
@@ -187,9 +196,10 @@ def solve_with_vqe(payload: ActiveSpacePayload, placement: dict[str, Any]) -> Qu
         exact_energy=payload.casci_energy,
         hartree_fock_energy=payload.hf_energy,
         error_mha=1000 * (result.energy - payload.casci_energy),
-        iterations=len(result.history),
+        iterations=result.iterations,
         estimator_calls=result.estimator_calls,
         convergence=result.history,
-        placement=placement,
-        seconds=time.perf_counter() - started,
+        placement=ran_on.model_dump(mode="json"),
+        execution=record.model_dump(mode="json"),
+        seconds=record.measured_seconds or 0.0,
     )
