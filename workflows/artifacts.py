@@ -1,15 +1,17 @@
-"""Publish a run's results to the Prefect UI as artifacts (tables and markdown)."""
+"""Publish a run's results to the Prefect UI as artifacts (tables, markdown and embedded plots)."""
 
 from __future__ import annotations
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from workflows.costs import cost_rows
+from workflows.figures import convergence_figure, embedded_png_markdown, hull_figure, png_bytes
 from workflows.reports import candidate_rows, placement_markdown, shortlist_markdown
 from workflows.schemas import ScreeningReport
 
 
-def publish_screening_artifacts(report: ScreeningReport) -> None:
-    """Candidate table, shortlist report and placement report of one screening run."""
+def publish_screening_artifacts(report: ScreeningReport, hull_threshold: float) -> None:
+    """Candidate table, shortlist, placement report, cost and energy report, and plots of one screening run."""
     create_table_artifact(
         candidate_rows(report),
         key="screening-candidates",
@@ -25,3 +27,27 @@ def publish_screening_artifacts(report: ScreeningReport) -> None:
         key="placement-report",
         description="Where each quantum segment ran and why",
     )
+    create_table_artifact(
+        cost_rows(report.costs),
+        key="cost-energy-report",
+        description="Seconds, estimated USD and joules per segment",
+    )
+    create_markdown_artifact(
+        embedded_png_markdown(
+            png_bytes(hull_figure(report, hull_threshold)),
+            "Energy above hull",
+            "CHGNet energies on the MP2020-corrected scale; dashed line: the shortlist threshold.",
+        ),
+        key="energy-above-hull-plot",
+        description="Energy above hull per candidate",
+    )
+    if any(c.quantum for c in report.candidates):
+        create_markdown_artifact(
+            embedded_png_markdown(
+                png_bytes(convergence_figure(report)),
+                "VQE convergence",
+                "Distance to the exact active-space (CASCI) energy per optimiser iteration.",
+            ),
+            key="vqe-convergence-plot",
+            description="VQE convergence per refined candidate",
+        )

@@ -5,11 +5,12 @@ Plain Python (matplotlib with the Agg backend, no Prefect): the flow publishes w
 
 from __future__ import annotations
 
-import base64
-import io
 from typing import Any
 
+from matplotlib.figure import Figure
 from pydantic import BaseModel, Field
+
+from workflows.figures import embedded_png_markdown, png_bytes
 
 # AR6 WG1 SPM Table SPM.1: 2081-2100 warming vs 1850-1900, best estimate and very likely range (K).
 AR6_WARMING_2081_2100 = {"ssp126": (1.8, 1.3, 2.4), "ssp245": (2.7, 2.1, 3.5), "ssp585": (4.4, 3.3, 5.7)}
@@ -131,11 +132,6 @@ class ClimateReport(BaseModel):
 
 def fan_chart_png(paths: dict[str, WarmingPath], first_year: int = 1850, last_year: int = 2100) -> bytes:
     """PNG of warming per scenario: ensemble median and 5-95 % band, with AR6's 2081-2100 ranges as bars."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
     figure = Figure(figsize=(8, 4.5), dpi=100)
     axes = figure.add_subplot()
     cycle = iter(("#1b9e77", "#7570b3", "#e7298a", "#66a61e", "#e6ab02"))
@@ -162,18 +158,15 @@ def fan_chart_png(paths: dict[str, WarmingPath], first_year: int = 1850, last_ye
     axes.set_title("Two-layer emulator ensemble; bars at right: AR6 2081-2100 very likely ranges")
     axes.legend(loc="upper left", frameon=False)
     axes.grid(alpha=0.3)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", bbox_inches="tight")
-    return buffer.getvalue()
+    return png_bytes(figure)
 
 
 def fan_chart_markdown(png: bytes, members: int) -> str:
     """Markdown that embeds the fan chart as a data URI (renders in the Prefect UI with no outside host)."""
-    encoded = base64.b64encode(png).decode("ascii")
-    return (
-        "# Warming per scenario\n\n"
-        f"![warming fan chart](data:image/png;base64,{encoded})\n\n"
-        f"Median and 5-95 % band of {members} calibrated ensemble members, K relative to 1850-1900.\n"
+    return embedded_png_markdown(
+        png,
+        "Warming per scenario",
+        f"Median and 5-95 % band of {members} calibrated ensemble members, K relative to 1850-1900.",
     )
 
 

@@ -17,8 +17,9 @@ from quantum.ansatz import excitation_ansatz
 from quantum.profiles import QuantumSegment
 from workflows.artifacts import publish_screening_artifacts
 from workflows.broker import Placement, place
-from workflows.catalog import ResourceCatalog, discover_catalog
-from workflows.schemas import CandidateResult, ScreeningReport
+from workflows.catalog import BrokerSettings, ResourceCatalog, discover_catalog
+from workflows.costs import quantum_costs, surrogate_cost
+from workflows.schemas import CandidateResult, ScreeningReport, SegmentCost
 from workflows.screening_tasks import (
     ActiveSpacePayload,
     ScreenedInput,
@@ -186,6 +187,19 @@ def _attach_refinements(
             )
 
 
+def _segment_costs(
+    energies: list[SurrogateEnergy], report: ScreeningReport, surrogate: str
+) -> list[SegmentCost]:
+    """Surrogate CPU time spent now (and reused from cache), then each VQE's measured cost."""
+    rates = BrokerSettings()
+    costs = [
+        surrogate_cost(sum(e.cpu_seconds for e in energies if not e.from_cache), False, surrogate, rates)
+    ]
+    if any(e.from_cache for e in energies):
+        costs.append(surrogate_cost(0.0, True, surrogate, rates))
+    return costs + quantum_costs(report.candidates)
+
+
 @flow(
     name="materials-screening",
     task_runner=ThreadPoolTaskRunner(max_workers=2),
@@ -229,7 +243,8 @@ def materials_screening(
     logger.info(
         "%d candidates read, %d valid, %d rejected", len(screened), len(valid), len(screened) - len(valid)
     )
-    results = _score(screened, _run_surrogate(valid, params, surrogate), surrogate)
+    energies = _run_surrogate(valid, params, surrogate)
+    results = _score(screened, energies, surrogate)
     shortlist = _shortlist(results, params)
     logger.info("shortlist: %s", ", ".join(results[s].formula or s for s in shortlist) or "empty")
     _attach_refinements(results, _refine(shortlist, {s.source: s for s in screened}, params))
@@ -239,5 +254,6 @@ def materials_screening(
         candidates=[results[s.source] for s in screened],
         shortlist=shortlist,
     )
-    publish_screening_artifacts(report)
+    report.costs = _segment_costs(energies, report, surrogate)
+    publish_screening_artifacts(report, params.hull_threshold)
     return report

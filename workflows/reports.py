@@ -107,6 +107,17 @@ def terminal_report(report: ScreeningReport) -> str:
         lines.append(
             f"{c.formula:<12} {_fmt(c.formation_energy_per_atom):>8} {_fmt(c.energy_above_hull):>8}  {quantum}"
         )
+    if report.costs:
+        by_kind = {
+            kind: sum(c.seconds for c in report.costs if c.kind == kind)
+            for kind in ("classical", "simulator", "qpu")
+        }
+        lines += [
+            "",
+            f"Spent: {by_kind['classical']:.1f} CPU s (surrogate), {by_kind['simulator']:.2f} simulator s, "
+            f"{by_kind['qpu']:.2f} QPU s; about ${sum(c.cost_usd for c in report.costs):.4f} and "
+            f"{sum(c.energy_joules for c in report.costs):.0f} J.",
+        ]
     if report.rejected:
         lines += ["", "Rejected:"]
         lines += [f"  {c.source}: {c.error}" for c in report.rejected]

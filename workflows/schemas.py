@@ -44,6 +44,20 @@ class CandidateResult(BaseModel):
     from_cache: bool = False
 
 
+class SegmentCost(BaseModel):
+    """What one segment of a run cost: time on its resource, estimated dollars and joules."""
+
+    segment: str
+    resource: str
+    kind: Literal["classical", "simulator", "qpu"]
+    seconds: float = Field(
+        description="CPU seconds (classical), simulator or QPU seconds (quantum) spent now."
+    )
+    cost_usd: float
+    energy_joules: float
+    from_cache: bool = Field(default=False, description="Reused from an earlier run: nothing spent now.")
+
+
 class ScreeningReport(BaseModel):
     """Everything a screening run produced."""
 
@@ -51,6 +65,7 @@ class ScreeningReport(BaseModel):
     parameters: dict[str, Any]
     candidates: list[CandidateResult]
     shortlist: list[str] = Field(description="Sources of the shortlisted candidates, most stable first.")
+    costs: list[SegmentCost] = Field(default_factory=list, description="Cost and energy per segment.")
 
     @property
     def accepted(self) -> list[CandidateResult]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -47,6 +48,7 @@ class SurrogateEnergy(BaseModel):
     relaxed: bool
     error: str | None = None
     from_cache: bool = False
+    cpu_seconds: float = 0.0
 
 
 class ActiveSpacePayload(BaseModel):
@@ -119,6 +121,7 @@ def _energies(surrogate: Any, structures: Sequence[Structure], relax: bool) -> l
 @task(name="surrogate-energies", cache_policy=RESUMABLE, persist_result=True, retries=1)
 def surrogate_energies(batch: list[ScreenedInput], relax: bool, surrogate_name: str) -> list[SurrogateEnergy]:
     """Energies of one batch of valid structures in one batched surrogate call (eV/atom)."""
+    started = time.thread_time()
     surrogate = load_surrogate(surrogate_name)
     structures = [Structure.from_dict(item.structure) for item in batch if item.structure]
     try:
@@ -126,7 +129,11 @@ def surrogate_energies(batch: list[ScreenedInput], relax: bool, surrogate_name: 
     except Exception as error:
         log.warning("batch failed (%s); retrying its structures one by one", error)
         results = _energies_one_by_one(surrogate, structures, relax)
-    return [r.model_copy(update={"source": item.source}) for r, item in zip(results, batch, strict=True)]
+    cpu_seconds = (time.thread_time() - started) / max(len(batch), 1)
+    return [
+        r.model_copy(update={"source": item.source, "cpu_seconds": cpu_seconds})
+        for r, item in zip(results, batch, strict=True)
+    ]
 
 
 @task(name="elemental-references", cache_policy=RESUMABLE, persist_result=True)

@@ -72,7 +72,15 @@ def test_flow_screens_refines_and_publishes_artifacts(prefect_api: None, candida
     import asyncio
 
     keys = asyncio.run(artifact_keys())
-    assert {"screening-candidates", "screening-shortlist", "placement-report", "surrogate-progress"} <= keys
+    assert {
+        "screening-candidates",
+        "screening-shortlist",
+        "placement-report",
+        "surrogate-progress",
+        "cost-energy-report",
+        "energy-above-hull-plot",
+        "vqe-convergence-plot",
+    } <= keys
 
 
 @pytest.mark.slow

@@ -1,0 +1,59 @@
+"""Cost and energy accounting per segment of a run, from measured times and the broker's rates."""
+
+from __future__ import annotations
+
+from workflows.catalog import BrokerSettings
+from workflows.schemas import CandidateResult, SegmentCost
+
+
+def surrogate_cost(
+    cpu_seconds: float, from_cache: bool, surrogate: str, rates: BrokerSettings
+) -> SegmentCost:
+    """The classical surrogate segment: CPU seconds priced per core-hour and powered per core."""
+    spent = 0.0 if from_cache else cpu_seconds
+    return SegmentCost(
+        segment=f"surrogate ({surrogate})",
+        resource="local-cpu",
+        kind="classical",
+        seconds=spent,
+        cost_usd=spent / 3600 * rates.cpu_price_per_core_hour_usd,
+        energy_joules=spent * rates.cpu_watts_per_core,
+        from_cache=from_cache,
+    )
+
+
+def quantum_costs(candidates: list[CandidateResult]) -> list[SegmentCost]:
+    """One row per VQE: its execution record's measured seconds, dollars and joules."""
+    rows = []
+    for candidate in candidates:
+        if not candidate.quantum:
+            continue
+        record = candidate.quantum.execution
+        rows.append(
+            SegmentCost(
+                segment=f"vqe {candidate.quantum.fragment} ({candidate.formula})",
+                resource=f"{record.get('resource', '?')}/{record.get('method', '?')}",
+                kind="qpu" if record.get("device") == "QPU" else "simulator",
+                seconds=record.get("measured_seconds") or 0.0,
+                cost_usd=record.get("cost_usd") or 0.0,
+                energy_joules=record.get("energy_joules") or 0.0,
+            )
+        )
+    return rows
+
+
+def cost_rows(costs: list[SegmentCost]) -> list[dict[str, object]]:
+    """Table rows for the UI, with a total row."""
+    rows: list[dict[str, object]] = [cost.model_dump() for cost in costs]
+    rows.append(
+        {
+            "segment": "total",
+            "resource": "",
+            "kind": "",
+            "seconds": sum(c.seconds for c in costs),
+            "cost_usd": sum(c.cost_usd for c in costs),
+            "energy_joules": sum(c.energy_joules for c in costs),
+            "from_cache": "",
+        }
+    )
+    return rows

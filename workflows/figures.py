@@ -1,0 +1,69 @@
+"""Plots for the Prefect UI: matplotlib (Agg) figures as PNG, embedded in markdown as data URIs.
+
+DESIGN.md (checked on Prefect 3.9.1): a markdown artifact embedding `data:image/png;base64,...` renders cleanly
+with no outside host, while `create_image_artifact` prints the whole URI under the picture.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+from matplotlib.figure import Figure
+
+from workflows.schemas import ScreeningReport
+
+
+def png_bytes(figure: Figure) -> bytes:
+    """The figure as PNG bytes."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def embedded_png_markdown(png: bytes, title: str, caption: str) -> str:
+    """A markdown section showing the PNG inline (data URI) with a caption."""
+    encoded = base64.b64encode(png).decode("ascii")
+    return f"# {title}\n\n![{title}](data:image/png;base64,{encoded})\n\n{caption}\n"
+
+
+def hull_figure(report: ScreeningReport, hull_threshold: float) -> Figure:
+    """Energy above hull per scored candidate (most stable first), shortlisted ones highlighted."""
+    scored = sorted(report.accepted, key=lambda c: c.energy_above_hull or 0.0)
+    shortlisted = set(report.shortlist)
+    figure = Figure(figsize=(max(6.0, 0.22 * len(scored)), 4.0), dpi=100)
+    axes = figure.add_subplot()
+    colours = ["#d95f02" if c.source in shortlisted else "#7570b3" for c in scored]
+    axes.bar(range(len(scored)), [c.energy_above_hull for c in scored], color=colours)
+    axes.axhline(hull_threshold, color="black", lw=0.8, ls="--", label=f"threshold {hull_threshold} eV/atom")
+    axes.set_xticks(range(len(scored)), [c.formula or "?" for c in scored], rotation=90, fontsize=7)
+    axes.set_ylabel("energy above hull (eV/atom)")
+    axes.set_title("Surrogate stability (orange: shortlisted for VQE)")
+    axes.legend(frameon=False)
+    return figure
+
+
+def convergence_figure(report: ScreeningReport) -> Figure:
+    """|E_VQE(iteration) - E_exact| per refined candidate, log scale, with chemical accuracy marked."""
+    figure = Figure(figsize=(6.0, 4.0), dpi=100)
+    axes = figure.add_subplot()
+    for candidate in report.candidates:
+        if candidate.quantum and candidate.quantum.convergence:
+            q = candidate.quantum
+            errors = [max(abs(e - q.exact_energy), 1e-12) for e in q.convergence]
+            axes.semilogy(
+                range(1, len(errors) + 1),
+                errors,
+                marker="o",
+                ms=3,
+                label=f"{candidate.formula} ({q.fragment})",
+            )
+    axes.axhline(1.594e-3, color="black", lw=0.8, ls="--", label="chemical accuracy (1.594 mHa)")
+    axes.set_xlabel("optimiser iteration")
+    axes.set_ylabel("|E_VQE - E_CASCI| (Ha)")
+    axes.set_title("VQE convergence")
+    axes.legend(frameon=False, fontsize=8)
+    return figure
