@@ -1,0 +1,387 @@
+"""Broker benchmark: the broker's choice vs Aer `automatic` vs the oracle (fastest method that runs).
+
+    python benchmarks/broker.py                 # the benchmark (about 45 circuits, 7 families, 10-100 qubits)
+    python benchmarks/broker.py --quick         # a smaller set
+    python benchmarks/broker.py calibrate       # fit quantum.estimates.TIME_CONSTANTS on other circuits
+
+Every run is a forked child process with a wall-clock limit and Aer's `max_memory_mb` cap (the catalog the
+broker sees has the same memory), so a slow or huge run fails cleanly instead of starving the machine. Peak memory
+is the child's high-water mark (VmHWM) minus its resident size before the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing as mp
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from qiskit import QuantumCircuit
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from quantum.estimates import AER_METHODS, TIME_CONSTANTS, time_features
+from quantum.executors import translation_for
+from quantum.profiles import QuantumSegment, flatten_circuit, profile_segment
+from workflows.broker import PlacementRefused, Policy, place
+from workflows.catalog import ResourceCatalog, discover_catalog
+
+SHOTS = 1000
+RUN_METHODS = ("automatic", *AER_METHODS)
+
+
+# ---------------------------------------------------------------- circuits
+def _bound(circuit: QuantumCircuit, seed: int) -> QuantumCircuit:
+    rng = np.random.default_rng(seed)
+    bound = circuit.assign_parameters(rng.uniform(0, 2 * np.pi, circuit.num_parameters))
+    if bound.num_clbits == 0:
+        bound.measure_all()
+    bound.name = f"{circuit.name[:16]}-{circuit.num_qubits}"  # short: Aer repeats the name in its errors
+    return bound
+
+
+def ghz(n: int) -> QuantumCircuit:
+    circuit = QuantumCircuit(n)
+    circuit.h(0)
+    for q in range(n - 1):
+        circuit.cx(q, q + 1)
+    return _bound(circuit, 0)
+
+
+def hardware_efficient(n: int, seed: int = 1, reps: int = 2) -> QuantumCircuit:
+    from qiskit.circuit.library import efficient_su2
+
+    return _bound(efficient_su2(n, entanglement="linear", reps=reps), seed)
+
+
+def qaoa(n: int, seed: int = 2, regular: bool = False, reps: int = 2) -> QuantumCircuit:
+    from qiskit.circuit.library import QAOAAnsatz
+    from qiskit.quantum_info import SparsePauliOp
+
+    if regular:
+        import networkx as nx
+
+        edges = list(nx.random_regular_graph(3, n, seed=seed).edges())
+    else:
+        edges = [(i, i + 1) for i in range(n - 1)]
+    terms = [("".join("Z" if q in e else "I" for q in range(n))[::-1], 1.0) for e in edges]
+    return _bound(QAOAAnsatz(SparsePauliOp.from_list(terms), reps=reps), seed)
+
+
+def random_clifford_circuit(n: int, seed: int = 3) -> QuantumCircuit:
+    from qiskit.quantum_info import random_clifford
+
+    return _bound(random_clifford(n, seed=seed).to_circuit(), seed)
+
+
+def quantum_volume(n: int, seed: int = 4) -> QuantumCircuit:
+    from qiskit.circuit.library import quantum_volume as qv
+
+    return _bound(qv(n, seed=seed), seed)
+
+
+def mqt(name: str, n: int) -> QuantumCircuit:
+    from mqt.bench import BenchmarkLevel, get_benchmark
+
+    return _bound(get_benchmark(name, BenchmarkLevel.INDEP, n), 5)
+
+
+def qft_of_ghz(n: int) -> QuantumCircuit:
+    """MQT Bench's 'qftentangled' built with qiskit alone: a QFT applied to a GHZ state."""
+    from qiskit.circuit.library import QFT
+
+    circuit = ghz(n).remove_final_measurements(inplace=False)
+    circuit.append(QFT(n), range(n))
+    return _bound(circuit, 5)
+
+
+def mqt_available() -> bool:
+    try:
+        import mqt.bench  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def benchmark_circuits(quick: bool) -> list[tuple[str, QuantumCircuit]]:
+    """(family, circuit) pairs: GHZ, QFT, random Clifford, hardware-efficient, QAOA, quantum volume, MQT Bench."""
+    use_mqt = mqt_available()
+    sizes = {
+        "ghz": [10, 30, 60, 100], "qft": [10, 16, 20, 24, 30], "clifford": [10, 30, 60, 100],
+        "hea": [10, 20, 26, 34, 60, 100], "qaoa_line": [10, 20, 30, 60, 100], "qaoa_3reg": [10, 16, 20],
+        "qv": [10, 14, 18, 22, 24],
+    }  # fmt: skip
+    makers = {
+        "ghz": ghz, "qft": lambda n: mqt("qftentangled", n) if use_mqt else qft_of_ghz(n),
+        "clifford": random_clifford_circuit,
+        "hea": hardware_efficient, "qaoa_line": qaoa, "qaoa_3reg": lambda n: qaoa(n, regular=True), "qv": quantum_volume,
+    }  # fmt: skip
+    mqt_set = [("wstate", 10), ("wstate", 40), ("graphstate", 20), ("graphstate", 60), ("dj", 10), ("dj", 50),
+               ("bv", 20), ("bv", 80), ("ae", 10), ("ae", 16), ("qnn", 10), ("qnn", 16), ("vqe_real_amp", 12),
+               ("vqe_real_amp", 40)]  # fmt: skip
+    if quick:
+        sizes = {k: v[:2] for k, v in sizes.items()}
+        mqt_set = mqt_set[::3]
+    if not use_mqt:
+        print("mqt.bench is not installed (pip install mqt.bench): MQT Bench circuits left out")
+        mqt_set = []
+    found = [(family, makers[family](n)) for family, ns in sizes.items() for n in ns]
+    found += [(f"mqt_{name}", mqt(name, n)) for name, n in mqt_set]
+    return found
+
+
+def calibration_circuits() -> list[QuantumCircuit]:
+    """Circuits for fitting the time model: other sizes and seeds than the benchmark's."""
+    found = [ghz(n) for n in (6, 20, 45, 80)] + [random_clifford_circuit(n, 9) for n in (6, 20, 45, 80, 150)]
+    found += [hardware_efficient(n, 8, reps) for n in (6, 12, 16, 19, 21, 23, 40, 70) for reps in (1, 3)]
+    found += [quantum_volume(n, 8) for n in (4, 8, 12, 16, 19, 21)]
+    found += [qaoa(n, 7) for n in (8, 14, 18, 21, 50)] + [qaoa(n, 7, regular=True) for n in (8, 12, 18)]
+    return found
+
+
+# ---------------------------------------------------------------- one run in a forked child
+def _rss_kib(field_name: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field_name):
+            return int(line.split()[1])
+    return 0
+
+
+def _child(conn, circuit: QuantumCircuit, method: str, cap_mb: int) -> None:  # type: ignore[no-untyped-def]
+    import resource
+
+    from qiskit_aer import AerSimulator
+
+    # Cap the address space too: MPS and the stabilizers ignore max_memory_mb and could starve the machine.
+    limit = _rss_kib("VmSize:") * 1024 + (cap_mb + 1024) * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    before = _rss_kib("VmRSS:")
+    simulator = AerSimulator(method=method, max_memory_mb=cap_mb, max_parallel_threads=0)
+    started = time.perf_counter()
+    try:
+        result = simulator.run(circuit, shots=SHOTS).result()
+        ok, error = bool(result.success), None if result.success else str(result.status)[:200]
+        chosen = result.results[0].metadata.get("method") if ok else None
+    except Exception as exc:
+        ok, error, chosen = False, f"{type(exc).__name__}: {exc}"[:200], None
+    elapsed = time.perf_counter() - started
+    conn.send({"ok": ok, "seconds": elapsed, "error": error, "chosen": chosen,
+               "peak_bytes": (_rss_kib("VmHWM:") - before) * 1024})  # fmt: skip
+
+
+@dataclass
+class Run:
+    ok: bool
+    seconds: float
+    peak_bytes: int = 0
+    error: str | None = None
+    chosen: str | None = None
+
+
+def run_best_of_two(circuit: QuantumCircuit, method: str, cap_mb: int, timeout: float) -> Run:
+    """Run once; runs under 2 s run again and keep the faster (this machine's load makes short runs noisy)."""
+    first = run_once(circuit, method, cap_mb, timeout)
+    if not first.ok or first.seconds > 2.0:
+        return first
+    second = run_once(circuit, method, cap_mb, timeout)
+    return second if second.ok and second.seconds < first.seconds else first
+
+
+def run_once(circuit: QuantumCircuit, method: str, cap_mb: int, timeout: float) -> Run:
+    """Run a translated circuit with one Aer method in a forked child; failures and timeouts are runs too."""
+    context = mp.get_context("fork")
+    parent, child = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(child, circuit, method, cap_mb))
+    process.start()
+    if parent.poll(timeout):
+        report = parent.recv()
+        process.join()
+        return Run(**report)
+    process.kill()
+    process.join()
+    return Run(ok=False, seconds=timeout, error=f"timeout after {timeout:g} s")
+
+
+def translated(circuit: QuantumCircuit, method: str) -> QuantumCircuit:
+    """The circuit in the gates `method` accepts (not timed: the executors do the same before running)."""
+    accepted, pass_manager = translation_for("statevector" if method == "automatic" else method)
+    flat = flatten_circuit(circuit)
+    if all(i.operation.name in accepted for i in flat.data):
+        return flat
+    return pass_manager.run(flat)
+
+
+# ---------------------------------------------------------------- the benchmark
+@dataclass
+class Row:
+    family: str
+    qubits: int
+    choice: str
+    runs: dict[str, Run] = field(default_factory=dict)
+    predicted: dict[str, tuple[float, int]] = field(default_factory=dict)
+    place_seconds: float = 0.0
+
+    def best(self) -> tuple[str, Run] | None:
+        """The oracle: the fastest exact method (the extended stabilizer samples approximately: left out)."""
+        exact = [m for m in self.runs if m not in ("automatic", "extended_stabilizer")]
+        done = [(m, self.runs[m]) for m in exact if self.runs[m].ok]
+        return min(done, key=lambda mr: mr[1].seconds) if done else None
+
+
+def benchmark_catalog(cap_mb: int) -> ResourceCatalog:
+    """This machine's CPU with the benchmark's memory cap as its free memory."""
+    cpu = discover_catalog().get("aer-cpu")
+    cap = int(cap_mb * 2**20 / 0.9)
+    return ResourceCatalog(resources=[cpu.model_copy(update={"memory_free_bytes": cap})])
+
+
+def measure_circuit(
+    family: str, circuit: QuantumCircuit, catalog: ResourceCatalog, args: argparse.Namespace
+) -> Row:
+    segment = QuantumSegment(family, [circuit], "sampler", shots=SHOTS)
+    started = time.perf_counter()
+    try:
+        placement = place(segment, catalog, Policy())
+        choice, candidates = placement.method, [placement.estimate, *placement.runners_up]
+    except PlacementRefused as refusal:
+        choice, candidates = "refused", refusal.placement.runners_up
+    row = Row(family, circuit.num_qubits, choice, place_seconds=time.perf_counter() - started)
+    row.predicted = {e.method: (e.seconds, e.memory_bytes) for e in candidates}
+    for method in RUN_METHODS:
+        row.runs[method] = run_best_of_two(translated(circuit, method), method, args.cap_mb, args.timeout)
+    return row
+
+
+def _geomean(values: list[float]) -> float:
+    return math.exp(statistics.fmean(math.log(v) for v in values)) if values else float("nan")
+
+
+def report(rows: list[Row]) -> None:
+    """Print solved counts, ratios, crashes and the estimators' errors."""
+    solvable = [r for r in rows if r.best()]
+    solved = [r for r in solvable if r.choice in r.runs and r.runs[r.choice].ok]
+    automatic = [r for r in rows if r.runs["automatic"].ok]
+    print(f"\ncircuits: {len(rows)}; solved by some method: {len(solvable)}; by the broker: {len(solved)}; "
+          f"by automatic: {len(automatic)}")  # fmt: skip
+    ratio_oracle = [r.runs[r.choice].seconds / r.best()[1].seconds for r in solved]  # type: ignore[index]
+    total_broker = sum(r.runs[r.choice].seconds for r in solved)
+    total_oracle = sum(r.best()[1].seconds for r in solved)  # type: ignore[index]
+    print(f"broker/oracle: total {total_broker / total_oracle:.3f}x, geometric mean {_geomean(ratio_oracle):.3f}x, "
+          f"oracle's own pick {sum(r.choice == r.best()[0] for r in solved) / max(len(solved), 1):.0%}, "
+          f"within 1.1x {sum(x <= 1.1 for x in ratio_oracle) / max(len(solved), 1):.0%}")  # fmt: skip
+    both = [r for r in solved if r.runs["automatic"].ok]
+    vs_auto = [r.runs[r.choice].seconds / r.runs["automatic"].seconds for r in both]
+    if both:
+        print(f"broker/automatic on the {len(both)} circuits automatic runs: geometric mean {_geomean(vs_auto):.3f}x "
+              f"(speed-up {1 / _geomean(vs_auto):.2f}x), worst {max(vs_auto):.2f}x "
+              f"({both[vs_auto.index(max(vs_auto))].family} {both[vs_auto.index(max(vs_auto))].qubits}q), "
+              f"total {sum(r.runs[r.choice].seconds for r in both) / sum(r.runs['automatic'].seconds for r in both):.3f}x")  # fmt: skip
+    print(
+        f"broker solves {len(solved) - len([r for r in solved if r.runs['automatic'].ok])} circuits automatic fails"
+    )
+    for r in rows:
+        if r.best() and r not in solved:
+            print(f"  MISSED {r.family} {r.qubits}q: broker {r.choice}, oracle {r.best()[0]}")  # type: ignore[index]
+    for r in rows:
+        auto = r.runs["automatic"]
+        if not auto.ok:
+            print(f"  automatic failed on {r.family} {r.qubits}q: {auto.error}")
+    places = [r.place_seconds for r in rows]
+    print(f"placement time (profile + estimates + MPS trials): median {statistics.median(places):.3f} s, "
+          f"max {max(places):.2f} s")  # fmt: skip
+    _estimator_errors(rows)
+
+
+def _estimator_errors(rows: list[Row]) -> None:
+    time_errors: dict[str, list[float]] = {}
+    chosen_errors, memory_ratios = [], []
+    for r in rows:
+        for method, run in r.runs.items():
+            if method == "automatic" or not run.ok or method not in r.predicted:
+                continue
+            seconds, memory = r.predicted[method]
+            error = abs(seconds - run.seconds) / run.seconds
+            time_errors.setdefault(method, []).append(error)
+            if method == r.choice:
+                chosen_errors.append(error)
+            if run.peak_bytes > 64 * 2**20:  # below this the process's own noise dominates
+                memory_ratios.append(memory / run.peak_bytes)
+    every = [e for errors in time_errors.values() for e in errors]
+    for label, errors in [("all runs", every), ("broker's choices", chosen_errors), *time_errors.items()]:
+        if errors:
+            q = np.quantile(errors, [0.5, 0.9])
+            print(f"time estimate error, {label} ({len(errors)}): median {q[0]:.0%}, 90th pct {q[1]:.0%}")
+    if memory_ratios:
+        within = sum(abs(x - 1) <= 0.25 for x in memory_ratios) / len(memory_ratios)
+        low = sum(x < 0.9 for x in memory_ratios) / len(memory_ratios)
+        print(
+            f"peak memory (runs > 64 MiB, {len(memory_ratios)}): within 25 % {within:.0%}, "
+            f">10 % too low {low:.0%}, predicted/measured median {statistics.median(memory_ratios):.2f}"
+        )
+
+
+def main_benchmark(args: argparse.Namespace) -> None:
+    catalog = benchmark_catalog(args.cap_mb)
+    rows = []
+    for family, circuit in benchmark_circuits(args.quick):
+        row = measure_circuit(family, circuit, catalog, args)
+        rows.append(row)
+        best = row.best()
+        cells = " ".join(f"{m[:6]}={r.seconds:.3g}" if r.ok else f"{m[:6]}=x" for m, r in row.runs.items())
+        print(f"{family:16s} {row.qubits:3d}q broker={row.choice:21s} oracle={best[0] if best else '-':21s} {cells}",
+              flush=True)  # fmt: skip
+    report(rows)
+
+
+# ---------------------------------------------------------------- calibration
+def main_calibrate(args: argparse.Namespace) -> None:
+    """Fit TIME_CONSTANTS by non-negative least squares on relative error, one method at a time."""
+    from scipy.optimize import nnls
+
+    samples: dict[str, list[tuple[dict[str, float], float]]] = {m: [] for m in AER_METHODS}
+    raw: list[dict] = []
+    for circuit in calibration_circuits():
+        profile = profile_segment(QuantumSegment("calibration", [circuit], "sampler", shots=SHOTS))
+        for method in AER_METHODS:
+            run = run_once(translated(circuit, method), method, args.cap_mb, args.timeout)
+            if run.ok:
+                samples[method].append((time_features(profile, method), run.seconds))
+                raw.append(
+                    {"method": method, "name": circuit.name, "profile": profile.model_dump(), **vars(run)}
+                )
+        print(f"{circuit.name[:20]:20s} {circuit.num_qubits:3d}q measured", flush=True)
+    if args.save:
+        Path(args.save).write_text(json.dumps(raw))
+    for method, rows in samples.items():
+        keys = list(TIME_CONSTANTS[method])
+        if len(rows) < len(keys):
+            print(f"{method}: {len(rows)} runs, too few to fit; keeping {TIME_CONSTANTS[method]}")
+            continue
+        a = np.array([[f[k] / t for k in keys] for f, t in rows])
+        fit, _ = nnls(a, np.ones(len(rows)))
+        errors = [abs(sum(c * f[k] for c, k in zip(fit, keys, strict=True)) - t) / t for f, t in rows]
+        print(f'"{method}": {{{", ".join(f"{k!r}: {c:.3g}" for k, c in zip(keys, fit, strict=True))}}},'
+              f"  # {len(rows)} runs, median error {statistics.median(errors):.0%}")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("mode", nargs="?", default="run", choices=["run", "calibrate"])
+    parser.add_argument("--quick", action="store_true", help="a smaller circuit set")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per run (30)")
+    parser.add_argument("--save", default=None, help="calibrate: write the raw runs as JSON here")
+    parser.add_argument("--cap-mb", type=int, default=4096, help="Aer max_memory_mb per run (4096)")
+    args = parser.parse_args()
+    main_calibrate(args) if args.mode == "calibrate" else main_benchmark(args)
+
+
+if __name__ == "__main__":
+    main()

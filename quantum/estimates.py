@@ -1,0 +1,256 @@
+"""Memory and time estimates for running a profiled segment with each Aer simulation method.
+
+Memory follows from the state each method stores (Aer documentation, "Simulation methods"): a statevector holds
+2^n complex amplitudes (16 bytes in double, 8 in single precision), a density matrix 4^n, a stabilizer tableau
+about 2n x 2n bits, a matrix product state one chi_left x chi_right complex matrix per qubit and outcome.
+
+Time follows a small linear model per method whose constants live in `TIME_CONSTANTS` below; they were fitted by
+`python benchmarks/broker.py calibrate` (Aer 0.18.2 SamplerV2, 1000 shots, 2 shared cores, circuits GHZ / random /
+EfficientSU2 / QFT / random Clifford, 2-24 qubits) and are corrected at run time by execution records.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from quantum.profiles import CircuitProfile
+
+AerMethod = Literal[
+    "statevector", "density_matrix", "matrix_product_state", "stabilizer", "extended_stabilizer"
+]
+AER_METHODS: tuple[AerMethod, ...] = (
+    "statevector",
+    "density_matrix",
+    "matrix_product_state",
+    "stabilizer",
+    "extended_stabilizer",
+)
+
+BYTES_PER_AMPLITUDE = {"double": 16, "single": 8}  # complex128 / complex64
+# Aer's extended-stabilizer default approximation error (qiskit-aer AerSimulator option
+# `extended_stabilizer_approximation_error`, default 0.05); its result is approximate by this much.
+EXTENDED_STABILIZER_ERROR = 0.05
+# Stabilizer extent of a T gate, 1/cos^2(pi/8) (Bravyi et al., Quantum 3, 181 (2019), eq. 8): the number of
+# stabilizer states grows as extent^t / error^2 for t non-Clifford gates.
+T_GATE_EXTENT = 1.0 / math.cos(math.pi / 8) ** 2
+# Aer's own limit for the extended-stabilizer and MPS methods (AerSimulator configuration n_qubits, 0.18.2).
+EXTENDED_STABILIZER_MAX_QUBITS = 63
+
+# Seconds. Fitted by `python benchmarks/broker.py calibrate` (non-negative least squares on relative error; Aer
+# 0.18.2 AerSimulator.run, 1000 shots, 2 cores shared with other jobs, 6-150 qubits: GHZ, random Clifford,
+# EfficientSU2, quantum volume, QAOA). Each term is a cost per unit of `time_features`: "call" per primitive call,
+# "gate1"/"gate2"/"gatem" per gate x amplitude, "sync" per gate when Aer runs OpenMP threads (a barrier per gate;
+# large on a loaded machine), "gate" per gate, "gate2chi" per two-qubit gate x bond-dimension bound, "shot" per
+# shot x qubit ("shotn2": x qubit^2), "term" per Pauli term x sweep. Median fit errors: statevector 39 %,
+# density matrix 37 %, MPS 14 %, stabilizer 17 %, extended stabilizer 15 % (timings here vary +-30 % run to run).
+TIME_CONSTANTS: dict[str, dict[str, float]] = {
+    "statevector": {"call": 0.00406, "circuit": 0.0, "gate1": 8.74e-10, "gate2": 1.11e-8, "gatem": 2.2e-8,
+                    "sync": 8.32e-4, "shot": 1.06e-6, "term": 1.0e-9},
+    "density_matrix": {"call": 0.00914, "circuit": 0.0, "gate1": 8.0e-9, "gate2": 3.29e-8, "gatem": 6.6e-8,
+                       "sync": 4.54e-3, "shot": 1.06e-6, "term": 1.0e-9},
+    "matrix_product_state": {"call": 0.0193, "circuit": 0.0, "gate": 1.09e-4, "gate2chi": 4.3e-5,
+                             "shot": 2.78e-6, "term": 3.0e-6},
+    "stabilizer": {"call": 0.00571, "circuit": 0.0, "gate": 1.53e-7, "shot": 2.55e-7, "shotn2": 2.12e-8,
+                   "term": 2.12e-8},
+    "extended_stabilizer": {"call": 0.00574, "circuit": 0.0, "gate": 1.99e-14, "shot": 4.07e-12, "term": 0.0},
+}  # fmt: skip
+# Cores the constants were measured with; the amplitude-parallel part scales with cores beyond that.
+CALIBRATION_CORES = 2
+# Aer runs statevector/density-matrix gates on one thread below 14 qubits (AerSimulator option
+# `statevector_parallel_threshold`, default 14).
+PARALLEL_THRESHOLD_QUBITS = 14
+
+
+@dataclass(frozen=True)
+class MethodEstimate:
+    """What one Aer method needs for a segment: bytes of memory, seconds, and result fidelity (1 = exact)."""
+
+    method: AerMethod
+    precision: Literal["double", "single"]
+    memory_bytes: int
+    seconds: float
+    fidelity: float
+    supported: bool
+    why_unsupported: str | None = None
+
+
+def counts_memory_bytes(profile: CircuitProfile) -> int:
+    """Memory for sampled bit strings: at most one dict entry per shot, about n + 64 bytes each."""
+    if profile.primitive != "sampler" or not profile.shots:
+        return 0
+    distinct = min(profile.shots, 2 ** min(profile.num_clbits or profile.num_qubits, 62))
+    return distinct * (profile.num_clbits + 64) * profile.parameter_sets * profile.num_circuits
+
+
+def memory_bytes(profile: CircuitProfile, method: AerMethod, precision: str = "double") -> int:
+    """Bytes of state a method stores for the widest circuit of the segment (without the Python process)."""
+    n = profile.num_qubits
+    amplitude = BYTES_PER_AMPLITUDE[precision]
+    if method == "statevector":
+        state = amplitude * 2**n
+    elif method == "density_matrix":
+        state = amplitude * 4**n
+    elif method == "stabilizer":
+        state = 2 * n * (2 * math.ceil(n / 64) * 8) + n * n // 4
+    elif method == "extended_stabilizer":
+        state = extended_stabilizer_states(profile) * (n * n // 4 + 64)
+    else:
+        state = mps_memory_bytes(profile.bond_dimension_log2, n, amplitude)
+    return int(state) + counts_memory_bytes(profile)
+
+
+def mps_memory_bytes(bond_log2: list[int], num_qubits: int, amplitude: int = 16) -> int:
+    """MPS memory: two chi_left x chi_right matrices per qubit, plus SVD workspace of the largest bond."""
+    chis = [1, *[2**b for b in bond_log2], 1]
+    tensors = sum(2 * amplitude * chis[k] * chis[k + 1] for k in range(num_qubits))
+    largest = max(chis)
+    return int(tensors + 4 * amplitude * (2 * largest) ** 2)
+
+
+def extended_stabilizer_states(profile: CircuitProfile) -> int:
+    """Stabilizer states Aer keeps for t non-Clifford gates: extent^t / error^2 (Bravyi et al. 2019)."""
+    exponent = min(profile.non_clifford_gates * math.log(T_GATE_EXTENT), 700.0)
+    return math.ceil(math.exp(exponent) / EXTENDED_STABILIZER_ERROR**2)
+
+
+def _parallel_speedup(state_qubits: int, cores: int) -> float:
+    if state_qubits < PARALLEL_THRESHOLD_QUBITS:
+        return 1.0
+    return max(cores, 1) / CALIBRATION_CORES
+
+
+def _expectation_terms(profile: CircuitProfile) -> int:
+    return profile.pauli_terms if profile.primitive == "estimator" else 0
+
+
+def _shots(profile: CircuitProfile) -> int:
+    return (profile.shots or 0) if profile.primitive == "sampler" else 0
+
+
+def time_features(
+    profile: CircuitProfile, method: AerMethod, cores: int = CALIBRATION_CORES, precision: str = "double"
+) -> dict[str, float]:
+    """Units of work per term of the time model; seconds = sum of TIME_CONSTANTS[method][k] * features[k].
+
+    Statevector and density matrix sweep the whole state (2^n or 4^n amplitudes) per gate and per Pauli term;
+    MPS costs chi^3 per two-qubit gate (profile.mps_gate_work) and sum(chi^2) per shot or term; the stabilizer
+    tableau costs n per gate and n^2 per measured shot or term; the extended stabilizer multiplies by its states.
+    """
+    n = profile.num_qubits
+    runs = profile.num_circuits * profile.parameter_sets
+    shots, terms = _shots(profile), _expectation_terms(profile)
+    trajectories = profile.shots if (profile.noisy and profile.shots) else 1
+    features = {"call": 1.0, "circuit": float(runs)}
+    if method in ("statevector", "density_matrix"):
+        size = 2.0**n if method == "statevector" else 4.0**n
+        state_qubits = n if method == "statevector" else 2 * n
+        scale = size * (0.7 if precision == "single" else 1.0) / _parallel_speedup(state_qubits, cores)
+        sweeps = profile.parameter_sets * (trajectories if method == "statevector" else 1)
+        threaded = 1.0 if state_qubits >= PARALLEL_THRESHOLD_QUBITS and cores > 1 else 0.0
+        return features | {
+            "gate1": scale * profile.one_qubit_gates * sweeps,
+            "gate2": scale * profile.two_qubit_gates * sweeps,
+            "gatem": scale * profile.multi_qubit_gates * sweeps,
+            "sync": threaded * profile.gates * sweeps,
+            "shot": float(shots * n * runs),
+            "term": scale * terms * runs,
+        }
+    if method == "matrix_product_state":
+        chi = 2.0 ** min(profile.max_bond_dimension_log2, 40)
+        sweeps = profile.parameter_sets * trajectories
+        return features | {
+            "gate": float(profile.gates * sweeps),
+            "gate2chi": profile.two_qubit_gates * chi * sweeps,
+            "shot": float(shots * n * runs),
+            "term": terms * profile.mps_shot_work * runs,
+        }
+    if method == "stabilizer":
+        return features | {
+            "gate": float(profile.gates * n * profile.parameter_sets),
+            "shot": float(shots * n * runs),
+            "shotn2": float(shots * n * n * runs),
+            "term": float(terms * n * n * runs),
+        }
+    states = float(extended_stabilizer_states(profile))
+    return features | {
+        "gate": profile.gates * n * n * states * profile.parameter_sets * max(shots, 1),
+        "shot": shots * n * n * states * runs,
+        "term": 0.0,
+    }
+
+
+def seconds(
+    profile: CircuitProfile, method: AerMethod, cores: int = CALIBRATION_CORES, precision: str = "double"
+) -> float:
+    """Estimated wall seconds of one primitive call that runs every circuit and parameter set with `method`."""
+    constants = TIME_CONSTANTS[method]
+    features = time_features(profile, method, cores, precision)
+    return sum(constants[key] * value for key, value in features.items())
+
+
+def method_support(profile: CircuitProfile, method: AerMethod) -> str | None:
+    """Why `method` cannot run the segment at all (independent of memory), or None when it can."""
+    if method == "stabilizer" and not profile.is_clifford:
+        return f"stabilizer runs Clifford circuits only; this one has {profile.non_clifford_gates} non-Clifford gates"
+    if method == "stabilizer" and profile.noisy:
+        return "stabilizer takes Pauli noise only; a device noise model has non-Pauli (thermal relaxation) errors"
+    if method == "extended_stabilizer":
+        if profile.is_clifford:
+            return "extended stabilizer is approximate; a Clifford circuit runs exactly with the stabilizer method"
+        if not profile.extended_stabilizer_ready:
+            return "extended stabilizer takes only t, tdg, ccx, ccz and bound rz/p/u1 as non-Clifford gates"
+        if profile.num_qubits > EXTENDED_STABILIZER_MAX_QUBITS:
+            return f"extended stabilizer is limited to {EXTENDED_STABILIZER_MAX_QUBITS} qubits in Aer"
+        if profile.primitive == "estimator" or profile.noisy:
+            return "extended stabilizer only samples noiseless circuits (no expectation values)"
+    if method == "statevector" and profile.noisy and profile.primitive == "estimator":
+        return (
+            "a noisy expectation value needs the density matrix (statevector would be one noisy trajectory)"
+        )
+    if method == "matrix_product_state" and profile.noisy and profile.primitive == "estimator":
+        return "a noisy expectation value needs the density matrix (MPS would be one noisy trajectory)"
+    return None
+
+
+def estimate_method(
+    profile: CircuitProfile, method: AerMethod, cores: int = CALIBRATION_CORES, precision: str = "double"
+) -> MethodEstimate:
+    """Memory, time and fidelity of one Aer method for the segment, and whether the method applies at all."""
+    why = method_support(profile, method)
+    # Approximate even on Clifford circuits: Aer samples it by a Markov chain (extended_stabilizer_mixing_time).
+    fidelity = 1.0 - EXTENDED_STABILIZER_ERROR if method == "extended_stabilizer" else 1.0
+    return MethodEstimate(
+        method=method,
+        precision=precision,  # type: ignore[arg-type]
+        memory_bytes=memory_bytes(profile, method, precision),
+        seconds=seconds(profile, method, cores, precision),
+        fidelity=fidelity,
+        supported=why is None,
+        why_unsupported=why,
+    )
+
+
+def largest_statevector_qubits(free_bytes: int, precision: str = "double") -> int:
+    """Widest circuit whose statevector fits in `free_bytes`."""
+    return math.floor(math.log2(max(free_bytes, 1) / BYTES_PER_AMPLITUDE[precision]))
+
+
+def largest_bond_log2(free_bytes: int, num_qubits: int) -> int:
+    """Largest uniform log2 bond dimension whose MPS fits in `free_bytes` for `num_qubits` qubits."""
+    best = 0
+    for b in range(1, 40):
+        if mps_memory_bytes([b] * max(num_qubits - 1, 0), num_qubits) > free_bytes:
+            break
+        best = b
+    return best
+
+
+def human_bytes(n: float) -> str:
+    """Bytes in words: '1.1 GB'."""
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
+        if abs(n) < 1000:
+            return f"{n:.3g} {unit}"
+        n /= 1000
+    return f"{n:.3g} EB" if n < 1e6 else f"2^{math.log2(n * 1e18):.0f} B"

@@ -1,0 +1,75 @@
+"""Memory and time estimates per Aer method."""
+
+from __future__ import annotations
+
+from qiskit import QuantumCircuit
+from qiskit.circuit.library import efficient_su2
+from qiskit.quantum_info import random_clifford
+
+from quantum.estimates import (
+    estimate_method,
+    largest_statevector_qubits,
+    memory_bytes,
+    mps_memory_bytes,
+    seconds,
+)
+from quantum.profiles import QuantumSegment, profile_segment
+
+
+def chain(n: int) -> QuantumCircuit:
+    circuit = QuantumCircuit(n)
+    circuit.h(0)
+    for qubit in range(n - 1):
+        circuit.cx(qubit, qubit + 1)
+    return circuit
+
+
+def test_dense_memory_follows_amplitude_counts() -> None:
+    # Statevector 16 * 2^n bytes in double, 8 * 2^n in single; density matrix 16 * 4^n (issue 4 / Aer docs).
+    profile = profile_segment(QuantumSegment("c", [chain(20)], "estimator"))
+    assert memory_bytes(profile, "statevector") == 16 * 2**20
+    assert memory_bytes(profile, "statevector", "single") == 8 * 2**20
+    small = profile_segment(QuantumSegment("c", [chain(10)], "estimator"))
+    assert memory_bytes(small, "density_matrix") == 16 * 4**10
+
+
+def test_stabilizer_and_mps_memory_stay_small_for_wide_easy_circuits() -> None:
+    clifford = profile_segment(QuantumSegment("c", [random_clifford(60, seed=1).to_circuit()], "estimator"))
+    assert memory_bytes(clifford, "stabilizer") < 10_000  # a 120 x 120 bit tableau
+    ghz = profile_segment(QuantumSegment("g", [chain(50)], "estimator"))
+    # Bond dimension 2 everywhere: 50 sites x 2 outcomes x 2 x 2 complex numbers, plus a 4x4 SVD workspace.
+    assert memory_bytes(ghz, "matrix_product_state") == mps_memory_bytes([1] * 49, 50)
+    assert memory_bytes(ghz, "matrix_product_state") < 50_000
+
+
+def test_sampler_adds_memory_for_counts() -> None:
+    circuit = chain(20)
+    circuit.measure_all()
+    sampled = profile_segment(QuantumSegment("c", [circuit], "sampler", shots=1000))
+    assert memory_bytes(sampled, "statevector") == 16 * 2**20 + 1000 * (20 + 64)
+
+
+def test_time_grows_with_width_and_work() -> None:
+    narrow = profile_segment(QuantumSegment("a", [efficient_su2(16, entanglement="linear")], "estimator"))
+    wide = profile_segment(QuantumSegment("a", [efficient_su2(22, entanglement="linear")], "estimator"))
+    assert seconds(wide, "statevector") > 5 * seconds(narrow, "statevector")
+    batched = profile_segment(
+        QuantumSegment("a", [efficient_su2(16, entanglement="linear")], "estimator", parameter_sets=10)
+    )
+    assert seconds(batched, "statevector") > seconds(narrow, "statevector")
+    assert seconds(batched, "statevector", cores=8) < seconds(batched, "statevector", cores=2)
+
+
+def test_method_support_explains_itself() -> None:
+    su2 = profile_segment(QuantumSegment("a", [efficient_su2(6)], "estimator"))
+    stabilizer = estimate_method(su2, "stabilizer")
+    assert not stabilizer.supported and "Clifford" in (stabilizer.why_unsupported or "")
+    noisy = profile_segment(QuantumSegment("n", [chain(4)], "estimator", noisy=True))
+    assert not estimate_method(noisy, "statevector").supported
+    assert estimate_method(noisy, "density_matrix").supported
+    assert estimate_method(su2, "matrix_product_state").fidelity == 1.0
+
+
+def test_largest_statevector_that_fits() -> None:
+    assert largest_statevector_qubits(16 * 2**30) == 30
+    assert largest_statevector_qubits(16 * 2**30, "single") == 31

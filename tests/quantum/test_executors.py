@@ -1,0 +1,170 @@
+"""Executors: Aer primitives per method, the fake-backend runtime path, execution records and fallback."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from qiskit import QuantumCircuit
+from qiskit.circuit.library import efficient_su2
+from qiskit.quantum_info import SparsePauliOp, Statevector
+
+from quantum.executors import (
+    ExecutionFailed,
+    ExecutionHistory,
+    ExecutionRecord,
+    estimator_for,
+    run_with_fallback,
+    sampler_for,
+)
+
+
+@dataclass
+class SimpleEstimate:
+    seconds: float = 0.1
+    memory_bytes: int = 1000
+    cost_usd: float = 0.001
+    energy_joules: float = 1.0
+
+
+@dataclass
+class SimplePlacement:
+    """A placement with only the attributes executors read (workflows.broker.Placement has more)."""
+
+    method: str
+    resource: str = "aer-cpu"
+    device: str = "CPU"
+    segment: str = "test"
+    options: dict[str, Any] = field(default_factory=dict)
+    estimate: SimpleEstimate = field(default_factory=SimpleEstimate)
+
+    def __post_init__(self) -> None:
+        if self.device != "QPU":
+            self.options = {"method": self.method, "device": self.device, **self.options}
+
+    def label(self) -> str:
+        return f"{self.resource}/{self.method}"
+
+
+def bell() -> QuantumCircuit:
+    circuit = QuantumCircuit(2)
+    circuit.h(0)
+    circuit.cx(0, 1)
+    return circuit
+
+
+def test_stabilizer_sampler_translates_clifford_rotations() -> None:
+    circuit = QuantumCircuit(3)
+    circuit.h(0)
+    circuit.rx(np.pi / 2, 1)  # Clifford angle, not in the stabilizer basis: translated before running
+    circuit.cx(0, 2)
+    circuit.measure_all()
+    result = sampler_for(SimplePlacement("stabilizer"), seed=7).run([circuit], shots=400).result()
+    counts = result[0].data.meas.get_counts()
+    assert sum(counts.values()) == 400
+    # Qubits 0 and 2 are perfectly correlated (bit strings are little-endian: q2 first, q0 last).
+    assert all(bits[0] == bits[2] for bits in counts)
+
+
+@pytest.mark.parametrize("method", ["statevector", "matrix_product_state", "density_matrix"])
+def test_estimators_agree_with_exact_statevector(method: str) -> None:
+    ansatz = efficient_su2(4, entanglement="linear", reps=1)
+    values = np.random.default_rng(5).uniform(0, np.pi, (3, ansatz.num_parameters))
+    observable = SparsePauliOp(["ZZII", "IXXI", "YIIY"], coeffs=[1.0, 0.5, -0.25])
+    result = estimator_for(SimplePlacement(method)).run([(ansatz, observable, values)]).result()
+    exact = [Statevector(ansatz.assign_parameters(v)).expectation_value(observable).real for v in values]
+    np.testing.assert_allclose(result[0].data.evs, exact, atol=1e-8)
+
+
+def test_fake_backend_sampler_and_estimator_in_batch_and_session_mode() -> None:
+    circuit = bell()
+    circuit.measure_all()
+    for mode in ("batch", "session"):
+        placement = SimplePlacement(
+            "sampler", resource="fake_manila", device="QPU", options={"backend": "fake_manila", "mode": mode}
+        )
+        counts = sampler_for(placement, default_shots=500).run([circuit]).result()[0].data.meas.get_counts()
+        assert sum(counts.values()) == 500
+        # Noisy Bell state on a real calibration snapshot: mostly 00 and 11.
+        assert counts.get("00", 0) + counts.get("11", 0) > 400
+    placement = SimplePlacement(
+        "estimator", resource="fake_manila", device="QPU", options={"backend": "fake_manila"}
+    )
+    evs = estimator_for(placement).run([(bell(), SparsePauliOp("ZZ"))]).result()[0].data.evs
+    assert 0.7 < float(evs) <= 1.0  # ideal <ZZ> = 1 for a Bell state, lowered by readout and gate errors
+
+
+def test_real_qpu_placement_without_backend_says_how_to_fix() -> None:
+    placement = SimplePlacement(
+        "sampler", resource="ibm_torino", device="QPU", options={"backend": "ibm_torino"}
+    )
+    with pytest.raises(ValueError, match="pass backend="):
+        sampler_for(placement)
+
+
+def test_fallback_after_injected_out_of_memory_failure(tmp_path: Path) -> None:
+    ansatz = efficient_su2(18, entanglement="linear", reps=1)
+    ansatz.measure_all()
+    values = np.full(ansatz.num_parameters, 0.2)
+    # A real failure: Aer refuses a statevector larger than max_memory_mb (1 MB here; 18 qubits need 4 MB).
+    failing = SimplePlacement("statevector", options={"max_memory_mb": 1})
+    fallback = SimplePlacement("matrix_product_state", estimate=SimpleEstimate(seconds=0.05))
+    history = ExecutionHistory(tmp_path / "records.jsonl")
+    result, record = run_with_fallback(
+        [failing, fallback],
+        lambda p: sampler_for(p, seed=1).run([(ansatz, values)], shots=50).result(),
+        history=history,
+    )
+    assert sum(result[0].data.meas.get_counts().values()) == 50
+    assert record.succeeded and record.method == "matrix_product_state"
+    assert record.fallbacks == ["aer-cpu/statevector"]
+    assert "Insufficient memory" in record.errors[0]
+    assert record.attempts == 2 and record.measured_seconds is not None
+    assert [r.method for r in history.records()] == ["matrix_product_state"]
+
+
+def test_transient_errors_are_retried_and_total_failure_is_recorded(tmp_path: Path) -> None:
+    calls: list[str] = []
+
+    def flaky(placement: SimplePlacement) -> str:
+        calls.append(placement.method)
+        if len(calls) == 1:
+            raise ConnectionError("service unavailable")
+        return "ok"
+
+    result, record = run_with_fallback([SimplePlacement("statevector")], flaky, retries=2)
+    assert result == "ok" and record.retries == 1 and record.fallbacks == []
+
+    def broken(placement: SimplePlacement) -> str:
+        raise RuntimeError(f"{placement.method} crashed")
+
+    history = ExecutionHistory(tmp_path / "records.jsonl")
+    with pytest.raises(ExecutionFailed) as failure:
+        run_with_fallback(
+            [SimplePlacement("statevector"), SimplePlacement("stabilizer")], broken, history=history
+        )
+    assert failure.value.record.fallbacks == ["aer-cpu/statevector", "aer-cpu/stabilizer"]
+    assert not history.records()[0].succeeded
+
+
+def _record(measured: float, predicted: float, **extra: Any) -> ExecutionRecord:
+    return ExecutionRecord(
+        segment="s", resource="aer-cpu", method="statevector", device="CPU", succeeded=True,
+        predicted_seconds=predicted, measured_seconds=measured, **extra,
+    )  # fmt: skip
+
+
+def test_history_correction_is_geometric_mean_of_comparable_runs(tmp_path: Path) -> None:
+    history = ExecutionHistory(tmp_path / "deep" / "records.jsonl")
+    assert history.correction("aer-cpu", "statevector") == (1.0, 0)
+    history.append(_record(2.0, 1.0))
+    history.append(_record(8.0, 1.0))
+    history.append(_record(100.0, 1000.0))  # not comparable with a 1 s prediction
+    history.append(_record(50.0, 1.0, what_if=True))  # fake backends say nothing of real timing
+    factor, count = history.correction("aer-cpu", "statevector", model_seconds=1.0)
+    assert count == 2 and math.isclose(factor, 4.0)
+    assert history.correction("aer-cpu", "stabilizer") == (1.0, 0)

@@ -1,0 +1,106 @@
+"""Circuit profiles: gate counts, Clifford detection and the cut-crossing entanglement bound."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from qiskit import QuantumCircuit
+from qiskit.circuit import Parameter
+from qiskit.circuit.library import efficient_su2
+from qiskit.quantum_info import random_clifford
+
+from quantum.profiles import QuantumSegment, cut_bounds, is_clifford_instruction, profile_segment
+
+
+def ghz(n: int) -> QuantumCircuit:
+    circuit = QuantumCircuit(n)
+    circuit.h(0)
+    for qubit in range(n - 1):
+        circuit.cx(qubit, qubit + 1)
+    circuit.measure_all()
+    return circuit
+
+
+def test_ghz_profile_counts_gates_and_bounds_every_cut_by_one_cnot() -> None:
+    profile = profile_segment(QuantumSegment("ghz", [ghz(5)], "sampler", shots=100))
+    assert profile.num_qubits == 5
+    assert (profile.one_qubit_gates, profile.two_qubit_gates, profile.measurements) == (1, 4, 5)
+    assert profile.is_clifford and profile.non_clifford_gates == 0
+    # A GHZ chain crosses each cut of the line once; a CNOT has operator Schmidt rank 2 (bond dimension 2).
+    assert profile.max_cut_crossings == 1
+    assert profile.bond_dimension_log2 == [1, 1, 1, 1]
+    assert profile.max_gate_span == 1 and profile.connectivity_edges == 4
+    assert profile.shots == 100 and profile.primitive == "sampler"
+
+
+def test_clifford_detection_judges_angles_and_unbound_parameters() -> None:
+    theta = Parameter("theta")
+    assert is_clifford_instruction("h", [])
+    assert is_clifford_instruction("rz", [math.pi / 2])
+    assert is_clifford_instruction("rzz", [-math.pi])
+    assert is_clifford_instruction("cp", [math.pi])
+    assert not is_clifford_instruction("cp", [math.pi / 2])  # controlled-S is not Clifford
+    assert not is_clifford_instruction("rz", [0.3])
+    assert not is_clifford_instruction("t", [])
+    assert not is_clifford_instruction("rz", [theta])  # unknown until bound: judged not Clifford
+
+    circuit = QuantumCircuit(2)
+    circuit.h(0)
+    circuit.rz(theta, 0)
+    circuit.cx(0, 1)
+    unbound = profile_segment(QuantumSegment("p", [circuit], "estimator"))
+    bound = profile_segment(QuantumSegment("p", [circuit.assign_parameters([math.pi])], "estimator"))
+    assert not unbound.is_clifford and unbound.num_parameters == 1
+    assert bound.is_clifford
+
+
+def test_random_clifford_is_clifford_and_t_gate_makes_it_extended_stabilizer_ready() -> None:
+    clifford = random_clifford(8, seed=3).to_circuit()
+    assert profile_segment(QuantumSegment("c", [clifford], "sampler")).is_clifford
+    clifford.t(0)
+    profile = profile_segment(QuantumSegment("c", [clifford], "sampler"))
+    assert not profile.is_clifford and profile.non_clifford_gates == 1
+    assert profile.extended_stabilizer_ready
+
+
+def test_long_range_gate_crosses_every_cut_between_its_qubits() -> None:
+    circuit = QuantumCircuit(4)
+    circuit.cx(0, 3)
+    cuts = cut_bounds(circuit)
+    assert cuts.crossings == [1, 1, 1]
+    assert cuts.bond_log2 == [1, 1, 1]
+    profile = profile_segment(QuantumSegment("long", [circuit], "estimator"))
+    assert profile.max_gate_span == 3
+
+
+def test_bond_bound_is_capped_by_the_smaller_side_of_the_cut() -> None:
+    circuit = QuantumCircuit(4)
+    for _ in range(10):
+        circuit.cx(1, 2)
+        circuit.swap(0, 3)
+    cuts = cut_bounds(circuit)
+    # Cut k has k+1 qubits on the left and n-k-1 on the right: the bond dimension is at most 2^min(k+1, n-k-1).
+    assert cuts.crossings == [10, 20, 10]
+    assert cuts.bond_log2 == [1, 2, 1]
+
+
+def test_library_blocks_are_decomposed_and_linear_ansatz_has_low_crossings() -> None:
+    ansatz = efficient_su2(10, entanglement="linear", reps=2)
+    profile = profile_segment(QuantumSegment("su2", [ansatz], "estimator", parameter_sets=3))
+    # EfficientSU2 with reps r: 2 rotation layers x (r+1) on n qubits and r linear CNOT chains of n-1 gates.
+    assert profile.one_qubit_gates == 2 * 3 * 10
+    assert profile.two_qubit_gates == 2 * 9
+    assert profile.max_cut_crossings == 2
+    assert not profile.is_clifford and profile.num_parameters == ansatz.num_parameters
+    assert profile.parameter_sets == 3
+
+
+def test_segment_rejects_bad_input_naming_the_field() -> None:
+    with pytest.raises(ValueError, match="circuits is empty"):
+        QuantumSegment("s", [], "sampler")
+    with pytest.raises(ValueError, match="shots=0"):
+        QuantumSegment("s", [ghz(2)], "sampler", shots=0)
+    with pytest.raises(ValueError, match="primitive='counts'"):
+        QuantumSegment("s", [ghz(2)], "counts")  # type: ignore[arg-type]
+    assert QuantumSegment("s", [ghz(2)], "sampler").shots == 1024

@@ -1,0 +1,205 @@
+"""The broker: placement by policy, refusals that say what would fit, fallback, learning from records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from qiskit import QuantumCircuit
+from qiskit.circuit.library import efficient_su2
+from qiskit.circuit.random import random_circuit
+from qiskit.quantum_info import random_clifford
+
+from quantum.executors import ExecutionHistory, ExecutionRecord, run_with_fallback, sampler_for
+from quantum.profiles import QuantumSegment
+from workflows.broker import Placement, PlacementRefused, Policy, fallback_placements, place
+from workflows.catalog import Resource, ResourceCatalog, discover_catalog
+
+GIB = 2**30
+
+
+@pytest.fixture(scope="module")
+def catalog() -> ResourceCatalog:
+    return discover_catalog()
+
+
+@pytest.fixture(scope="module")
+def catalog_with_qpu() -> ResourceCatalog:
+    return discover_catalog(include_fake_backends=True, fake_backends=["fake_manila"])
+
+
+def small_machine(free_gib: float) -> ResourceCatalog:
+    """A catalog describing a CPU with `free_gib` GiB free (a real Resource, only its figures are chosen)."""
+    cpu = discover_catalog().get("aer-cpu")
+    return ResourceCatalog(resources=[cpu.model_copy(update={"memory_free_bytes": int(free_gib * GIB)})])
+
+
+def ghz(n: int) -> QuantumCircuit:
+    circuit = QuantumCircuit(n)
+    circuit.h(0)
+    for qubit in range(n - 1):
+        circuit.cx(qubit, qubit + 1)
+    circuit.measure_all()
+    return circuit
+
+
+def test_catalog_discovers_this_machine(catalog: ResourceCatalog) -> None:
+    cpu = catalog.get("aer-cpu")
+    assert cpu.cores >= 1 and 0 < cpu.memory_free_bytes <= cpu.memory_total_bytes
+    assert {"statevector", "matrix_product_state", "stabilizer"} <= set(cpu.methods)
+    with pytest.raises(KeyError, match="known resources: aer-cpu"):
+        catalog.get("nowhere")
+
+
+def test_small_circuit_is_placed_with_reasons_and_runners_up(catalog: ResourceCatalog) -> None:
+    placement = place(QuantumSegment("ghz", [ghz(5)], "sampler", shots=100), catalog)
+    assert placement.refused is None and placement.resource == "aer-cpu"
+    assert placement.label() == f"aer-cpu/{placement.method}"
+    assert placement.options["method"] == placement.method
+    assert any(r.startswith("chose aer-cpu/") for r in placement.reasons)
+    assert len(placement.runners_up) >= 3
+    assert Placement.model_validate_json(placement.model_dump_json()) == placement
+
+
+def test_wide_clifford_circuit_goes_to_the_stabilizer(catalog: ResourceCatalog) -> None:
+    circuit = random_clifford(60, seed=2).to_circuit()
+    circuit.measure_all()
+    placement = place(QuantumSegment("clifford", [circuit], "sampler", shots=100), catalog)
+    assert placement.method == "stabilizer"
+
+
+def test_wide_low_entanglement_circuit_goes_to_mps(catalog: ResourceCatalog) -> None:
+    ansatz = efficient_su2(40, entanglement="linear", reps=2)
+    placement = place(QuantumSegment("su2", [ansatz], "estimator"), catalog)
+    assert placement.method == "matrix_product_state"
+    ruled_out = {e.method: e.why_not for e in placement.runners_up if not e.feasible}
+    assert "needs" in ruled_out["statevector"] and "free" in ruled_out["statevector"]
+
+
+def test_dense_random_60_qubit_circuit_is_refused_with_what_would_fit(catalog: ResourceCatalog) -> None:
+    circuit = random_circuit(60, 20, max_operands=2, seed=11)
+    with pytest.raises(PlacementRefused) as refusal:
+        place(QuantumSegment("dense", [circuit], "estimator"), catalog)
+    message = str(refusal.value)
+    assert "fits no resource" in message and "60 qubits" in message
+    assert "qubits for statevector" in message  # the width that would fit
+    assert "bond dimension" in message  # the entanglement that would fit MPS
+    assert "QPU" in message
+    assert refusal.value.placement.refused == message
+    assert all(not e.feasible for e in refusal.value.placement.runners_up)
+
+
+def test_memory_limit_decides_between_statevector_and_refusal() -> None:
+    circuit = random_circuit(27, 8, max_operands=2, seed=4)  # 2 GiB statevector in double, 1 GiB in single
+    placement = place(QuantumSegment("r", [circuit], "estimator"), small_machine(4.0))
+    assert placement.method == "statevector" and placement.options["precision"] == "double"
+    squeezed = place(QuantumSegment("r", [circuit], "estimator"), small_machine(1.5))
+    assert squeezed.method == "statevector" and squeezed.options["precision"] == "single"
+    with pytest.raises(PlacementRefused, match="at most 26 qubits for statevector"):
+        place(QuantumSegment("r", [circuit], "estimator", precision=1e-8), small_machine(1.5))
+
+
+def test_policy_limits_refuse_with_the_limit_that_would_fit(catalog: ResourceCatalog) -> None:
+    segment = QuantumSegment("ghz", [ghz(5)], "sampler", shots=100)
+    with pytest.raises(PlacementRefused, match="a deadline of at least"):
+        place(segment, catalog, Policy(deadline_seconds=1e-6))
+    with pytest.raises(PlacementRefused, match="allowing aer-cpu"):
+        place(segment, catalog, Policy(allowed_resources=["ibm_torino"]))
+
+
+def test_fake_qpu_is_estimated_from_its_calibration(catalog_with_qpu: ResourceCatalog) -> None:
+    segment = QuantumSegment("ghz", [ghz(3)], "sampler", shots=1000)
+    placement = place(segment, catalog_with_qpu, Policy(allowed_resources=["fake_manila"]))
+    assert placement.device == "QPU" and placement.method == "sampler"
+    resource = catalog_with_qpu.get("fake_manila")
+    # fidelity = product of (1 - error) over transpiled gates and readouts: below 1, above the noise floor.
+    assert 0.5 < placement.estimate.fidelity < 1.0
+    # usage seconds x price ($96 per QPU minute, IBM pay-as-you-go): cost follows the same usage as energy.
+    usage = placement.estimate.cost_usd / resource.price_per_second_usd
+    assert usage == pytest.approx(placement.estimate.energy_joules / resource.power_watts)
+    # Exact simulation beats the QPU on fidelity, time and cost for a 3-qubit circuit.
+    for objective in ("fidelity", "time", "cost"):
+        assert place(segment, catalog_with_qpu, Policy(objective=objective)).resource == "aer-cpu"
+
+
+def test_placement_on_fake_qpu_runs_through_the_runtime_path(catalog_with_qpu: ResourceCatalog) -> None:
+    placement = place(
+        QuantumSegment("ghz", [ghz(3)], "sampler", shots=300),
+        catalog_with_qpu,
+        Policy(allowed_resources=["fake_manila"], qpu_mode="batch"),
+    )
+    sampler = sampler_for(placement, backend=catalog_with_qpu.backend("fake_manila"))
+    counts = sampler.run([ghz(3)], shots=300).result()[0].data.meas.get_counts()
+    assert sum(counts.values()) == 300 and counts.get("000", 0) + counts.get("111", 0) > 200
+
+
+def test_fallback_chain_recovers_from_an_injected_failure(catalog: ResourceCatalog, tmp_path: Path) -> None:
+    ansatz = efficient_su2(18, entanglement="linear", reps=1)
+    ansatz.measure_all()
+    values = np.full(ansatz.num_parameters, 0.1)
+    placement = place(QuantumSegment("su2", [ansatz], "sampler", shots=50), catalog, Policy(objective="time"))
+    chain = fallback_placements(placement)
+    assert len(chain) >= 2 and all(p.estimate.feasible for p in chain)
+    # Inject a real failure: statevector first, with Aer told it may use 1 MB (18 qubits need 4 MB).
+    chain.sort(key=lambda p: p.method != "statevector")
+    chain[0].options["max_memory_mb"] = 1
+    _, record = run_with_fallback(
+        chain,
+        lambda sampler: sampler.run([(ansatz, values)]).result(),
+        prepare=sampler_for,  # building the primitive is left out of the measured time
+        history=ExecutionHistory(tmp_path / "h"),
+    )
+    assert record.succeeded and record.fallbacks == [chain[0].label()]
+    assert record.label() == chain[1].label()
+
+
+def test_estimates_learn_from_execution_records(catalog: ResourceCatalog, tmp_path: Path) -> None:
+    segment = QuantumSegment("ghz", [ghz(12)], "sampler", shots=100)
+    before = place(segment, catalog, Policy(allowed_resources=["aer-cpu"]))
+    history = ExecutionHistory(tmp_path / "records.jsonl")
+    for _ in range(3):
+        history.append(
+            ExecutionRecord(
+                segment="ghz",
+                resource="aer-cpu",
+                method=before.method,
+                device="CPU",
+                succeeded=True,
+                predicted_seconds=before.estimate.seconds,
+                measured_seconds=3 * before.estimate.seconds,
+            )
+        )
+    after = place(segment, catalog, history=history)
+    corrected = next(e for e in [after.estimate, *after.runners_up] if e.method == before.method)
+    assert corrected.seconds == pytest.approx(3 * before.estimate.seconds)
+    assert corrected.model_seconds == pytest.approx(before.estimate.seconds)
+    if after.method == before.method:
+        assert any("scaled by 3.00 from 3 past runs" in r for r in after.reasons)
+
+
+def test_resource_model_dumps_to_json(catalog_with_qpu: ResourceCatalog) -> None:
+    dumped = catalog_with_qpu.model_dump(mode="json")
+    qpu = next(r for r in dumped["resources"] if r["name"] == "fake_manila")
+    assert qpu["calibration"]["num_qubits"] == 5 and qpu["what_if"] is True
+    assert Resource.model_validate(qpu).calibration is not None
+
+
+def qft_of_ghz(n: int) -> QuantumCircuit:
+    """QFT of a GHZ state: a sum of two product states, though its controlled phases cross every cut."""
+    from qiskit.circuit.library import QFT
+
+    circuit = ghz(n).remove_final_measurements(inplace=False)
+    circuit.append(QFT(n), range(n))
+    circuit.measure_all()
+    return circuit
+
+
+def test_mps_trial_tightens_a_loose_entanglement_bound() -> None:
+    tiny = small_machine(0.005)  # 5 MiB: no 20-qubit statevector, no MPS at the structural bound
+    placement = place(QuantumSegment("qft", [qft_of_ghz(20)], "sampler", shots=100), tiny)
+    assert placement.method == "matrix_product_state"
+    assert any("MPS trial" in r and "bound 2^10 is loose" in r for r in placement.reasons)
+    dense = random_circuit(20, 12, max_operands=2, seed=5)
+    with pytest.raises(PlacementRefused):  # a truly entangled circuit: the trial hits its cap, nothing fits
+        place(QuantumSegment("dense", [dense], "estimator"), tiny)

@@ -1,0 +1,132 @@
+"""`qcflow resources / place / run-circuit`, called through their argparse handlers (no subprocess)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from workflows.broker_cli import add_broker_commands, load_circuit, parse_policy
+
+GHZ_QASM2 = """OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[3];
+creg c[3];
+h q[0];
+cx q[0],q[1];
+cx q[1],q[2];
+measure q -> c;
+"""
+
+GHZ_QASM3 = """OPENQASM 3.0;
+include "stdgates.inc";
+qubit[3] q;
+bit[3] c;
+h q[0];
+cx q[0], q[1];
+cx q[1], q[2];
+c = measure q;
+"""
+
+
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    parser = argparse.ArgumentParser(prog="qcflow")
+    add_broker_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    status = args.handler(args)
+    return status, capsys.readouterr().out
+
+
+@pytest.fixture(autouse=True)
+def records_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QCFLOW_HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture
+def ghz_files(tmp_path: Path) -> tuple[Path, Path]:
+    two, three = tmp_path / "ghz2.qasm", tmp_path / "ghz3.qasm"
+    two.write_text(GHZ_QASM2)
+    three.write_text(GHZ_QASM3)
+    return two, three
+
+
+def test_qasm2_and_qasm3_give_the_same_circuit(ghz_files: tuple[Path, Path]) -> None:
+    two, three = (load_circuit(p) for p in ghz_files)
+    assert two.num_qubits == three.num_qubits == 3
+    assert two.count_ops() == three.count_ops()
+
+
+def test_bad_inputs_name_the_value_and_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="is not a file"):
+        load_circuit(tmp_path / "missing.qasm")
+    broken = tmp_path / "broken.qasm"
+    broken.write_text("OPENQASM 2.0;\nqreg q[2];\nfoo q[0];\n")
+    with pytest.raises(ValueError, match="not valid OpenQASM"):
+        load_circuit(broken)
+    with pytest.raises(ValueError, match="neither one of time, cost, fidelity, energy"):
+        parse_policy("fastest")
+    assert parse_policy('{"objective": "cost", "budget_usd": 1}').budget_usd == 1
+
+
+def test_resources_json_lists_the_cpu(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out = run_cli(["resources", "--json"], capsys)
+    assert status == 0
+    names = [r["name"] for r in json.loads(out)["resources"]]
+    assert "aer-cpu" in names
+
+
+def test_place_json_has_the_documented_fields(
+    ghz_files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out = run_cli(["place", str(ghz_files[1]), "--json", "--policy", "time"], capsys)
+    payload = json.loads(out)
+    assert status == 0 and payload["refused"] is None
+    for key in ("resource", "method", "estimated_seconds", "estimated_memory_bytes", "reasons", "runners_up"):
+        assert key in payload
+    assert payload["resource"] == "aer-cpu" and payload["runners_up"]
+
+
+def test_place_refuses_an_impossible_deadline(
+    ghz_files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out = run_cli(
+        ["place", str(ghz_files[0]), "--json", "--policy", '{"deadline_seconds": 1e-9}'], capsys
+    )
+    payload = json.loads(out)
+    assert status == 3 and "a deadline of at least" in payload["refused"]
+
+
+def test_run_circuit_counts_and_records(
+    ghz_files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out = run_cli(
+        ["run-circuit", str(ghz_files[0]), "--shots", "200", "--seed", "3", "--json"], capsys
+    )
+    payload = json.loads(out)
+    assert status == 0
+    assert sum(payload["counts"].values()) == 200
+    assert set(payload["counts"]) <= {"000", "111"}  # an ideal GHZ state
+    assert payload["measured_seconds"] > 0 and payload["placement"]["resource"] == "aer-cpu"
+    records = (tmp_path / "home" / "execution_records.jsonl").read_text().splitlines()
+    assert len(records) == 1 and json.loads(records[0])["succeeded"] is True
+
+
+def test_run_circuit_on_a_fake_qpu(ghz_files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    policy = '{"allowed_resources": ["fake_kolkata"], "qpu_mode": "session"}'
+    argv = [
+        "run-circuit",
+        str(ghz_files[0]),
+        "--shots",
+        "300",
+        "--fake-backends",
+        "--policy",
+        policy,
+        "--json",
+    ]
+    status, out = run_cli(argv, capsys)
+    payload = json.loads(out)
+    assert status == 0 and payload["placement"]["device"] == "QPU"
+    assert sum(payload["counts"].values()) == 300
+    assert payload["record"]["what_if"] is True

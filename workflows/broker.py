@@ -1,0 +1,439 @@
+"""The resource broker: where each quantum segment runs, why, and what it is expected to cost (no Prefect).
+
+`place` profiles the segment, estimates time, memory, cost, fidelity and energy on every resource and method of
+the catalog, drops what breaks the policy's limits, and keeps the best by the policy's objective; the others are
+the runners-up, in order, and serve as fallbacks. A segment that fits nowhere raises `PlacementRefused` before
+anything is allocated; the exception carries a `Placement` whose `refused` says why and what would make it fit.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from quantum.estimates import estimate_method, human_bytes, largest_bond_log2, largest_statevector_qubits
+from quantum.executors import ExecutionHistory, tightened_by_trial
+from quantum.profiles import CircuitProfile, QuantumSegment, profile_segment
+from quantum.runtime import estimate_qpu
+from workflows.catalog import BrokerSettings, Resource, ResourceCatalog
+
+logger = logging.getLogger(__name__)
+
+# Below this estimated fidelity a QPU's output is treated as noise unless the policy sets its own minimum.
+USEFUL_FIDELITY_FLOOR = 0.01
+# Single precision is offered only for estimator targets at least this loose (float32 epsilon ~ 1.2e-7 relative).
+SINGLE_PRECISION_MIN_TARGET = 1e-5
+# GPU speed relative to the calibrated CPU, for methods Aer runs on a GPU. Assumption until execution records
+# correct it (none is calibrated here: this machine has no GPU).
+GPU_SPEEDUP = 20.0
+GPU_FIXED_SECONDS = 0.5
+# An MPS probe (bond dimension capped at PROBE_BOND_CAP) runs when the best exact estimate exceeds this many
+# seconds, or nothing fits, and the structural bound says MPS is slower: it costs ~0.1-1 s up to 24 qubits here.
+PROBE_ABOVE_SECONDS = 2.0
+PROBE_BOND_CAP = 16
+PROBE_MIN_QUBITS = 16
+
+
+class Policy(BaseModel):
+    """What to optimise and the limits a placement must respect."""
+
+    objective: Literal["time", "cost", "fidelity", "energy"] = "time"
+    deadline_seconds: float | None = Field(None, gt=0)
+    budget_usd: float | None = Field(None, ge=0)
+    min_fidelity: float | None = Field(None, ge=0, le=1)
+    allowed_resources: list[str] | None = None
+    qpu_mode: Literal["job", "batch", "session"] = "job"
+
+
+class Estimate(BaseModel):
+    """Expected outcome of running a segment on one resource with one method."""
+
+    resource: str
+    method: str
+    device: str
+    seconds: float
+    memory_bytes: int
+    cost_usd: float
+    fidelity: float
+    energy_joules: float
+    feasible: bool
+    why_not: str | None = None
+    policy_limit: str | None = Field(None, description="the policy limit that ruled it out, when one did")
+    model_seconds: float | None = Field(None, description="the model's time before corrections from history")
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    def label(self) -> str:
+        """Short name, e.g. 'aer-cpu/statevector'."""
+        return f"{self.resource}/{self.method}"
+
+
+class Placement(BaseModel):
+    """The chosen resource and run options, its estimate, the runners-up, and the reasons in plain words."""
+
+    segment: str
+    resource: str
+    method: str
+    device: str
+    options: dict[str, Any]
+    estimate: Estimate
+    runners_up: list[Estimate]
+    reasons: list[str]
+    refused: str | None = None
+
+    def label(self) -> str:
+        """Short name for task-run names and tags, e.g. 'aer-cpu/statevector'."""
+        return "refused" if self.refused else f"{self.resource}/{self.method}"
+
+
+class PlacementRefused(Exception):
+    """No resource can run the segment within the policy; `placement.refused` says what would make it fit."""
+
+    def __init__(self, placement: Placement) -> None:
+        super().__init__(placement.refused)
+        self.placement = placement
+
+
+def _aer_estimate(
+    profile: CircuitProfile, resource: Resource, method: str, precision: str, settings: BrokerSettings
+) -> Estimate:
+    cores = resource.cores if resource.device == "CPU" else 2
+    raw = estimate_method(profile, method, cores=cores, precision=precision)  # type: ignore[arg-type]
+    seconds = raw.seconds
+    if resource.device == "GPU":
+        seconds = GPU_FIXED_SECONDS + seconds / GPU_SPEEDUP
+    options: dict[str, Any] = {"method": method, "device": resource.device, "precision": precision}
+    if resource.device == "CPU":
+        options["max_parallel_threads"] = resource.cores
+    why = raw.why_unsupported
+    usable = int(resource.memory_free_bytes * settings.memory_headroom)
+    if why is None and raw.memory_bytes > usable:
+        why = (
+            f"{method} ({precision}) needs {human_bytes(raw.memory_bytes)}, "
+            f"{human_bytes(resource.memory_free_bytes)} free on {resource.name}"
+        )
+    return Estimate(
+        resource=resource.name,
+        method=method,
+        device=resource.device,
+        seconds=seconds,
+        memory_bytes=raw.memory_bytes,
+        cost_usd=seconds * resource.price_per_second_usd,
+        fidelity=raw.fidelity,
+        energy_joules=seconds * resource.power_watts,
+        feasible=why is None,
+        why_not=why,
+        options=options,
+    )
+
+
+def _aer_estimates(profile: CircuitProfile, resource: Resource, settings: BrokerSettings) -> list[Estimate]:
+    estimates = []
+    for method in resource.methods:
+        estimate = _aer_estimate(profile, resource, method, "double", settings)
+        single_ok = profile.precision is None or profile.precision >= SINGLE_PRECISION_MIN_TARGET
+        if (
+            not estimate.feasible
+            and method == "statevector"
+            and single_ok
+            and "needs" in (estimate.why_not or "")
+        ):
+            single = _aer_estimate(profile, resource, method, "single", settings)
+            estimates.append(single if single.feasible else estimate)
+        else:
+            estimates.append(estimate)
+    return estimates
+
+
+def _qpu_estimate(
+    segment: QuantumSegment, profile: CircuitProfile, resource: Resource, backend: Any, policy: Policy
+) -> Estimate:
+    options: dict[str, Any] = {"backend": resource.name, "mode": policy.qpu_mode, "optimization_level": 1}
+    options["what_if"] = resource.what_if
+    base = {"resource": resource.name, "method": segment.primitive, "device": "QPU", "options": options}
+    if resource.max_qubits is not None and profile.num_qubits > resource.max_qubits:
+        why = f"{profile.num_qubits} qubits needed, {resource.name} has {resource.max_qubits}"
+        zero = {"seconds": 0.0, "memory_bytes": 0, "cost_usd": 0.0, "fidelity": 0.0, "energy_joules": 0.0}
+        return Estimate(**base, **zero, feasible=False, why_not=why)
+    qpu = estimate_qpu(
+        segment.circuits,
+        backend,
+        primitive=segment.primitive,
+        shots=segment.shots,
+        parameter_sets=segment.parameter_sets,
+        observables=segment.observables,
+        precision=segment.precision,
+        queue_seconds=resource.queue_seconds,
+    )
+    floor = policy.min_fidelity if policy.min_fidelity is not None else USEFUL_FIDELITY_FLOOR
+    why = None
+    if qpu.fidelity < floor:
+        why = (
+            f"estimated fidelity {qpu.fidelity:.2g} on {resource.name} ({qpu.transpiled_two_qubit_gates} two-qubit "
+            f"gates after transpilation) is below {floor:g}: the output would be mostly noise"
+        )
+    return Estimate(
+        **base,
+        seconds=qpu.seconds,
+        memory_bytes=0,
+        cost_usd=qpu.usage_seconds * resource.price_per_second_usd,
+        fidelity=qpu.fidelity,
+        energy_joules=qpu.usage_seconds * resource.power_watts,
+        feasible=why is None,
+        why_not=why,
+    )
+
+
+def _apply_policy_limits(estimate: Estimate, policy: Policy) -> Estimate:
+    if not estimate.feasible:
+        return estimate
+    why = limit = None
+    if policy.allowed_resources is not None and estimate.resource not in policy.allowed_resources:
+        why = f"{estimate.resource} is not in the policy's allowed_resources {policy.allowed_resources}"
+        limit = "allowed_resources"
+    elif policy.deadline_seconds is not None and estimate.seconds > policy.deadline_seconds:
+        why = f"would take {estimate.seconds:.3g} s, beyond the deadline of {policy.deadline_seconds:g} s"
+        limit = "deadline_seconds"
+    elif policy.budget_usd is not None and estimate.cost_usd > policy.budget_usd:
+        why = f"would cost ${estimate.cost_usd:.3g}, beyond the budget of ${policy.budget_usd:g}"
+        limit = "budget_usd"
+    elif policy.min_fidelity is not None and estimate.fidelity < policy.min_fidelity:
+        why = f"fidelity {estimate.fidelity:.3g} is below the policy's minimum {policy.min_fidelity:g}"
+        limit = "min_fidelity"
+    if why is None:
+        return estimate
+    return estimate.model_copy(update={"feasible": False, "why_not": why, "policy_limit": limit})
+
+
+def _corrected(estimate: Estimate, history: ExecutionHistory | None) -> tuple[Estimate, str | None]:
+    if history is None or not math.isfinite(estimate.seconds):
+        return estimate, None
+    factor, count = history.correction(estimate.resource, estimate.method, estimate.seconds)
+    if count == 0 or factor == 1.0:
+        return estimate, None
+    update: dict[str, Any] = {
+        k: getattr(estimate, k) * factor for k in ("seconds", "cost_usd", "energy_joules")
+    }
+    update["model_seconds"] = estimate.seconds
+    note = f"time estimates for {estimate.label()} scaled by {factor:.2f} from {count} past runs"
+    return estimate.model_copy(update=update), note
+
+
+def estimate_all(
+    segment: QuantumSegment,
+    catalog: ResourceCatalog,
+    policy: Policy,
+    *,
+    profile: CircuitProfile | None = None,
+    history: ExecutionHistory | None = None,
+    settings: BrokerSettings | None = None,
+) -> tuple[list[Estimate], list[str]]:
+    """Estimates for every resource and method in the catalog, with the policy's limits applied."""
+    profile = profile or profile_segment(segment)
+    settings = settings or BrokerSettings()
+    estimates: list[Estimate] = []
+    notes: list[str] = []
+    for resource in catalog.resources:
+        if resource.kind == "simulator":
+            found = _aer_estimates(profile, resource, settings)
+        else:
+            found = [_qpu_estimate(segment, profile, resource, catalog.backend(resource.name), policy)]
+        for estimate in found:
+            corrected, note = _corrected(estimate, history)
+            estimates.append(_apply_policy_limits(corrected, policy))
+            if note and corrected.feasible:
+                notes.append(note)
+    exact_fits = any(e.feasible and e.device != "QPU" and e.fidelity == 1.0 for e in estimates)
+    if exact_fits:
+        why = "an exact method fits, so the approximate extended stabilizer is not used"
+        estimates = [
+            e.model_copy(update={"feasible": False, "why_not": why})
+            if e.method == "extended_stabilizer" and e.feasible and e.fidelity < 1.0
+            else e
+            for e in estimates
+        ]
+    return estimates, notes
+
+
+def _probe_entanglement(
+    segment: QuantumSegment, profile: CircuitProfile, estimates: list[Estimate]
+) -> tuple[CircuitProfile, str] | None:
+    """Tighten a loose bond-dimension bound with a capped MPS trial, when MPS could then beat the best choice."""
+    if profile.num_qubits < PROBE_MIN_QUBITS or profile.max_bond_dimension_log2 <= math.log2(PROBE_BOND_CAP):
+        return None
+    mps = [e for e in estimates if e.method == "matrix_product_state" and e.device == "CPU"]
+    exact = [e.seconds for e in estimates if e.feasible and e.fidelity == 1.0 and e.device != "QPU"]
+    if (
+        not mps
+        or (exact and min(exact) < PROBE_ABOVE_SECONDS)
+        or (mps[0].feasible and mps[0].seconds <= min(exact, default=0))
+    ):
+        return None
+    return tightened_by_trial(segment.circuits, profile, PROBE_BOND_CAP)
+
+
+def objective_key(policy: Policy) -> Any:
+    """Sort key for estimates under the policy's objective (ties broken by time)."""
+    if policy.objective == "cost":
+        return lambda e: (e.cost_usd, e.seconds)
+    if policy.objective == "fidelity":
+        return lambda e: (-e.fidelity, e.seconds)
+    if policy.objective == "energy":
+        return lambda e: (e.energy_joules, e.seconds)
+    return lambda e: (e.seconds, e.cost_usd)
+
+
+def place(
+    segment: QuantumSegment,
+    catalog: ResourceCatalog,
+    policy: Policy | None = None,
+    *,
+    history: ExecutionHistory | None = None,
+    settings: BrokerSettings | None = None,
+) -> Placement:
+    """Choose where the segment runs; raise PlacementRefused (with a refused Placement) if it fits nowhere."""
+    policy = policy or Policy()
+    profile = profile_segment(segment)
+    estimates, notes = estimate_all(
+        segment, catalog, policy, profile=profile, history=history, settings=settings
+    )
+    probed = _probe_entanglement(segment, profile, estimates)
+    if probed is not None:
+        profile, note = probed
+        estimates, notes = estimate_all(
+            segment, catalog, policy, profile=profile, history=history, settings=settings
+        )
+        notes.insert(0, note)
+    key = objective_key(policy)
+    feasible = sorted((e for e in estimates if e.feasible), key=key)
+    infeasible = sorted((e for e in estimates if not e.feasible), key=lambda e: e.seconds)
+    if not feasible:
+        closest = min(estimates, key=lambda e: (e.device == "QPU", e.memory_bytes))
+        refused = what_would_fit(segment.name, profile, catalog, policy, estimates)
+        placement = Placement(
+            segment=segment.name,
+            resource=closest.resource,
+            method=closest.method,
+            device=closest.device,
+            options=closest.options,
+            estimate=closest,
+            runners_up=infeasible,
+            reasons=[profile.summary(), *[f"{e.label()}: {e.why_not}" for e in infeasible]],
+            refused=refused,
+        )
+        logger.info("segment %s refused: %s", segment.name, refused)
+        raise PlacementRefused(placement)
+    best, runners_up = feasible[0], [*feasible[1:], *infeasible]
+    reasons = [profile.summary(), *explain_choice(best, runners_up, policy, catalog), *notes]
+    logger.info("segment %s placed on %s", segment.name, best.label())
+    return Placement(
+        segment=segment.name,
+        resource=best.resource,
+        method=best.method,
+        device=best.device,
+        options=best.options,
+        estimate=best,
+        runners_up=runners_up,
+        reasons=reasons,
+    )
+
+
+_OBJECTIVE_WORDS = {
+    "time": ("fastest estimate", lambda e: f"{e.seconds:.3g} s"),
+    "cost": ("cheapest estimate", lambda e: f"${e.cost_usd:.3g}"),
+    "fidelity": ("highest estimated fidelity", lambda e: f"{e.fidelity:.3g}"),
+    "energy": ("lowest estimated energy", lambda e: f"{e.energy_joules:.3g} J"),
+}
+
+
+def explain_choice(
+    best: Estimate, runners_up: list[Estimate], policy: Policy, catalog: ResourceCatalog
+) -> list[str]:
+    """Plain-word reasons: why the best estimate won, how the runners-up compare, what was ruled out."""
+    words, value = _OBJECTIVE_WORDS[policy.objective]
+    resource = catalog.get(best.resource)
+    if best.device == "QPU":
+        need = f"estimated fidelity {best.fidelity:.3g}, cost ${best.cost_usd:.3g}"
+    else:
+        need = f"needs {human_bytes(best.memory_bytes)}, {human_bytes(resource.memory_free_bytes)} free"
+
+    def timed(e: Estimate) -> str:
+        return value(e) if policy.objective == "time" else f"{value(e)} in {e.seconds:.3g} s"
+
+    reasons = [f"chose {best.label()}: {words} {timed(best)}; {best.method} {need}"]
+    for estimate in [e for e in runners_up if e.feasible][:3]:
+        ratio = estimate.seconds / best.seconds if best.seconds > 0 else math.inf
+        reasons.append(f"runner-up {estimate.label()}: {timed(estimate)} ({ratio:.2g}x the time)")
+    for estimate in [e for e in runners_up if not e.feasible][:4]:
+        reasons.append(f"ruled out {estimate.label()}: {estimate.why_not}")
+    return reasons
+
+
+def what_would_fit(
+    name: str, profile: CircuitProfile, catalog: ResourceCatalog, policy: Policy, estimates: list[Estimate]
+) -> str:
+    """A refusal in plain words: why nothing fits and what change would make the segment fit somewhere."""
+    settings = BrokerSettings()
+    ideas: list[str] = []
+    for limit in ("deadline_seconds", "budget_usd", "min_fidelity", "allowed_resources"):
+        blocked = sorted((e for e in estimates if e.policy_limit == limit), key=objective_key(policy))
+        if blocked:
+            e = blocked[0]
+            need = {
+                "deadline_seconds": f"a deadline of at least {e.seconds:.3g} s",
+                "budget_usd": f"a budget of at least ${e.cost_usd:.3g}",
+                "min_fidelity": f"a minimum fidelity of at most {e.fidelity:.3g}",
+                "allowed_resources": f"allowing {e.resource}",
+            }[limit]
+            ideas.append(f"{need} ({e.label()})")
+    for resource in (r for r in catalog.resources if r.kind == "simulator"):
+        usable = int(resource.memory_free_bytes * settings.memory_headroom)
+        single_ok = profile.precision is None or profile.precision >= SINGLE_PRECISION_MIN_TARGET
+        widest = largest_statevector_qubits(usable, "single" if single_ok else "double")
+        ideas.append(f"at most {widest} qubits for statevector on {resource.name} (now {profile.num_qubits})")
+        if "matrix_product_state" in resource.methods:
+            bond = largest_bond_log2(usable, profile.num_qubits)
+            ideas.append(
+                f"less entanglement for matrix_product_state: bond dimension <= 2^{bond}, i.e. about {bond} "
+                f"controlled gates across any cut of the qubit line (now 2^{profile.max_bond_dimension_log2}, "
+                f"{profile.max_cut_crossings} gates)"
+            )
+    if not profile.is_clifford:
+        ideas.append(
+            f"a Clifford circuit (now {profile.non_clifford_gates} non-Clifford gates) for the stabilizer"
+        )
+    qpus = [e for e in estimates if e.device == "QPU"]
+    if not qpus:
+        ideas.append(
+            f"a QPU with >= {profile.num_qubits} qubits (set QISKIT_IBM_TOKEN, or fake backends to plan)"
+        )
+    elif all(e.fidelity < USEFUL_FIDELITY_FLOOR for e in qpus):
+        best = max(qpus, key=lambda e: e.fidelity)
+        ideas.append(
+            f"far fewer two-qubit gates for a QPU (best estimated fidelity {best.fidelity:.2g} on {best.resource})"
+        )
+    return (
+        f"segment {name!r} fits no resource: " + profile.summary() + ". Would fit with: " + "; ".join(ideas)
+    )
+
+
+def fallback_placements(placement: Placement) -> list[Placement]:
+    """The placement followed by each feasible runner-up as a placement of its own, in order."""
+    chain = [placement]
+    feasible = [e for e in placement.runners_up if e.feasible]
+    for index, estimate in enumerate(feasible):
+        chain.append(
+            Placement(
+                segment=placement.segment,
+                resource=estimate.resource,
+                method=estimate.method,
+                device=estimate.device,
+                options=estimate.options,
+                estimate=estimate,
+                runners_up=feasible[index + 1 :],
+                reasons=[f"fallback: runner-up {index + 1} after {placement.label()} failed"],
+            )
+        )
+    return chain

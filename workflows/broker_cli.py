@@ -1,0 +1,253 @@
+"""`qcflow resources`, `qcflow place` and `qcflow run-circuit`: the broker from the command line.
+
+`add_broker_commands(subparsers)` registers the three commands on the `qcflow` parser; each handler returns the
+exit status (0 done, 2 bad input, 3 refused or failed). The JSON of `place` carries at least `resource`, `method`,
+`estimated_seconds`, `estimated_memory_bytes`, `reasons`, `runners_up`, and `refused` (a reason, or null).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from qiskit import QuantumCircuit
+
+from quantum.estimates import human_bytes
+from quantum.executors import ExecutionFailed, ExecutionHistory, run_with_fallback, sampler_for
+from quantum.profiles import QuantumSegment
+from quantum.runtime import TOKEN_ENV_VAR
+from workflows.broker import Placement, PlacementRefused, Policy, fallback_placements, place
+from workflows.catalog import ResourceCatalog, discover_catalog
+
+logger = logging.getLogger(__name__)
+OBJECTIVES = ("time", "cost", "fidelity", "energy")
+
+
+def load_circuit(path: Path) -> QuantumCircuit:
+    """Read an OpenQASM 2 or 3 file (the version line decides; qasm3 import needs qiskit-qasm3-import)."""
+    from qiskit import qasm2, qasm3
+
+    if not path.is_file():
+        raise ValueError(f"CIRCUIT {str(path)!r} is not a file; give the path of an OpenQASM 2 or 3 file")
+    text = path.read_text(encoding="utf-8")
+    header = next((line.strip() for line in text.splitlines() if line.strip().startswith("OPENQASM")), "")
+    try:
+        if header.startswith("OPENQASM 3"):
+            return qasm3.loads(text)
+        return qasm2.loads(text, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
+    except Exception as error:  # qiskit's QASM parsers raise several error types
+        raise ValueError(
+            f"CIRCUIT {str(path)!r} is not valid OpenQASM ({header or 'no OPENQASM line'}): {error}"
+        ) from error
+
+
+def parse_policy(text: str | None) -> Policy:
+    """A policy from an objective name ('time', 'cost', 'fidelity', 'energy'), inline JSON, or a JSON file."""
+    if not text:
+        return Policy()
+    if text in OBJECTIVES:
+        return Policy(objective=text)  # type: ignore[arg-type]
+    source = Path(text).read_text(encoding="utf-8") if Path(text).is_file() else text
+    try:
+        return Policy.model_validate_json(source)
+    except ValueError as error:
+        raise ValueError(
+            f"--policy {text!r} is neither one of {', '.join(OBJECTIVES)} nor a valid Policy JSON "
+            f'(e.g. \'{{"objective": "cost", "deadline_seconds": 60}}\'): {error}'
+        ) from error
+
+
+def read_ibm_token(secret_block: str | None) -> str | None:
+    """The IBM token from QISKIT_IBM_TOKEN, else from the Prefect Secret block named `secret_block`; never logged."""
+    if os.environ.get(TOKEN_ENV_VAR):
+        return os.environ[TOKEN_ENV_VAR]
+    if not secret_block:
+        return None
+    try:
+        from prefect.blocks.system import Secret
+
+        return str(Secret.load(secret_block).get())
+    except Exception as error:  # no such block, or no Prefect API: run without IBM QPUs
+        logger.warning("no IBM token from Secret block %r (%s)", secret_block, type(error).__name__)
+        return None
+
+
+def _catalog(args: argparse.Namespace) -> ResourceCatalog:
+    token = read_ibm_token(args.ibm_secret) if args.ibm else None
+    return discover_catalog(include_fake_backends=args.fake_backends, ibm_token=token)
+
+
+def _history() -> ExecutionHistory:
+    from workflows.settings import QcflowSettings
+
+    return ExecutionHistory(QcflowSettings().home / "execution_records.jsonl")
+
+
+def placement_json(placement: Placement) -> dict[str, Any]:
+    """The JSON of `qcflow place`: the choice, its estimates, the reasons and the runners-up."""
+    estimate = placement.estimate
+    return {
+        "segment": placement.segment,
+        "refused": placement.refused,
+        "resource": None if placement.refused else placement.resource,
+        "method": None if placement.refused else placement.method,
+        "device": None if placement.refused else placement.device,
+        "options": placement.options,
+        "estimated_seconds": estimate.seconds,
+        "estimated_memory_bytes": estimate.memory_bytes,
+        "estimated_cost_usd": estimate.cost_usd,
+        "estimated_fidelity": estimate.fidelity,
+        "estimated_energy_joules": estimate.energy_joules,
+        "reasons": placement.reasons,
+        "runners_up": [e.model_dump(mode="json") for e in placement.runners_up],
+    }
+
+
+def place_circuit(
+    circuit: QuantumCircuit, name: str, policy: Policy, catalog: ResourceCatalog, shots: int
+) -> Placement:
+    """Place one circuit as a sampler segment; a refusal comes back as the refused Placement."""
+    segment = QuantumSegment(name, [circuit], "sampler", shots=shots)
+    try:
+        return place(segment, catalog, policy, history=_history())
+    except PlacementRefused as refusal:
+        return refusal.placement
+
+
+def _print_placement(placement: Placement) -> None:
+    if placement.refused:
+        print(f"refused: {placement.refused}")
+        return
+    e = placement.estimate
+    print(
+        f"{placement.segment}: {placement.label()}  ~{e.seconds:.3g} s, {human_bytes(e.memory_bytes)}, "
+        f"${e.cost_usd:.3g}, fidelity {e.fidelity:.3g}"
+    )
+    for reason in placement.reasons:
+        print(f"  - {reason}")
+
+
+def command_resources(args: argparse.Namespace) -> int:
+    """List the resources the broker can place segments on."""
+    catalog = _catalog(args)
+    if args.json:
+        print(json.dumps(catalog.model_dump(mode="json"), indent=2))
+        return 0
+    for r in catalog.resources:
+        memory = f"{human_bytes(r.memory_free_bytes)} free of {human_bytes(r.memory_total_bytes)}"
+        size = f"{r.max_qubits} qubits" if r.max_qubits else f"{r.cores} cores, {memory}"
+        note = " (fake backend: what-if estimates, runs locally)" if r.what_if else ""
+        print(
+            f"{r.name:16s} {r.device}  {size}; {', '.join(r.methods)}; ${r.price_per_second_usd:.3g}/s{note}"
+        )
+    return 0
+
+
+def command_place(args: argparse.Namespace) -> int:
+    """Place a circuit file and explain the choice."""
+    try:
+        circuit, policy = load_circuit(args.circuit), parse_policy(args.policy)
+    except ValueError as error:
+        print(f"qcflow place: {error}", file=sys.stderr)
+        return 2
+    placement = place_circuit(circuit, args.circuit.stem, policy, _catalog(args), args.shots)
+    if args.json:
+        print(json.dumps(placement_json(placement), indent=2))
+    else:
+        _print_placement(placement)
+    return 3 if placement.refused else 0
+
+
+def command_run_circuit(args: argparse.Namespace) -> int:
+    """Place a circuit, run it with the sampler (falling back on failure), print counts and timing."""
+    try:
+        circuit, policy = load_circuit(args.circuit), parse_policy(args.policy)
+    except ValueError as error:
+        print(f"qcflow run-circuit: {error}", file=sys.stderr)
+        return 2
+    if circuit.num_clbits == 0:
+        circuit.measure_all()
+    catalog = _catalog(args)
+    placement = place_circuit(circuit, args.circuit.stem, policy, catalog, args.shots)
+    if placement.refused:
+        print(
+            json.dumps(placement_json(placement), indent=2) if args.json else f"refused: {placement.refused}"
+        )
+        return 3
+
+    def prepare(p: Placement) -> Any:
+        return sampler_for(p, backend=catalog.backend(p.resource), default_shots=args.shots, seed=args.seed)
+
+    def run(sampler: Any) -> Any:
+        return sampler.run([circuit], shots=args.shots).result()
+
+    try:
+        chain = fallback_placements(placement)
+        result, record = run_with_fallback(chain, run, prepare=prepare, history=_history())
+    except ExecutionFailed as failure:
+        print(f"qcflow run-circuit: {failure}", file=sys.stderr)
+        return 3
+    data = result[0].data
+    counts = {name: getattr(data, name).get_counts() for name in data}
+    payload = {
+        "counts": counts if len(counts) > 1 else next(iter(counts.values())),
+        "placement": placement_json(placement),
+        "measured_seconds": record.measured_seconds,
+        "record": record.model_dump(mode="json"),
+    }
+    if args.json:
+        print(json.dumps(payload, indent=2))
+        return 0
+    _print_placement(placement)
+    print(
+        f"ran on {record.label()} in {record.measured_seconds:.3g} s"
+        + (f" after falling back from {', '.join(record.fallbacks)}" if record.fallbacks else "")
+    )
+    top = (
+        sorted(payload["counts"].items(), key=lambda kv: -kv[1])[:16] if len(counts) == 1 else counts.items()
+    )
+    for bits, count in top:
+        print(f"  {bits}: {count}")
+    return 0
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.add_argument("--fake-backends", action="store_true", help="add IBM fake backends (what-if QPUs)")
+    parser.add_argument(
+        "--ibm", action="store_true", help=f"add IBM QPUs (token: ${TOKEN_ENV_VAR} or --ibm-secret)"
+    )
+    parser.add_argument(
+        "--ibm-secret", default="ibm-quantum-token", help="Prefect Secret block with the token"
+    )
+
+
+def _circuit_args(parser: argparse.ArgumentParser, shots_default: int | None) -> None:
+    parser.add_argument("circuit", type=Path, help="OpenQASM 2 or 3 file")
+    parser.add_argument(
+        "--policy", default=None, help="time|cost|fidelity|energy, or Policy JSON (inline or file)"
+    )
+    parser.add_argument(
+        "--shots", type=int, default=shots_default, required=shots_default is None, help="shots to sample"
+    )
+
+
+def add_broker_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Register `resources`, `place` and `run-circuit` on the qcflow parser."""
+    resources = subparsers.add_parser("resources", help="list the resources the broker can use")
+    _common(resources)
+    resources.set_defaults(handler=command_resources)
+    placer = subparsers.add_parser("place", help="show where a circuit would run, and why")
+    _circuit_args(placer, 1024)
+    _common(placer)
+    placer.set_defaults(handler=command_place)
+    runner = subparsers.add_parser("run-circuit", help="place a circuit, run it, print counts and timing")
+    _circuit_args(runner, None)
+    runner.add_argument("--seed", type=int, default=None, help="simulator seed for reproducible counts")
+    _common(runner)
+    runner.set_defaults(handler=command_run_circuit)
