@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from quantum.profiles import QuantumSegment
 from quantum.runtime import TOKEN_ENV_VAR
 from workflows.broker import Placement, PlacementRefused, Policy, fallback_placements, place
 from workflows.catalog import ResourceCatalog, discover_catalog
+from workflows.qpu_access import read_ibm_token
 
 logger = logging.getLogger(__name__)
 OBJECTIVES = ("time", "cost", "fidelity", "energy")
@@ -60,21 +60,6 @@ def parse_policy(text: str | None) -> Policy:
             f"--policy {text!r} is neither one of {', '.join(OBJECTIVES)} nor a valid Policy JSON "
             f'(e.g. \'{{"objective": "cost", "deadline_seconds": 60}}\'): {error}'
         ) from error
-
-
-def read_ibm_token(secret_block: str | None) -> str | None:
-    """The IBM token from QISKIT_IBM_TOKEN, else from the Prefect Secret block named `secret_block`; never logged."""
-    if os.environ.get(TOKEN_ENV_VAR):
-        return os.environ[TOKEN_ENV_VAR]
-    if not secret_block:
-        return None
-    try:
-        from prefect.blocks.system import Secret
-
-        return str(Secret.load(secret_block).get())
-    except Exception as error:  # no such block, or no Prefect API: run without IBM QPUs
-        logger.warning("no IBM token from Secret block %r (%s)", secret_block, type(error).__name__)
-        return None
 
 
 def _catalog(args: argparse.Namespace) -> ResourceCatalog:

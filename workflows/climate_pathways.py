@@ -15,7 +15,6 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from climate.portfolio import DEFAULT_OPTIONS, slack_weights
 from climate.scenarios import available_scenarios, load_scenario
 from workflows.broker import place
-from workflows.catalog import discover_catalog
 from workflows.climate_report import (
     ClimateReport,
     ScenarioResult,
@@ -34,6 +33,7 @@ from workflows.climate_tasks import (
     scenario_sha256,
     solve_portfolio,
 )
+from workflows.qpu_access import flow_catalog
 from workflows.settings import get_settings
 
 DEFAULT_SCENARIOS = ["ssp126", "ssp245", "ssp585"]
@@ -188,7 +188,7 @@ def climate_pathways(
         qubos[name] = portfolio_qubo.with_options(task_run_name=f"portfolio-qubo-{name}").submit(
             scenario, digest, params.members, params.seed, params.options, params.budget
         )
-    catalog = discover_catalog()
+    catalog = flow_catalog()
     results = {}
     for name, qubo_future in qubos.items():
         qubo = qubo_future.result()

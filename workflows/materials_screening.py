@@ -17,8 +17,9 @@ from quantum.ansatz import excitation_ansatz
 from quantum.profiles import QuantumSegment
 from workflows.artifacts import publish_screening_artifacts
 from workflows.broker import Placement, place
-from workflows.catalog import BrokerSettings, ResourceCatalog, discover_catalog
+from workflows.catalog import BrokerSettings, ResourceCatalog
 from workflows.costs import quantum_costs, surrogate_cost
+from workflows.qpu_access import flow_catalog
 from workflows.schemas import CandidateResult, ScreeningReport, SegmentCost
 from workflows.screening_tasks import (
     ActiveSpacePayload,
@@ -82,6 +83,7 @@ def _run_surrogate(
     bar = tqdm(total=len(valid), desc="surrogate", unit="structure", disable=not get_settings().progress_bar)
     with bar:
         for future in as_completed(list(futures)):
+            future.wait()  # the state is final only after wait(); before it the API may still say Pending
             from_cache = future.state.name == "Cached"
             batch_energies = [e.model_copy(update={"from_cache": from_cache}) for e in future.result()]
             energies.extend(batch_energies)
@@ -149,7 +151,7 @@ def _refine(
     if not shortlist:
         return {}
     logger = get_run_logger()
-    catalog = discover_catalog()
+    catalog = flow_catalog()
     payloads = build_active_space.map(
         [screened[s].structure for s in shortlist], params.active_orbitals, params.active_electrons
     )

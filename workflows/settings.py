@@ -26,8 +26,8 @@ class QcflowSettings(BaseSettings):
         default=16, ge=1, description="Structures per surrogate task (one Prefect task each)."
     )
     progress_bar: bool = Field(default=True, description="Show a progress bar on the terminal.")
-    qpu_token_secret_block: str = Field(
-        default="ibm-quantum-token", description="Prefect Secret block holding an IBM Quantum token, if any."
+    qpu_token_secret_block: str | None = Field(
+        default=None, description="Prefect Secret block holding an IBM Quantum token (else QISKIT_IBM_TOKEN)."
     )
 
     @property

@@ -1,0 +1,150 @@
+"""QPU tokens stay secret: with an IBM token set, no log record, artifact or result contains it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prefect.blocks.system import Secret
+from pymatgen.core import Lattice, Structure
+
+from workflows.catalog import discover_catalog
+from workflows.materials_screening import materials_screening
+
+# Imported here, not in the tests: importing Prefect's flow machinery sets up its logging, which replaces the root
+# logger's handlers, caplog's among them.
+from workflows.qpu_access import read_ibm_token
+from workflows.settings import get_settings
+
+FAKE_TOKEN = "qcflow-FAKE-ibm-token-7c1e5b2a9d4f"  # recognisable; IBM Quantum is unreachable from here anyway
+FRAGMENT = FAKE_TOKEN[-12:]  # a leak of part of the token counts too
+SECRET_BLOCK = "qcflow-test-ibm-token"
+
+
+def leaked(text: str) -> bool:
+    return FAKE_TOKEN in text or FRAGMENT in text
+
+
+# Logger families that handle the token or talk to a server; each is set to DEBUG while a test runs.
+WATCHED_LOGGERS = (
+    "workflows",
+    "quantum",
+    "prefect",
+    "qiskit_ibm_runtime",
+    "ibm-cloud-sdk-core",
+    "urllib3",
+    "httpx",
+)
+
+
+@pytest.fixture
+def every_log_record(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """caplog at DEBUG: the root logger, the watched families, and loggers that do not propagate to the root."""
+    caplog.set_level(logging.DEBUG)
+    loggers = [
+        logger for logger in logging.Logger.manager.loggerDict.values() if isinstance(logger, logging.Logger)
+    ]
+    watched = [logger for logger in loggers if logger.name.split(".")[0] in WATCHED_LOGGERS]
+    detached = [logger for logger in loggers if not logger.propagate]
+    levels = {logger.name: logger.level for logger in [*watched, *detached]}
+    for logger in [*watched, *detached]:
+        logger.setLevel(logging.DEBUG)
+    for logger in detached:
+        logger.addHandler(caplog.handler)
+    yield caplog
+    for logger in detached:
+        logger.removeHandler(caplog.handler)
+    for logger in [*watched, *detached]:
+        logger.setLevel(levels[logger.name])
+
+
+def assert_no_token_in(records: list[logging.LogRecord], text: str) -> None:
+    for record in records:
+        assert not leaked(record.getMessage()), f"token in a log record of {record.name}"
+        assert not leaked(str(record.exc_text or "")), f"token in a traceback logged by {record.name}"
+    assert not leaked(text)
+
+
+def test_catalog_discovery_logs_without_the_token(
+    every_log_record: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setenv("QISKIT_IBM_TOKEN", FAKE_TOKEN)
+    catalog = discover_catalog()
+
+    assert [r.kind for r in catalog.resources if r.kind == "qpu"] == []  # unreachable: left out
+    assert any("IBM Quantum is unreachable" in r.getMessage() for r in every_log_record.records)
+    out, err = capfd.readouterr()
+    assert_no_token_in(every_log_record.records, every_log_record.text + out + err)
+
+
+@pytest.mark.slow
+def test_token_from_a_secret_block_is_not_logged(
+    prefect_api: None, every_log_record: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("QISKIT_IBM_TOKEN", raising=False)
+    Secret(value=FAKE_TOKEN).save(SECRET_BLOCK, overwrite=True)
+    try:
+        token = read_ibm_token(SECRET_BLOCK)
+        assert token == FAKE_TOKEN
+        discover_catalog(ibm_token=token)
+    finally:
+        Secret.delete(SECRET_BLOCK)
+    assert any("IBM Quantum is unreachable" in r.getMessage() for r in every_log_record.records)
+    assert_no_token_in(every_log_record.records, every_log_record.text)
+
+
+async def _stored_logs_and_artifacts(flow_run_id: object) -> tuple[list[str], list[str], str]:
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        LogFilter,
+        LogFilterFlowRunId,
+    )
+
+    async with get_client() as client:
+        logs = await client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
+        )
+        artifacts = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+        flow_run = await client.read_flow_run(flow_run_id)
+    texts = [f"{a.key} {a.description} {a.data}" for a in artifacts]
+    return [log.message for log in logs], texts, str(flow_run.parameters)
+
+
+@pytest.mark.slow
+def test_screening_run_leaks_the_token_nowhere(
+    prefect_api: None,
+    every_log_record: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("QISKIT_IBM_TOKEN", FAKE_TOKEN)
+    for cation, anion, a in (
+        ("Li", "F", 4.03),
+        ("Na", "Cl", 5.64),
+    ):  # experimental lattice constants, rounded
+        structure = Structure.from_spacegroup(
+            "Fm-3m", Lattice.cubic(a), [cation, anion], [[0, 0, 0], [0.5, 0.5, 0.5]]
+        )
+        structure.to(filename=str(tmp_path / f"{cation}{anion}.cif"))
+
+    state = materials_screening(candidate_paths=[str(tmp_path)], shortlist_size=1, return_state=True)
+    report = state.result()
+
+    assert len(report.shortlist) == 1  # the quantum step ran, so the catalog (and the token) was consulted
+    assert any("IBM Quantum is unreachable" in r.getMessage() for r in every_log_record.records)
+    assert_no_token_in(every_log_record.records, every_log_record.text)
+    assert not leaked(report.model_dump_json())
+    logs, artifacts, parameters = asyncio.run(_stored_logs_and_artifacts(state.state_details.flow_run_id))
+    assert logs and artifacts
+    assert not any(leaked(message) for message in logs)
+    assert not any(leaked(text) for text in artifacts)
+    assert not leaked(parameters)
+    for path in get_settings().result_storage.glob("*"):
+        assert not leaked(path.read_text(errors="replace")), f"token in persisted result {path.name}"

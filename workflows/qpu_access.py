@@ -1,0 +1,32 @@
+"""Where QPU credentials come from: the environment or a Prefect Secret block, never logs or results."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from quantum.runtime import TOKEN_ENV_VAR
+from workflows.catalog import ResourceCatalog, discover_catalog
+from workflows.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+
+def read_ibm_token(secret_block: str | None) -> str | None:
+    """The IBM token from QISKIT_IBM_TOKEN, else from the Prefect Secret block named `secret_block`; never logged."""
+    if os.environ.get(TOKEN_ENV_VAR):
+        return os.environ[TOKEN_ENV_VAR]
+    if not secret_block:
+        return None
+    try:
+        from prefect.blocks.system import Secret
+
+        return str(Secret.load(secret_block).get())
+    except Exception as error:  # no such block, or no Prefect API: run without IBM QPUs
+        logger.warning("no IBM token from Secret block %r (%s)", secret_block, type(error).__name__)
+        return None
+
+
+def flow_catalog() -> ResourceCatalog:
+    """The catalog a flow places on: local resources, plus IBM QPUs when a token is configured."""
+    return discover_catalog(ibm_token=read_ibm_token(get_settings().qpu_token_secret_block))
