@@ -26,6 +26,15 @@ from qiskit import QuantumCircuit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from quantum.circuit_families import (
+    bind_and_measure,
+    ghz,
+    hardware_efficient,
+    qaoa,
+    qft_of_ghz,
+    quantum_volume,
+    random_clifford_circuit,
+)
 from quantum.estimates import AER_METHODS, TIME_CONSTANTS, time_features
 from quantum.executors import translation_for
 from quantum.profiles import QuantumSegment, flatten_circuit, profile_segment
@@ -37,68 +46,11 @@ RUN_METHODS = ("automatic", *AER_METHODS)
 
 
 # ---------------------------------------------------------------- circuits
-def _bound(circuit: QuantumCircuit, seed: int) -> QuantumCircuit:
-    rng = np.random.default_rng(seed)
-    bound = circuit.assign_parameters(rng.uniform(0, 2 * np.pi, circuit.num_parameters))
-    if bound.num_clbits == 0:
-        bound.measure_all()
-    bound.name = f"{circuit.name[:16]}-{circuit.num_qubits}"  # short: Aer repeats the name in its errors
-    return bound
-
-
-def ghz(n: int) -> QuantumCircuit:
-    circuit = QuantumCircuit(n)
-    circuit.h(0)
-    for q in range(n - 1):
-        circuit.cx(q, q + 1)
-    return _bound(circuit, 0)
-
-
-def hardware_efficient(n: int, seed: int = 1, reps: int = 2) -> QuantumCircuit:
-    from qiskit.circuit.library import efficient_su2
-
-    return _bound(efficient_su2(n, entanglement="linear", reps=reps), seed)
-
-
-def qaoa(n: int, seed: int = 2, regular: bool = False, reps: int = 2) -> QuantumCircuit:
-    from qiskit.circuit.library import QAOAAnsatz
-    from qiskit.quantum_info import SparsePauliOp
-
-    if regular:
-        import networkx as nx
-
-        edges = list(nx.random_regular_graph(3, n, seed=seed).edges())
-    else:
-        edges = [(i, i + 1) for i in range(n - 1)]
-    terms = [("".join("Z" if q in e else "I" for q in range(n))[::-1], 1.0) for e in edges]
-    return _bound(QAOAAnsatz(SparsePauliOp.from_list(terms), reps=reps), seed)
-
-
-def random_clifford_circuit(n: int, seed: int = 3) -> QuantumCircuit:
-    from qiskit.quantum_info import random_clifford
-
-    return _bound(random_clifford(n, seed=seed).to_circuit(), seed)
-
-
-def quantum_volume(n: int, seed: int = 4) -> QuantumCircuit:
-    from qiskit.circuit.library import quantum_volume as qv
-
-    return _bound(qv(n, seed=seed), seed)
-
-
 def mqt(name: str, n: int) -> QuantumCircuit:
+    """An MQT Bench circuit on `n` qubits (target-independent level), parameters bound, measured."""
     from mqt.bench import BenchmarkLevel, get_benchmark
 
-    return _bound(get_benchmark(name, BenchmarkLevel.INDEP, n), 5)
-
-
-def qft_of_ghz(n: int) -> QuantumCircuit:
-    """MQT Bench's 'qftentangled' built with qiskit alone: a QFT applied to a GHZ state."""
-    from qiskit.circuit.library import QFT
-
-    circuit = ghz(n).remove_final_measurements(inplace=False)
-    circuit.append(QFT(n), range(n))
-    return _bound(circuit, 5)
+    return bind_and_measure(get_benchmark(name, BenchmarkLevel.INDEP, n), 5)
 
 
 def mqt_available() -> bool:

@@ -29,6 +29,8 @@ AER_METHODS: tuple[AerMethod, ...] = (
 )
 
 BYTES_PER_AMPLITUDE = {"double": 16, "single": 8}  # complex128 / complex64
+# Single precision is offered only for estimator targets at least this loose (float32 epsilon ~ 1.2e-7 relative).
+SINGLE_PRECISION_MIN_TARGET = 1e-5
 # Aer's extended-stabilizer default approximation error (qiskit-aer AerSimulator option
 # `extended_stabilizer_approximation_error`, default 0.05); its result is approximate by this much.
 EXTENDED_STABILIZER_ERROR = 0.05
@@ -230,6 +232,11 @@ def estimate_method(
         supported=why is None,
         why_unsupported=why,
     )
+
+
+def single_precision_allowed(profile: CircuitProfile) -> bool:
+    """Whether single precision is accurate enough: no target standard error, or one >= 1e-5."""
+    return profile.precision is None or profile.precision >= SINGLE_PRECISION_MIN_TARGET
 
 
 def largest_statevector_qubits(free_bytes: int, precision: str = "double") -> int:

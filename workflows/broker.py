@@ -14,18 +14,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from quantum.estimates import estimate_method, human_bytes, largest_bond_log2, largest_statevector_qubits
+from quantum.estimates import estimate_method, human_bytes, single_precision_allowed
 from quantum.executors import ExecutionHistory, tightened_by_trial
 from quantum.profiles import CircuitProfile, QuantumSegment, profile_segment
 from quantum.runtime import estimate_qpu
 from workflows.catalog import BrokerSettings, Resource, ResourceCatalog
+from workflows.placement_reasons import explain_choice, what_would_fit
 
 logger = logging.getLogger(__name__)
 
 # Below this estimated fidelity a QPU's output is treated as noise unless the policy sets its own minimum.
 USEFUL_FIDELITY_FLOOR = 0.01
-# Single precision is offered only for estimator targets at least this loose (float32 epsilon ~ 1.2e-7 relative).
-SINGLE_PRECISION_MIN_TARGET = 1e-5
 # GPU speed relative to the calibrated CPU, for methods Aer runs on a GPU. Assumption until execution records
 # correct it (none is calibrated here: this machine has no GPU).
 GPU_SPEEDUP = 20.0
@@ -133,11 +132,10 @@ def _aer_estimates(profile: CircuitProfile, resource: Resource, settings: Broker
     estimates = []
     for method in resource.methods:
         estimate = _aer_estimate(profile, resource, method, "double", settings)
-        single_ok = profile.precision is None or profile.precision >= SINGLE_PRECISION_MIN_TARGET
         if (
             not estimate.feasible
             and method == "statevector"
-            and single_ok
+            and single_precision_allowed(profile)
             and "needs" in (estimate.why_not or "")
         ):
             single = _aer_estimate(profile, resource, method, "single", settings)
@@ -311,111 +309,34 @@ def place(
     infeasible = sorted((e for e in estimates if not e.feasible), key=lambda e: e.seconds)
     if not feasible:
         closest = min(estimates, key=lambda e: (e.device == "QPU", e.memory_bytes))
-        refused = what_would_fit(segment.name, profile, catalog, policy, estimates)
-        placement = Placement(
-            segment=segment.name,
-            resource=closest.resource,
-            method=closest.method,
-            device=closest.device,
-            options=closest.options,
-            estimate=closest,
-            runners_up=infeasible,
-            reasons=[profile.summary(), *[f"{e.label()}: {e.why_not}" for e in infeasible]],
-            refused=refused,
-        )
+        refused = what_would_fit(segment.name, profile, catalog, sorted(estimates, key=key), settings)
+        reasons = [profile.summary(), *[f"{e.label()}: {e.why_not}" for e in infeasible]]
         logger.info("segment %s refused: %s", segment.name, refused)
-        raise PlacementRefused(placement)
+        raise PlacementRefused(_placement_on(segment.name, closest, infeasible, reasons, refused))
     best, runners_up = feasible[0], [*feasible[1:], *infeasible]
     reasons = [profile.summary(), *explain_choice(best, runners_up, policy, catalog), *notes]
     logger.info("segment %s placed on %s", segment.name, best.label())
+    return _placement_on(segment.name, best, runners_up, reasons)
+
+
+def _placement_on(
+    segment: str,
+    estimate: Estimate,
+    runners_up: list[Estimate],
+    reasons: list[str],
+    refused: str | None = None,
+) -> Placement:
+    """A placement on the estimate's resource and method, with its run options."""
     return Placement(
-        segment=segment.name,
-        resource=best.resource,
-        method=best.method,
-        device=best.device,
-        options=best.options,
-        estimate=best,
+        segment=segment,
+        resource=estimate.resource,
+        method=estimate.method,
+        device=estimate.device,
+        options=estimate.options,
+        estimate=estimate,
         runners_up=runners_up,
         reasons=reasons,
-    )
-
-
-_OBJECTIVE_WORDS = {
-    "time": ("fastest estimate", lambda e: f"{e.seconds:.3g} s"),
-    "cost": ("cheapest estimate", lambda e: f"${e.cost_usd:.3g}"),
-    "fidelity": ("highest estimated fidelity", lambda e: f"{e.fidelity:.3g}"),
-    "energy": ("lowest estimated energy", lambda e: f"{e.energy_joules:.3g} J"),
-}
-
-
-def explain_choice(
-    best: Estimate, runners_up: list[Estimate], policy: Policy, catalog: ResourceCatalog
-) -> list[str]:
-    """Plain-word reasons: why the best estimate won, how the runners-up compare, what was ruled out."""
-    words, value = _OBJECTIVE_WORDS[policy.objective]
-    resource = catalog.get(best.resource)
-    if best.device == "QPU":
-        need = f"estimated fidelity {best.fidelity:.3g}, cost ${best.cost_usd:.3g}"
-    else:
-        need = f"needs {human_bytes(best.memory_bytes)}, {human_bytes(resource.memory_free_bytes)} free"
-
-    def timed(e: Estimate) -> str:
-        return value(e) if policy.objective == "time" else f"{value(e)} in {e.seconds:.3g} s"
-
-    reasons = [f"chose {best.label()}: {words} {timed(best)}; {best.method} {need}"]
-    for estimate in [e for e in runners_up if e.feasible][:3]:
-        ratio = estimate.seconds / best.seconds if best.seconds > 0 else math.inf
-        reasons.append(f"runner-up {estimate.label()}: {timed(estimate)} ({ratio:.2g}x the time)")
-    for estimate in [e for e in runners_up if not e.feasible][:4]:
-        reasons.append(f"ruled out {estimate.label()}: {estimate.why_not}")
-    return reasons
-
-
-def what_would_fit(
-    name: str, profile: CircuitProfile, catalog: ResourceCatalog, policy: Policy, estimates: list[Estimate]
-) -> str:
-    """A refusal in plain words: why nothing fits and what change would make the segment fit somewhere."""
-    settings = BrokerSettings()
-    ideas: list[str] = []
-    for limit in ("deadline_seconds", "budget_usd", "min_fidelity", "allowed_resources"):
-        blocked = sorted((e for e in estimates if e.policy_limit == limit), key=objective_key(policy))
-        if blocked:
-            e = blocked[0]
-            need = {
-                "deadline_seconds": f"a deadline of at least {e.seconds:.3g} s",
-                "budget_usd": f"a budget of at least ${e.cost_usd:.3g}",
-                "min_fidelity": f"a minimum fidelity of at most {e.fidelity:.3g}",
-                "allowed_resources": f"allowing {e.resource}",
-            }[limit]
-            ideas.append(f"{need} ({e.label()})")
-    for resource in (r for r in catalog.resources if r.kind == "simulator"):
-        usable = int(resource.memory_free_bytes * settings.memory_headroom)
-        single_ok = profile.precision is None or profile.precision >= SINGLE_PRECISION_MIN_TARGET
-        widest = largest_statevector_qubits(usable, "single" if single_ok else "double")
-        ideas.append(f"at most {widest} qubits for statevector on {resource.name} (now {profile.num_qubits})")
-        if "matrix_product_state" in resource.methods:
-            bond = largest_bond_log2(usable, profile.num_qubits)
-            ideas.append(
-                f"less entanglement for matrix_product_state: bond dimension <= 2^{bond}, i.e. about {bond} "
-                f"controlled gates across any cut of the qubit line (now 2^{profile.max_bond_dimension_log2}, "
-                f"{profile.max_cut_crossings} gates)"
-            )
-    if not profile.is_clifford:
-        ideas.append(
-            f"a Clifford circuit (now {profile.non_clifford_gates} non-Clifford gates) for the stabilizer"
-        )
-    qpus = [e for e in estimates if e.device == "QPU"]
-    if not qpus:
-        ideas.append(
-            f"a QPU with >= {profile.num_qubits} qubits (set QISKIT_IBM_TOKEN, or fake backends to plan)"
-        )
-    elif all(e.fidelity < USEFUL_FIDELITY_FLOOR for e in qpus):
-        best = max(qpus, key=lambda e: e.fidelity)
-        ideas.append(
-            f"far fewer two-qubit gates for a QPU (best estimated fidelity {best.fidelity:.2g} on {best.resource})"
-        )
-    return (
-        f"segment {name!r} fits no resource: " + profile.summary() + ". Would fit with: " + "; ".join(ideas)
+        refused=refused,
     )
 
 
@@ -424,16 +345,6 @@ def fallback_placements(placement: Placement) -> list[Placement]:
     chain = [placement]
     feasible = [e for e in placement.runners_up if e.feasible]
     for index, estimate in enumerate(feasible):
-        chain.append(
-            Placement(
-                segment=placement.segment,
-                resource=estimate.resource,
-                method=estimate.method,
-                device=estimate.device,
-                options=estimate.options,
-                estimate=estimate,
-                runners_up=feasible[index + 1 :],
-                reasons=[f"fallback: runner-up {index + 1} after {placement.label()} failed"],
-            )
-        )
+        reason = f"fallback: runner-up {index + 1} after {placement.label()} failed"
+        chain.append(_placement_on(placement.segment, estimate, feasible[index + 1 :], [reason]))
     return chain

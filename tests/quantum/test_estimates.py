@@ -6,22 +6,21 @@ from qiskit import QuantumCircuit
 from qiskit.circuit.library import efficient_su2
 from qiskit.quantum_info import random_clifford
 
+from quantum.circuit_families import ghz
 from quantum.estimates import (
     estimate_method,
     largest_statevector_qubits,
     memory_bytes,
     mps_memory_bytes,
     seconds,
+    single_precision_allowed,
 )
 from quantum.profiles import QuantumSegment, profile_segment
 
 
 def chain(n: int) -> QuantumCircuit:
-    circuit = QuantumCircuit(n)
-    circuit.h(0)
-    for qubit in range(n - 1):
-        circuit.cx(qubit, qubit + 1)
-    return circuit
+    """An unmeasured GHZ chain (H and n-1 CNOTs), for estimator segments."""
+    return ghz(n).remove_final_measurements(inplace=False)
 
 
 def test_dense_memory_follows_amplitude_counts() -> None:
@@ -43,9 +42,7 @@ def test_stabilizer_and_mps_memory_stay_small_for_wide_easy_circuits() -> None:
 
 
 def test_sampler_adds_memory_for_counts() -> None:
-    circuit = chain(20)
-    circuit.measure_all()
-    sampled = profile_segment(QuantumSegment("c", [circuit], "sampler", shots=1000))
+    sampled = profile_segment(QuantumSegment("c", [ghz(20)], "sampler", shots=1000))
     assert memory_bytes(sampled, "statevector") == 16 * 2**20 + 1000 * (20 + 64)
 
 
@@ -68,6 +65,23 @@ def test_method_support_explains_itself() -> None:
     assert not estimate_method(noisy, "statevector").supported
     assert estimate_method(noisy, "density_matrix").supported
     assert estimate_method(su2, "matrix_product_state").fidelity == 1.0
+    # Clifford circuits: the exact stabilizer runs them; the approximate extended stabilizer is not offered.
+    clifford = profile_segment(QuantumSegment("g", [ghz(8)], "sampler", shots=1000))
+    extended = estimate_method(clifford, "extended_stabilizer")
+    assert not extended.supported and "stabilizer method" in (extended.why_unsupported or "")
+    assert extended.fidelity < 1.0 and estimate_method(clifford, "stabilizer").supported
+
+
+def test_single_precision_only_for_loose_targets() -> None:
+    # float32 epsilon ~ 1.2e-7 relative (IEEE 754 binary32): single precision is offered from a 1e-5 target.
+    circuit = [chain(4)]
+    assert single_precision_allowed(profile_segment(QuantumSegment("e", circuit, "estimator")))
+    assert single_precision_allowed(
+        profile_segment(QuantumSegment("e", circuit, "estimator", precision=1e-3))
+    )
+    assert not single_precision_allowed(
+        profile_segment(QuantumSegment("e", circuit, "estimator", precision=1e-8))
+    )
 
 
 def test_largest_statevector_that_fits() -> None:

@@ -10,16 +10,15 @@ from qiskit.circuit import Parameter
 from qiskit.circuit.library import efficient_su2
 from qiskit.quantum_info import random_clifford
 
+from quantum.circuit_families import (
+    ghz,
+    hardware_efficient,
+    qaoa,
+    qft_of_ghz,
+    quantum_volume,
+    random_clifford_circuit,
+)
 from quantum.profiles import QuantumSegment, cut_bounds, is_clifford_instruction, profile_segment
-
-
-def ghz(n: int) -> QuantumCircuit:
-    circuit = QuantumCircuit(n)
-    circuit.h(0)
-    for qubit in range(n - 1):
-        circuit.cx(qubit, qubit + 1)
-    circuit.measure_all()
-    return circuit
 
 
 def test_ghz_profile_counts_gates_and_bounds_every_cut_by_one_cnot() -> None:
@@ -94,6 +93,29 @@ def test_library_blocks_are_decomposed_and_linear_ansatz_has_low_crossings() -> 
     assert profile.max_cut_crossings == 2
     assert not profile.is_clifford and profile.num_parameters == ansatz.num_parameters
     assert profile.parameter_sets == 3
+
+
+def test_benchmark_families_have_their_widths_and_clifford_character() -> None:
+    # Every family is bound (no free parameters) and measures every qubit; only GHZ and random Clifford are
+    # Clifford (H, S, CNOT products: Aaronson & Gottesman 2004); the others hold generic rotations.
+    families = {
+        "ghz": (ghz(7), True),
+        "clifford": (random_clifford_circuit(7), True),
+        "hea": (hardware_efficient(7), False),
+        "qaoa": (qaoa(7), False),
+        "qaoa_3reg": (qaoa(8, regular=True), False),
+        "qv": (quantum_volume(6), False),
+        "qft_of_ghz": (qft_of_ghz(7), False),
+    }
+    for name, (circuit, clifford) in families.items():
+        profile = profile_segment(QuantumSegment(name, [circuit], "sampler", shots=10))
+        assert profile.num_qubits == circuit.num_clbits == profile.measurements, name
+        assert profile.num_parameters == 0 and profile.is_clifford is clifford, name
+    assert qaoa(8, regular=True).num_qubits == 8 and ghz(7).name == "ghz-7"
+    # A QAOA line of n qubits has n - 1 ZZ terms per layer, each one RZZ (or CX-RZ-CX) across a single cut.
+    assert profile_segment(QuantumSegment("q", [qaoa(7)], "sampler")).max_gate_span == 1
+    # The same seed gives the same circuit; another seed other angles.
+    assert hardware_efficient(5, seed=3) == hardware_efficient(5, seed=3) != hardware_efficient(5, seed=4)
 
 
 def test_segment_rejects_bad_input_naming_the_field() -> None:

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from qiskit import QuantumCircuit
 from qiskit.circuit.library import efficient_su2
 from qiskit.circuit.random import random_circuit
 from qiskit.quantum_info import random_clifford
 
+from quantum.circuit_families import ghz, qft_of_ghz
 from quantum.executors import ExecutionHistory, ExecutionRecord, run_with_fallback, sampler_for
 from quantum.profiles import QuantumSegment
 from workflows.broker import Placement, PlacementRefused, Policy, fallback_placements, place
@@ -33,15 +33,6 @@ def small_machine(free_gib: float) -> ResourceCatalog:
     """A catalog describing a CPU with `free_gib` GiB free (a real Resource, only its figures are chosen)."""
     cpu = discover_catalog().get("aer-cpu")
     return ResourceCatalog(resources=[cpu.model_copy(update={"memory_free_bytes": int(free_gib * GIB)})])
-
-
-def ghz(n: int) -> QuantumCircuit:
-    circuit = QuantumCircuit(n)
-    circuit.h(0)
-    for qubit in range(n - 1):
-        circuit.cx(qubit, qubit + 1)
-    circuit.measure_all()
-    return circuit
 
 
 def test_catalog_discovers_this_machine(catalog: ResourceCatalog) -> None:
@@ -67,6 +58,15 @@ def test_wide_clifford_circuit_goes_to_the_stabilizer(catalog: ResourceCatalog) 
     circuit.measure_all()
     placement = place(QuantumSegment("clifford", [circuit], "sampler", shots=100), catalog)
     assert placement.method == "stabilizer"
+
+
+def test_clifford_ghz_goes_to_the_exact_stabilizer_not_the_extended_one(catalog: ResourceCatalog) -> None:
+    # Regression: the broker-benchmark flow once put GHZ-8 on extended_stabilizer (estimated 0.006 s, measured
+    # 1.77 s). Aer's extended stabilizer is approximate and meant for a few non-Clifford gates (Aer docs).
+    placement = place(QuantumSegment("ghz-8", [ghz(8)], "sampler", shots=1000), catalog)
+    assert placement.method == "stabilizer"
+    extended = next(e for e in placement.runners_up if e.method == "extended_stabilizer")
+    assert not extended.feasible and "Clifford circuit runs exactly" in (extended.why_not or "")
 
 
 def test_wide_low_entanglement_circuit_goes_to_mps(catalog: ResourceCatalog) -> None:
@@ -183,16 +183,6 @@ def test_resource_model_dumps_to_json(catalog_with_qpu: ResourceCatalog) -> None
     qpu = next(r for r in dumped["resources"] if r["name"] == "fake_manila")
     assert qpu["calibration"]["num_qubits"] == 5 and qpu["what_if"] is True
     assert Resource.model_validate(qpu).calibration is not None
-
-
-def qft_of_ghz(n: int) -> QuantumCircuit:
-    """QFT of a GHZ state: a sum of two product states, though its controlled phases cross every cut."""
-    from qiskit.circuit.library import QFT
-
-    circuit = ghz(n).remove_final_measurements(inplace=False)
-    circuit.append(QFT(n), range(n))
-    circuit.measure_all()
-    return circuit
 
 
 def test_mps_trial_tightens_a_loose_entanglement_bound() -> None:

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from prefect import flow
-from qiskit import QuantumCircuit
 
+from quantum.circuit_families import ghz
 from quantum.executors import sampler_for
 from quantum.profiles import QuantumSegment
 from workflows.broker import Placement, Policy, place
@@ -45,15 +45,6 @@ class Holders:
 
 
 HOLDERS: Holders | None = None
-
-
-def ghz(n: int) -> QuantumCircuit:
-    circuit = QuantumCircuit(n)
-    circuit.h(0)
-    for qubit in range(n - 1):
-        circuit.cx(qubit, qubit + 1)
-    circuit.measure_all()
-    return circuit
 
 
 def active_slots() -> int:
