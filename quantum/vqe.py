@@ -54,22 +54,10 @@ def aer_pass_manager(optimization_level: int = 1) -> PassManager:
     return generate_preset_pass_manager(optimization_level=optimization_level, backend=AerSimulator())
 
 
-def run_vqe(
-    hamiltonian: SparsePauliOp,
-    ansatz: QuantumCircuit,
-    estimator: BaseEstimatorV2,
-    *,
-    initial_point: Sequence[float] | None = None,
-    max_iterations: int = 200,
-    tol: float = 1e-8,
-    pass_manager: PassManager | None = None,
-    finite_difference_step: float = FINITE_DIFFERENCE_STEP,
-) -> VQEResult:
-    """Minimise <ψ(θ)|H|ψ(θ)> (Ha) with L-BFGS-B and central-difference gradients, one estimator call each step.
-
-    The ansatz is transpiled once (``pass_manager``, default: Aer's basis gates) and the Hamiltonian is laid out
-    on the transpiled qubits. ``initial_point`` defaults to zeros (the HF state for :func:`excitation_ansatz`).
-    """
+def _checked_initial_point(
+    hamiltonian: SparsePauliOp, ansatz: QuantumCircuit, initial_point: Sequence[float] | None
+) -> np.ndarray:
+    """The starting parameters (zeros by default), after checking the ansatz fits the Hamiltonian."""
     n_parameters = ansatz.num_parameters
     if n_parameters == 0:
         raise ValueError(
@@ -86,6 +74,27 @@ def run_vqe(
             f"initial_point has {theta0.size} values but the ansatz has {n_parameters} parameters; "
             "give one value per ansatz.parameters entry (or None for zeros)."
         )
+    return theta0
+
+
+def run_vqe(
+    hamiltonian: SparsePauliOp,
+    ansatz: QuantumCircuit,
+    estimator: BaseEstimatorV2,
+    *,
+    initial_point: Sequence[float] | None = None,
+    max_iterations: int = 200,
+    tol: float = 1e-8,
+    pass_manager: PassManager | None = None,
+    finite_difference_step: float = FINITE_DIFFERENCE_STEP,
+) -> VQEResult:
+    """Minimise <ψ(θ)|H|ψ(θ)> (Ha) with L-BFGS-B and central-difference gradients, one estimator call each step.
+
+    The ansatz is transpiled once (``pass_manager``, default: Aer's basis gates) and the Hamiltonian is laid out
+    on the transpiled qubits. ``initial_point`` defaults to zeros (the HF state for :func:`excitation_ansatz`).
+    """
+    theta0 = _checked_initial_point(hamiltonian, ansatz, initial_point)
+    n_parameters = ansatz.num_parameters
     isa_circuit = (pass_manager or aer_pass_manager()).run(ansatz)
     observable = hamiltonian.apply_layout(isa_circuit.layout)
     calls = 0
