@@ -2,8 +2,7 @@
 
     python benchmarks/broker.py                 # the benchmark (about 45 circuits, 7 families, 10-100 qubits)
     python benchmarks/broker.py --quick         # a smaller set
-    python benchmarks/broker.py calibrate --save runs.jsonl   # measure best-of-3 runs, fit TIME_CONSTANTS
-    python benchmarks/broker.py calibrate --load runs.jsonl   # refit on saved runs
+    python benchmarks/broker.py calibrate       # fit quantum.estimates.TIME_CONSTANTS on other circuits
 
 Every run is a forked child process with a wall-clock limit and Aer's `max_memory_mb` cap (the catalog the
 broker sees has the same memory), so a slow or huge run fails cleanly instead of starving the machine. Peak memory
@@ -37,9 +36,9 @@ from quantum.circuit_families import (
     random_clifford_circuit,
 )
 from quantum.estimates import AER_METHODS, TIME_CONSTANTS, time_features
-from quantum.executors import tightened_by_trial, translation_for
-from quantum.profiles import CircuitProfile, QuantumSegment, flatten_circuit, profile_segment
-from workflows.broker import PROBE_BOND_CAP, PROBE_MIN_QUBITS, PlacementRefused, Policy, place
+from quantum.executors import translation_for
+from quantum.profiles import QuantumSegment, flatten_circuit, profile_segment
+from workflows.broker import PlacementRefused, Policy, place
 from workflows.catalog import ResourceCatalog, discover_catalog
 
 SHOTS = 1000
@@ -293,88 +292,34 @@ def main_benchmark(args: argparse.Namespace) -> None:
 
 
 # ---------------------------------------------------------------- calibration
-def run_best_of_three(circuit: QuantumCircuit, method: str, cap_mb: int, timeout: float) -> Run:
-    """The fastest of up to three runs (runs over 2 s or failed runs are not repeated): load only adds time."""
-    best = run_once(circuit, method, cap_mb, timeout)
-    for _ in range(2):
-        if not best.ok or best.seconds > 2.0:
-            break
-        again = run_once(circuit, method, cap_mb, timeout)
-        best = again if again.ok and again.seconds < best.seconds else best
-    return best
+def main_calibrate(args: argparse.Namespace) -> None:
+    """Fit TIME_CONSTANTS by non-negative least squares on relative error, one method at a time."""
+    from scipy.optimize import nnls
 
-
-def calibration_run(family: str, circuit: QuantumCircuit, args: argparse.Namespace) -> dict:
-    """One circuit's raw calibration record: profile, the MPS-trial bond bound, and a best-of-3 run per method."""
-    profile = profile_segment(QuantumSegment(family, [circuit], "sampler", shots=SHOTS))
-    trial = None
-    if profile.num_qubits >= PROBE_MIN_QUBITS and profile.max_bond_dimension_log2 > math.log2(PROBE_BOND_CAP):
-        found = tightened_by_trial([circuit], profile, PROBE_BOND_CAP)
-        trial = found[0].bond_dimension_log2 if found else None
-    runs = {
-        m: vars(run_best_of_three(translated(circuit, m), m, args.cap_mb, args.timeout)) for m in AER_METHODS
-    }
-    return {"family": family, "name": circuit.name, "qubits": circuit.num_qubits,
-            "profile": profile.model_dump(), "tight_bond": trial, "runs": runs}  # fmt: skip
-
-
-def _least_log_error(a: np.ndarray) -> np.ndarray:
-    """Non-negative c minimising sum |log(a @ c)|, with a[i, k] = feature k of run i / measured seconds of run i."""
-    from scipy.optimize import minimize, nnls
-
-    start, _ = nnls(a, np.ones(len(a)))
-    scale = np.array([np.median(col[col > 0]) if (col > 0).any() else 1.0 for col in a.T])
-    best = minimize(
-        lambda theta: np.abs(np.log(np.maximum(a @ (np.exp(theta) / scale), 1e-12))).sum(),
-        np.log(np.maximum(start * scale, 1e-6)), method="Powell", options={"maxiter": 20000, "xtol": 1e-4},
-    )  # fmt: skip
-    fit = np.exp(best.x) / scale
-    fit[fit * scale < 1e-5] = 0.0  # terms that add under 0.001 % to a typical run
-    return fit
-
-
-def fit_time_constants(records: list[dict]) -> None:
-    """Fit TIME_CONSTANTS per method: least absolute log error (robust to load spikes), from an NNLS start.
-
-    MPS features use the bond bound an MPS trial gives where the broker would run one (the broker's estimate).
-    """
     samples: dict[str, list[tuple[dict[str, float], float]]] = {m: [] for m in AER_METHODS}
-    for record in records:
-        profile = CircuitProfile(**record["profile"])
-        trial = record.get("tight_bond") if profile.num_qubits >= PROBE_MIN_QUBITS else None
-        for method, run in record["runs"].items():
-            used = profile
-            if method == "matrix_product_state" and trial:
-                used = profile.model_copy(update={"bond_dimension_log2": trial})
-            if run["ok"]:
-                samples[method].append((time_features(used, method), run["seconds"]))
+    raw: list[dict] = []
+    for circuit in calibration_circuits():
+        profile = profile_segment(QuantumSegment("calibration", [circuit], "sampler", shots=SHOTS))
+        for method in AER_METHODS:
+            run = run_once(translated(circuit, method), method, args.cap_mb, args.timeout)
+            if run.ok:
+                samples[method].append((time_features(profile, method), run.seconds))
+                raw.append(
+                    {"method": method, "name": circuit.name, "profile": profile.model_dump(), **vars(run)}
+                )
+        print(f"{circuit.name[:20]:20s} {circuit.num_qubits:3d}q measured", flush=True)
+    if args.save:
+        Path(args.save).write_text(json.dumps(raw))
     for method, rows in samples.items():
         keys = list(TIME_CONSTANTS[method])
         if len(rows) < len(keys):
             print(f"{method}: {len(rows)} runs, too few to fit; keeping {TIME_CONSTANTS[method]}")
             continue
-        a = np.array([[f.get(k, 0.0) / t for k in keys] for f, t in rows])  # prediction / measured per unit
-        fit = _least_log_error(a)
-        errors = np.abs(a @ fit - 1)
+        a = np.array([[f[k] / t for k in keys] for f, t in rows])
+        fit, _ = nnls(a, np.ones(len(rows)))
+        errors = [abs(sum(c * f[k] for c, k in zip(fit, keys, strict=True)) - t) / t for f, t in rows]
         print(f'"{method}": {{{", ".join(f"{k!r}: {c:.3g}" for k, c in zip(keys, fit, strict=True))}}},'
-              f"  # {len(rows)} runs, median error {np.median(errors):.0%}, "
-              f"90th pct {np.quantile(errors, 0.9):.0%}")  # fmt: skip
-
-
-def main_calibrate(args: argparse.Namespace) -> None:
-    """Measure (or load with --load) best-of-3 runs of every method, then fit TIME_CONSTANTS."""
-    if args.load:
-        records = [json.loads(line) for path in args.load for line in Path(path).read_text().splitlines()]
-    else:
-        chosen = [("calibration", c) for c in calibration_circuits()] if args.circuits != "benchmark" else []
-        chosen += benchmark_circuits(args.quick) if args.circuits != "calibration" else []
-        records = []
-        for family, circuit in chosen:
-            records.append(calibration_run(family, circuit, args))
-            if args.save:
-                Path(args.save).write_text("\n".join(json.dumps(r) for r in records))
-            print(f"{circuit.name[:20]:20s} {circuit.num_qubits:3d}q measured", flush=True)
-    fit_time_constants(records)
+              f"  # {len(rows)} runs, median error {statistics.median(errors):.0%}")  # fmt: skip
 
 
 def main() -> None:
@@ -384,14 +329,7 @@ def main() -> None:
     parser.add_argument("mode", nargs="?", default="run", choices=["run", "calibrate"])
     parser.add_argument("--quick", action="store_true", help="a smaller circuit set")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per run (30)")
-    parser.add_argument("--save", default=None, help="calibrate: write the raw runs here (JSON lines)")
-    parser.add_argument("--load", nargs="+", default=None, help="calibrate: fit on runs saved by --save")
-    parser.add_argument(
-        "--circuits",
-        default="both",
-        choices=["calibration", "benchmark", "both"],
-        help="calibrate: which circuits to measure (both)",
-    )
+    parser.add_argument("--save", default=None, help="calibrate: write the raw runs as JSON here")
     parser.add_argument("--cap-mb", type=int, default=4096, help="Aer max_memory_mb per run (4096)")
     args = parser.parse_args()
     main_calibrate(args) if args.mode == "calibrate" else main_benchmark(args)

@@ -5,7 +5,8 @@ Memory follows from the state each method stores (Aer documentation, "Simulation
 about 2n x 2n bits, a matrix product state one chi_left x chi_right complex matrix per qubit and outcome.
 
 Time follows a small linear model per method whose constants live in `TIME_CONSTANTS` below; they were fitted by
-`python benchmarks/broker.py calibrate` (see the comment there) and are corrected at run time by execution records.
+`python benchmarks/broker.py calibrate` (Aer 0.18.2 SamplerV2, 1000 shots, 2 shared cores, circuits GHZ / random /
+EfficientSU2 / QFT / random Clifford, 2-24 qubits) and are corrected at run time by execution records.
 """
 
 from __future__ import annotations
@@ -39,28 +40,23 @@ T_GATE_EXTENT = 1.0 / math.cos(math.pi / 8) ** 2
 # Aer's own limit for the extended-stabilizer and MPS methods (AerSimulator configuration n_qubits, 0.18.2).
 EXTENDED_STABILIZER_MAX_QUBITS = 63
 
-# Seconds. Fitted by `python benchmarks/broker.py calibrate --circuits benchmark --save runs.jsonl` (refit with
-# `--load runs.jsonl`): least absolute log error (robust to load spikes) on best-of-3 runs, Aer 0.18.2
-# AerSimulator.run, 1000 shots, 2 cores shared with other jobs, 10-100 qubits, the benchmark's 7 families + MQT Bench.
-# Each term is a cost per unit of `time_features`: "call" per primitive call, "circuit" per circuit x parameter set,
-# "gate" per gate (Aer's circuit conversion, MPS swaps), "gate1"/"gate2"/"gatem" per gate x amplitude, "sync" per
-# gate ("syncdepth" per layer) when Aer runs OpenMP threads (a barrier per gate; large on a loaded machine),
-# "gate2chi"/"gate2chi2"/"gate2chi3" per two-qubit gate x bond bound^k, "work" per unit of profile.mps_gate_work,
-# "shot" per shot x qubit ("shotn2"/"shotn3": x qubit^2/^3, "shotchi2": x sum of chi^2), "gatestates"/"shotstates"
-# per gate/shot x extended-stabilizer states, "term" per Pauli term x sweep. Zero terms were tried and not needed.
-# Fit errors on 86 runs: median 10 % (statevector 10 %, density matrix 5 %, MPS 20 %, stabilizer 7 %, extended
-# stabilizer 4 %); threaded statevector runs vary 2-3x with the machine's load.
+# Seconds. Fitted by `python benchmarks/broker.py calibrate` (non-negative least squares on relative error; Aer
+# 0.18.2 AerSimulator.run, 1000 shots, 2 cores shared with other jobs, 6-150 qubits: GHZ, random Clifford,
+# EfficientSU2, quantum volume, QAOA). Each term is a cost per unit of `time_features`: "call" per primitive call,
+# "gate1"/"gate2"/"gatem" per gate x amplitude, "sync" per gate when Aer runs OpenMP threads (a barrier per gate;
+# large on a loaded machine), "gate" per gate, "gate2chi" per two-qubit gate x bond-dimension bound, "shot" per
+# shot x qubit ("shotn2": x qubit^2), "term" per Pauli term x sweep. Median fit errors: statevector 39 %,
+# density matrix 37 %, MPS 14 %, stabilizer 17 %, extended stabilizer 15 % (timings here vary +-30 % run to run).
 TIME_CONSTANTS: dict[str, dict[str, float]] = {
-    "statevector": {"call": 0.00841, "circuit": 0.0, "gate": 2.88e-5, "gate1": 2.3e-9, "gate2": 8.59e-9, "gatem": 0.0,
-                    "sync": 8.19e-4, "syncdepth": 0.0, "shot": 8.6e-7, "term": 1.0e-9},
-    "density_matrix": {"call": 0.00738, "circuit": 0.00208, "gate": 0.00217, "gate1": 5.53e-9, "gate2": 1.15e-8,
-                       "gatem": 2.3e-8, "sync": 0.0, "syncdepth": 0.0, "shot": 0.0, "term": 1.0e-9},
-    "matrix_product_state": {"call": 0.0144, "circuit": 0.0, "gate": 1.87e-4, "gate2chi": 1.22e-5, "gate2chi2": 0.0,
-                             "gate2chi3": 0.0, "work": 0.0, "shot": 2.24e-6, "shotchi2": 0.0, "term": 3.0e-6},
-    "stabilizer": {"call": 0.0, "circuit": 0.0103, "gate": 1.41e-6, "shot": 1.38e-7, "shotn2": 0.0, "shotn3": 1.73e-10,
+    "statevector": {"call": 0.00406, "circuit": 0.0, "gate1": 8.74e-10, "gate2": 1.11e-8, "gatem": 2.2e-8,
+                    "sync": 8.32e-4, "shot": 1.06e-6, "term": 1.0e-9},
+    "density_matrix": {"call": 0.00914, "circuit": 0.0, "gate1": 8.0e-9, "gate2": 3.29e-8, "gatem": 6.6e-8,
+                       "sync": 4.54e-3, "shot": 1.06e-6, "term": 1.0e-9},
+    "matrix_product_state": {"call": 0.0193, "circuit": 0.0, "gate": 1.09e-4, "gate2chi": 4.3e-5,
+                             "shot": 2.78e-6, "term": 3.0e-6},
+    "stabilizer": {"call": 0.00571, "circuit": 0.0, "gate": 1.53e-7, "shot": 2.55e-7, "shotn2": 2.12e-8,
                    "term": 2.12e-8},
-    "extended_stabilizer": {"call": 0.00508, "circuit": 0.0, "gate": 1.02e-6, "gatestates": 7.83e-18,
-                            "shot": 1.27e-9, "shotstates": 3.2e-14, "term": 0.0},
+    "extended_stabilizer": {"call": 0.00574, "circuit": 0.0, "gate": 1.99e-14, "shot": 4.07e-12, "term": 0.0},
 }  # fmt: skip
 # Cores the constants were measured with; the amplitude-parallel part scales with cores beyond that.
 CALIBRATION_CORES = 2
@@ -156,12 +152,10 @@ def time_features(
         sweeps = profile.parameter_sets * (trajectories if method == "statevector" else 1)
         threaded = 1.0 if state_qubits >= PARALLEL_THRESHOLD_QUBITS and cores > 1 else 0.0
         return features | {
-            "gate": float(profile.gates * sweeps),
             "gate1": scale * profile.one_qubit_gates * sweeps,
             "gate2": scale * profile.two_qubit_gates * sweeps,
             "gatem": scale * profile.multi_qubit_gates * sweeps,
             "sync": threaded * profile.gates * sweeps,
-            "syncdepth": threaded * profile.depth * sweeps,
             "shot": float(shots * n * runs),
             "term": scale * terms * runs,
         }
@@ -171,12 +165,7 @@ def time_features(
         return features | {
             "gate": float(profile.gates * sweeps),
             "gate2chi": profile.two_qubit_gates * chi * sweeps,
-            "gate2chi2": profile.two_qubit_gates * chi**2 * sweeps,
-            "gate2chi3": profile.two_qubit_gates * chi**3 * sweeps,
-            "work": min(profile.mps_gate_work, profile.gates * max(profile.max_gate_span, 1) * chi**3)
-            * sweeps,
             "shot": float(shots * n * runs),
-            "shotchi2": shots * sum(4.0 ** min(b, 40) for b in profile.bond_dimension_log2) * runs,
             "term": terms * profile.mps_shot_work * runs,
         }
     if method == "stabilizer":
@@ -184,15 +173,12 @@ def time_features(
             "gate": float(profile.gates * n * profile.parameter_sets),
             "shot": float(shots * n * runs),
             "shotn2": float(shots * n * n * runs),
-            "shotn3": float(shots * n**3 * runs),
             "term": float(terms * n * n * runs),
         }
     states = float(extended_stabilizer_states(profile))
     return features | {
-        "gate": float(profile.gates * n * profile.parameter_sets),
-        "gatestates": profile.gates * n * n * states * profile.parameter_sets * max(shots, 1),
-        "shot": float(shots * n * runs),
-        "shotstates": shots * n * n * states * runs,
+        "gate": profile.gates * n * n * states * profile.parameter_sets * max(shots, 1),
+        "shot": shots * n * n * states * runs,
         "term": 0.0,
     }
 

@@ -87,18 +87,3 @@ def test_single_precision_only_for_loose_targets() -> None:
 def test_largest_statevector_that_fits() -> None:
     assert largest_statevector_qubits(16 * 2**30) == 30
     assert largest_statevector_qubits(16 * 2**30, "single") == 31
-
-
-def test_mps_time_follows_the_bond_bound() -> None:
-    # A looser bond-dimension bound means larger matrices per two-qubit gate (Aer MPS, chi x chi per site).
-    circuit = efficient_su2(16, entanglement="full", reps=2)
-    profile = profile_segment(QuantumSegment("a", [circuit], "sampler", shots=1000))
-    tight = profile.model_copy(update={"bond_dimension_log2": [1] * 15})
-    assert seconds(tight, "matrix_product_state") < seconds(profile, "matrix_product_state")
-
-
-def test_stabilizer_sampling_grows_faster_than_width() -> None:
-    # Sampling a tableau costs ~n^2 per measured qubit (Aaronson & Gottesman 2004), so n^3 per shot.
-    narrow = profile_segment(QuantumSegment("g", [ghz(50)], "sampler", shots=1000))
-    wide = profile_segment(QuantumSegment("g", [ghz(100)], "sampler", shots=1000))
-    assert seconds(wide, "stabilizer") > 2 * seconds(narrow, "stabilizer")
