@@ -3,31 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
-import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
 
-QUIET_LOGGERS = ("prefect.server", "prefect._internal", "prefect.events", "uvicorn", "docket", "httpx")
-
-
-def prepare_embedded_prefect() -> None:
-    """Defaults for the embedded Prefect API: no telemetry, and no server tracebacks on a scientist's terminal."""
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
-    for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.CRITICAL)
-
-
-def _write_json(payload: dict, out: Path | None) -> None:
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(payload, indent=2))
-        print(f"\nResults written to {out}")
+from workflows.terminal import invalid_input, prepare_embedded_prefect, run_flow, write_json
 
 
 def command_screen(args: argparse.Namespace) -> int:
@@ -45,15 +27,16 @@ def command_screen(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
         )
     except ValidationError as error:
-        print(f"qcflow screen: invalid input:\n{error}", file=sys.stderr)
-        return 2
+        return invalid_input("screen", error)
     prepare_embedded_prefect()
     from workflows.materials_screening import materials_screening
     from workflows.reports import terminal_report
 
-    report = materials_screening(**params.model_dump())
+    report = run_flow("screen", materials_screening, params.model_dump())
+    if report is None:
+        return 1
     print(terminal_report(report))
-    _write_json(report.model_dump(mode="json"), args.out)
+    write_json(report, args.out)
     return 0
 
 

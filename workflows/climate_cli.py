@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from workflows.cli import prepare_embedded_prefect
+from workflows.terminal import invalid_input, prepare_embedded_prefect, run_flow, write_json
 
 
 def command_climate(args: argparse.Namespace) -> int:
@@ -29,17 +28,15 @@ def command_climate(args: argparse.Namespace) -> int:
             shots=args.shots,
         )
     except ValidationError as error:
-        print(f"qcflow climate: invalid input:\n{error}", file=sys.stderr)
-        return 2
+        return invalid_input("climate", error)
     from workflows.climate_pathways import climate_pathways
     from workflows.climate_report import terminal_report
 
-    report = climate_pathways(**params.model_dump())
+    report = run_flow("climate", climate_pathways, params.model_dump())
+    if report is None:
+        return 1
     print(terminal_report(report))
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report.model_dump(mode="json"), indent=2))
-        print(f"\nResults written to {args.out}")
+    write_json(report, args.out)
     return 0
 
 

@@ -122,3 +122,36 @@ def test_cli_writes_the_documented_json(candidate_folder: Path, tmp_path: Path) 
     quantum = [r["quantum"] for r in records if r.get("quantum")]
     assert len(quantum) == 1
     assert {"vqe_energy", "exact_energy", "qubits", "placement"} <= set(quantum[0])
+
+
+def test_cli_names_each_bad_field_without_a_traceback(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "workflows.cli", "screen", str(tmp_path / "missing.cif"), "--shortlist", "-1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 2
+    assert "candidate_paths: no such file or folder" in completed.stderr
+    assert "shortlist_size: Input should be greater than or equal to 0" in completed.stderr
+    assert "Traceback" not in completed.stdout + completed.stderr
+
+
+@pytest.mark.slow
+def test_cli_reports_a_failed_run_in_one_line(candidate_folder: Path, tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "QCFLOW_HOME": str(tmp_path / "home"),
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "QCFLOW_SURROGATE": "no-such-potential",
+    }
+    completed = subprocess.run(
+        [sys.executable, "-m", "workflows.cli", "screen", str(candidate_folder), "--shortlist", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert completed.returncode == 1
+    assert "qcflow screen: the run failed: surrogate name='no-such-potential' is unknown" in completed.stderr
+    assert "Traceback" not in completed.stdout + completed.stderr

@@ -1,0 +1,80 @@
+"""What the `qcflow` commands show on a scientist's terminal: plain messages, never a Python traceback.
+
+Full tracebacks still reach Prefect's API log handlers (the UI); only the console copy is shortened.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+QUIET_LOGGERS = ("prefect.server", "prefect._internal", "prefect.events", "uvicorn", "docket", "httpx")
+Report = TypeVar("Report", bound=BaseModel)
+
+
+def prepare_embedded_prefect() -> None:
+    """Defaults for the embedded Prefect API: no telemetry, and no server tracebacks on a scientist's terminal."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+class _OneLineErrors(logging.Formatter):
+    """Wraps the console formatter: a record with an exception prints its message only, not the traceback."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info or record.exc_text:
+            record = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None})
+        return self.inner.format(record)
+
+
+def shorten_console_tracebacks() -> None:
+    """Give Prefect's console handler (on the root logger, set up when prefect is imported) one-line errors."""
+    for handler in logging.getLogger().handlers:
+        if type(handler).__name__ == "PrefectConsoleHandler" and not isinstance(
+            handler.formatter, _OneLineErrors
+        ):
+            handler.setFormatter(_OneLineErrors(handler.formatter or logging.Formatter()))
+
+
+def invalid_input(command: str, error: ValidationError) -> int:
+    """Print each bad field with its problem (exit status 2, before any work starts)."""
+    lines = [f"qcflow {command}: invalid input"]
+    for problem in error.errors():
+        field = ".".join(str(part) for part in problem["loc"]) or "parameters"
+        message = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"  {message}" if message.startswith(f"{field}") else f"  {field}: {message}")
+    print("\n".join(lines), file=sys.stderr)
+    return 2
+
+
+def run_flow(command: str, flow: Callable[..., Report], parameters: dict[str, Any]) -> Report | None:
+    """Run a flow; on failure print one line (the UI keeps the traceback) and return None."""
+    shorten_console_tracebacks()
+    try:
+        return flow(**parameters)
+    except Exception as error:
+        print(
+            f"qcflow {command}: the run failed: {error} (full details in the Prefect logs)", file=sys.stderr
+        )
+        return None
+
+
+def write_json(report: BaseModel, out: Path | None) -> None:
+    """Write the report as JSON to `out` (when given) and say where."""
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report.model_dump(mode="json"), indent=2))
+        print(f"\nResults written to {out}")
