@@ -174,6 +174,7 @@ class CHGNetSurrogate:
 
 
 _SURROGATES = {"chgnet": CHGNetSurrogate}
+SURROGATE_NAMES: tuple[str, ...] = tuple(_SURROGATES)
 
 
 _LOADED: dict[str, Surrogate] = {}

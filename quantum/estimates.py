@@ -4,9 +4,10 @@ Memory follows from the state each method stores (Aer documentation, "Simulation
 2^n complex amplitudes (16 bytes in double, 8 in single precision), a density matrix 4^n, a stabilizer tableau
 about 2n x 2n bits, a matrix product state one chi_left x chi_right complex matrix per qubit and outcome.
 
-Time follows a small linear model per method whose constants live in `TIME_CONSTANTS` below; they were fitted by
-`python benchmarks/broker.py calibrate` (Aer 0.18.2 SamplerV2, 1000 shots, 2 shared cores, circuits GHZ / random /
-EfficientSU2 / QFT / random Clifford, 2-24 qubits) and are corrected at run time by execution records.
+Time follows a small linear model per method whose constants live in `TIME_CONSTANTS` below, fitted by
+`python benchmarks/broker.py calibrate` and corrected at run time by execution records. For MPS, whose cost
+depends on the entanglement a circuit really builds, the broker can time a capped trial on the circuit itself and
+the estimate then uses that measurement instead of the model.
 """
 
 from __future__ import annotations
@@ -41,22 +42,24 @@ T_GATE_EXTENT = 1.0 / math.cos(math.pi / 8) ** 2
 EXTENDED_STABILIZER_MAX_QUBITS = 63
 
 # Seconds. Fitted by `python benchmarks/broker.py calibrate` (non-negative least squares on relative error; Aer
-# 0.18.2 AerSimulator.run, 1000 shots, 2 cores shared with other jobs, 6-150 qubits: GHZ, random Clifford,
-# EfficientSU2, quantum volume, QAOA). Each term is a cost per unit of `time_features`: "call" per primitive call,
-# "gate1"/"gate2"/"gatem" per gate x amplitude, "sync" per gate when Aer runs OpenMP threads (a barrier per gate;
-# large on a loaded machine), "gate" per gate, "gate2chi" per two-qubit gate x bond-dimension bound, "shot" per
-# shot x qubit ("shotn2": x qubit^2), "term" per Pauli term x sweep. Median fit errors: statevector 39 %,
-# density matrix 37 %, MPS 14 %, stabilizer 17 %, extended stabilizer 15 % (timings here vary +-30 % run to run).
+# 0.18.2 AerSimulator.run, 1000 shots, 2 cores otherwise idle, 6-150 qubits: GHZ, random Clifford, EfficientSU2,
+# quantum volume, QAOA; 2026-11-30). Each term is a cost per unit of `time_features`: "call" per primitive call,
+# "circuit" per circuit x parameter set, "gate1"/"gate2"/"gatem" per gate x amplitude, "sync" per gate when Aer
+# runs OpenMP threads, "gate" per gate, "gate2chi" per two-qubit gate x bond-dimension bound, "shot" per shot x
+# qubit ("shotn2": x qubit^2), "term" per Pauli term x sweep, "trial" per second an MPS trial measured on the
+# circuit itself. Median fit errors: statevector 13 %, density matrix 7 %, MPS 10 %, stabilizer 13 %, extended
+# stabilizer 4 %. An earlier fit on a machine loaded by other jobs gave constants up to 150x larger for the
+# per-gate OpenMP term: timings depend on load, which execution records then correct.
 TIME_CONSTANTS: dict[str, dict[str, float]] = {
-    "statevector": {"call": 0.00406, "circuit": 0.0, "gate1": 8.74e-10, "gate2": 1.11e-8, "gatem": 2.2e-8,
-                    "sync": 8.32e-4, "shot": 1.06e-6, "term": 1.0e-9},
-    "density_matrix": {"call": 0.00914, "circuit": 0.0, "gate1": 8.0e-9, "gate2": 3.29e-8, "gatem": 6.6e-8,
-                       "sync": 4.54e-3, "shot": 1.06e-6, "term": 1.0e-9},
-    "matrix_product_state": {"call": 0.0193, "circuit": 0.0, "gate": 1.09e-4, "gate2chi": 4.3e-5,
-                             "shot": 2.78e-6, "term": 3.0e-6},
-    "stabilizer": {"call": 0.00571, "circuit": 0.0, "gate": 1.53e-7, "shot": 2.55e-7, "shotn2": 2.12e-8,
-                   "term": 2.12e-8},
-    "extended_stabilizer": {"call": 0.00574, "circuit": 0.0, "gate": 1.99e-14, "shot": 4.07e-12, "term": 0.0},
+    "statevector": {"call": 0.0, "circuit": 0.00174, "gate1": 5.4e-10, "gate2": 2.19e-9, "gatem": 4.4e-9,
+                    "sync": 5.46e-6, "shot": 6.56e-7, "term": 1.0e-9},
+    "density_matrix": {"call": 0.0, "circuit": 0.00131, "gate1": 1.55e-9, "gate2": 6.44e-9, "gatem": 1.3e-8,
+                       "sync": 5.43e-5, "shot": 6.7e-7, "term": 1.0e-9},
+    "matrix_product_state": {"call": 0.0, "circuit": 0.00627, "gate": 9.35e-5, "gate2chi": 5.69e-6,
+                             "shot": 1.6e-6, "term": 3.0e-6, "trial": 1.0},
+    "stabilizer": {"call": 0.0, "circuit": 0.00886, "gate": 1.17e-7, "shot": 1.74e-7, "shotn2": 1.19e-8,
+                   "term": 1.19e-8},
+    "extended_stabilizer": {"call": 0.00398, "circuit": 0.0, "gate": 1.69e-14, "shot": 1.51e-12, "term": 0.0},
 }  # fmt: skip
 # Cores the constants were measured with; the amplitude-parallel part scales with cores beyond that.
 CALIBRATION_CORES = 2
@@ -162,6 +165,13 @@ def time_features(
     if method == "matrix_product_state":
         chi = 2.0 ** min(profile.max_bond_dimension_log2, 40)
         sweeps = profile.parameter_sets * trajectories
+        if profile.mps_trial_seconds is not None:  # measured here on these circuits: no model needed
+            extra_shots = max(shots - profile.mps_trial_shots, 0)
+            measured = profile.mps_trial_seconds + extra_shots * profile.mps_trial_seconds_per_shot
+            return {
+                "trial": measured * sweeps,
+                "term": terms * profile.mps_shot_work * runs,
+            }
         return features | {
             "gate": float(profile.gates * sweeps),
             "gate2chi": profile.two_qubit_gates * chi * sweeps,

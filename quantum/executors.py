@@ -10,11 +10,13 @@ module only needs the attributes listed in `PlacementLike`, so quantum/ never im
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -362,12 +364,41 @@ def _job_id(result: Any) -> str | None:
     return job_id() if callable(job_id) else job_id
 
 
-def probe_bond_dimension(circuits: Sequence[QuantumCircuit], cap: int = 16) -> int | None:
-    """Largest final MPS bond dimension over the circuits, simulated with bond dimension capped at `cap`.
+@dataclass(frozen=True)
+class MpsTrial:
+    """A capped MPS run of a segment's circuits: the final bond dimensions and what the method costs here.
 
-    A cheap trial (the cap bounds its cost by n x gates x cap^3) that shows when the structural bound is loose,
-    e.g. a QFT of a GHZ state (a sum of two product states). A result equal to `cap` means "at least cap".
-    Returns None for circuits with unbound parameters, which cannot be simulated.
+    Below the cap the trial was an exact MPS simulation, so its times are the method's own on this machine,
+    whatever the structural bound says: `seconds` is a run of `timed_shots` shots (0: one unmeasured shot, the
+    gates alone) and `seconds_per_shot` the cost of each further shot.
+    """
+
+    bond_log2: list[int]
+    max_bond: int
+    capped: bool
+    seconds: float
+    seconds_per_shot: float = 0.0
+    timed_shots: int = 0
+
+
+@contextlib.contextmanager
+def _aer_failures_quiet() -> Iterator[None]:
+    """Aer logs a warning for every failed run; a trial that Aer refuses is expected and handled."""
+    aer_logger = logging.getLogger("qiskit_aer.backends.aerbackend")
+    level = aer_logger.level
+    aer_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        aer_logger.setLevel(level)
+
+
+def mps_trial(circuits: Sequence[QuantumCircuit], cap: int = 16, shots: int = 0) -> MpsTrial | None:
+    """Run the circuits as MPS with the bond dimension capped at `cap`, timed, and read the final bonds.
+
+    The cap bounds the trial's cost by n x gates x cap^3. With `shots` > 1 a second run samples that many
+    shots of the measured circuits to time the sampling. Returns None for circuits with unbound parameters
+    or when Aer refuses the trial (its memory check ignores the cap).
     """
     from qiskit_aer import AerSimulator
 
@@ -375,30 +406,84 @@ def probe_bond_dimension(circuits: Sequence[QuantumCircuit], cap: int = 16) -> i
         return None
     simulator = AerSimulator(method="matrix_product_state", matrix_product_state_max_bond_dimension=cap)
     prepare = _aer_preparer("matrix_product_state")
-    largest = 1
+    trials = []
     for circuit in circuits:
         trial = prepare(circuit.remove_final_measurements(inplace=False))
-        trial.save_matrix_product_state(label="probe")
+        trial.save_matrix_product_state(label="trial")
+        trials.append(trial)
+    with _aer_failures_quiet():
         try:
-            _, lambdas = simulator.run(trial, shots=1).result().data(0)["probe"]
-        except Exception as error:  # Aer refuses wide trials by its own (cap-blind) memory estimate
+            started = time.perf_counter()
+            result = simulator.run(trials, shots=1).result()
+            seconds = time.perf_counter() - started
+            bonds = [[len(values) for values in result.data(i)["trial"][1]] for i in range(len(trials))]
+            largest = max((b for bond in bonds for b in bond), default=1)
+            # Sampling is timed only below the cap, where no truncation happened (Aer 0.18.2 can crash when
+            # sampling a truncated MPS), and uncapped, which then costs the same.
+            sampling = None if largest >= cap else _sampling_times([prepare(c) for c in circuits], shots)
+        except Exception as error:
             logger.info("MPS trial skipped: %s", str(error)[:200])
             return None
-        largest = max(largest, *(len(values) for values in lambdas), 1)
-    return largest
+    if sampling is not None:
+        seconds, per_shot, timed_shots = sampling
+    else:
+        per_shot, timed_shots = 0.0, 0
+    return MpsTrial(
+        bond_log2=[math.ceil(math.log2(max(b, 1))) for b in max(bonds, key=len)],
+        max_bond=largest,
+        capped=largest >= cap,
+        seconds=seconds,
+        seconds_per_shot=per_shot,
+        timed_shots=timed_shots,
+    )
+
+
+def _sampling_times(circuits: list[QuantumCircuit], shots: int) -> tuple[float, float, int] | None:
+    """(seconds of a run of shots/10 shots, seconds per further shot, shots/10) from two timed MPS runs."""
+    from qiskit_aer import AerSimulator
+
+    measured = [c for c in circuits if any(i.operation.name == "measure" for i in c.data)]
+    if shots < 20 or not measured:
+        return None
+    simulator = AerSimulator(method="matrix_product_state")
+    times = []
+    for count in (shots // 10, shots):
+        started = time.perf_counter()
+        simulator.run(measured, shots=count).result()
+        times.append(time.perf_counter() - started)
+    return times[0], max(times[1] - times[0], 0.0) / (shots - shots // 10), shots // 10
 
 
 def tightened_by_trial(
-    circuits: Sequence[QuantumCircuit], profile: CircuitProfile, cap: int = 16
+    circuits: Sequence[QuantumCircuit], profile: CircuitProfile, cap: int = 16, shots: int = 0
 ) -> tuple[CircuitProfile, str] | None:
-    """The profile with its bond-dimension bound tightened by an MPS trial, and a note; None if not tighter."""
-    chi = probe_bond_dimension(circuits, cap)
-    if chi is None or chi >= cap:
+    """The profile with the MPS bond bounds and times an MPS trial measured, and a note; None if it hit the cap."""
+    trial = mps_trial(circuits, cap, shots)
+    if trial is None or trial.capped:
         return None
-    bond = math.ceil(math.log2(chi)) + 1  # one bit of margin: the trial saw the final state, not every step
-    tightened = [min(b, bond) for b in profile.bond_dimension_log2]
+    # One bit of margin: the trial saw the final state, not every step on the way.
+    tightened = [
+        min(bound, seen + 1)
+        for bound, seen in zip(profile.bond_dimension_log2, trial.bond_log2, strict=False)
+    ]
+    tightened += profile.bond_dimension_log2[len(tightened) :]
+    shot_work = float(sum(4.0 ** min(b, 30) for b in tightened)) + profile.num_qubits
     note = (
-        f"an MPS trial (bond dimension capped at {cap}) ended at bond dimension {chi}: the structural "
-        f"bound 2^{profile.max_bond_dimension_log2} is loose, so estimates use 2^{bond}"
+        f"an MPS trial (bond dimension capped at {cap}) ended at bond dimension {trial.max_bond} in "
+        f"{trial.seconds:.3g} s"
+        + (f" + {trial.seconds_per_shot * 1e3:.3g} ms per shot" if trial.seconds_per_shot else "")
+        + (
+            f": the structural bound 2^{profile.max_bond_dimension_log2} is loose"
+            if profile.max_bond_dimension_log2 > math.log2(max(trial.max_bond, 1)) + 1
+            else ""
+        )
+        + "; MPS estimates use the trial"
     )
-    return profile.model_copy(update={"bond_dimension_log2": tightened}), note
+    update = {
+        "bond_dimension_log2": tightened,
+        "mps_shot_work": shot_work,
+        "mps_trial_seconds": trial.seconds,
+        "mps_trial_seconds_per_shot": trial.seconds_per_shot,
+        "mps_trial_shots": trial.timed_shots,
+    }
+    return profile.model_copy(update=update), note

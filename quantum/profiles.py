@@ -113,6 +113,11 @@ class CircuitProfile(BaseModel):
     mps_shot_work: float = Field(
         description="sum over cuts of chi^2 at the end: the cost of sampling one shot"
     )
+    mps_trial_seconds: float | None = Field(
+        None, description="measured seconds of an exact MPS trial of mps_trial_shots shots (0: gates only)"
+    )
+    mps_trial_seconds_per_shot: float = Field(0.0, description="measured MPS seconds per further shot")
+    mps_trial_shots: int = Field(0, description="shots in the timed MPS trial")
     connectivity_edges: int = Field(description="distinct qubit pairs touched by two-qubit gates")
     max_gate_span: int = Field(description="largest |i - j| of a two-qubit gate (1 = nearest neighbour)")
     shots: int | None

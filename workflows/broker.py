@@ -14,12 +14,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from quantum.estimates import estimate_method, human_bytes, single_precision_allowed
+from quantum.estimates import estimate_method, human_bytes, method_support, single_precision_allowed
 from quantum.executors import ExecutionHistory, tightened_by_trial
 from quantum.profiles import CircuitProfile, QuantumSegment, profile_segment
 from quantum.runtime import estimate_qpu
-from workflows.catalog import BrokerSettings, Resource, ResourceCatalog
+from workflows.catalog import Resource, ResourceCatalog
 from workflows.placement_reasons import explain_choice, what_would_fit
+from workflows.settings import QcflowSettings
 
 logger = logging.getLogger(__name__)
 
@@ -29,11 +30,16 @@ USEFUL_FIDELITY_FLOOR = 0.01
 # correct it (none is calibrated here: this machine has no GPU).
 GPU_SPEEDUP = 20.0
 GPU_FIXED_SECONDS = 0.5
-# An MPS probe (bond dimension capped at PROBE_BOND_CAP) runs when the best exact estimate exceeds this many
-# seconds, or nothing fits, and the structural bound says MPS is slower: it costs ~0.1-1 s up to 24 qubits here.
-PROBE_ABOVE_SECONDS = 2.0
-PROBE_BOND_CAP = 16
-PROBE_MIN_QUBITS = 16
+# The MPS cost of a circuit depends on the entanglement it really builds, which no static bound captures, so the
+# broker times an MPS trial of non-Clifford segments of TRIAL_MIN_QUBITS or more: one unmeasured run with the bond
+# dimension capped at TRIAL_BOND_CAP, then (below the cap) sampling runs of a tenth of and all of at most
+# TRIAL_SHOTS shots. It runs only when the best estimate exceeds both TRIAL_WORTH_SECONDS and the trial's own
+# estimated cost, so it can pay off; at 20-100 qubits it takes ~10-60 ms here.
+TRIAL_BOND_CAP = 16
+TRIAL_BOND_LOG2 = 4
+TRIAL_SHOTS = 400
+TRIAL_MIN_QUBITS = 16
+TRIAL_WORTH_SECONDS = 0.02
 
 
 class Policy(BaseModel):
@@ -96,7 +102,7 @@ class PlacementRefused(Exception):
 
 
 def _aer_estimate(
-    profile: CircuitProfile, resource: Resource, method: str, precision: str, settings: BrokerSettings
+    profile: CircuitProfile, resource: Resource, method: str, precision: str, settings: QcflowSettings
 ) -> Estimate:
     cores = resource.cores if resource.device == "CPU" else 2
     raw = estimate_method(profile, method, cores=cores, precision=precision)  # type: ignore[arg-type]
@@ -128,7 +134,7 @@ def _aer_estimate(
     )
 
 
-def _aer_estimates(profile: CircuitProfile, resource: Resource, settings: BrokerSettings) -> list[Estimate]:
+def _aer_estimates(profile: CircuitProfile, resource: Resource, settings: QcflowSettings) -> list[Estimate]:
     estimates = []
     for method in resource.methods:
         estimate = _aer_estimate(profile, resource, method, "double", settings)
@@ -226,11 +232,11 @@ def estimate_all(
     *,
     profile: CircuitProfile | None = None,
     history: ExecutionHistory | None = None,
-    settings: BrokerSettings | None = None,
+    settings: QcflowSettings | None = None,
 ) -> tuple[list[Estimate], list[str]]:
     """Estimates for every resource and method in the catalog, with the policy's limits applied."""
     profile = profile or profile_segment(segment)
-    settings = settings or BrokerSettings()
+    settings = settings or QcflowSettings()
     estimates: list[Estimate] = []
     notes: list[str] = []
     for resource in catalog.resources:
@@ -255,21 +261,22 @@ def estimate_all(
     return estimates, notes
 
 
-def _probe_entanglement(
-    segment: QuantumSegment, profile: CircuitProfile, estimates: list[Estimate]
-) -> tuple[CircuitProfile, str] | None:
-    """Tighten a loose bond-dimension bound with a capped MPS trial, when MPS could then beat the best choice."""
-    if profile.num_qubits < PROBE_MIN_QUBITS or profile.max_bond_dimension_log2 <= math.log2(PROBE_BOND_CAP):
-        return None
-    mps = [e for e in estimates if e.method == "matrix_product_state" and e.device == "CPU"]
+def _trial_worthwhile(profile: CircuitProfile, estimates: list[Estimate]) -> bool:
+    """Whether a timed MPS trial could change the choice: a wide circuit MPS can run, and a best time above the
+    trial's own cost (or nothing that fits)."""
+    if profile.num_qubits < TRIAL_MIN_QUBITS or profile.mps_trial_seconds is not None:
+        return False
+    if profile.is_clifford or method_support(profile, "matrix_product_state") is not None:
+        return False  # a Clifford circuit runs exactly on the stabilizer tableau in polynomial time
+    capped = profile.model_copy(
+        update={
+            "bond_dimension_log2": [min(b, TRIAL_BOND_LOG2) for b in profile.bond_dimension_log2],
+            "shots": min(profile.shots or 0, TRIAL_SHOTS),
+        }
+    )
+    trial_cost = estimate_method(capped, "matrix_product_state").seconds
     exact = [e.seconds for e in estimates if e.feasible and e.fidelity == 1.0 and e.device != "QPU"]
-    if (
-        not mps
-        or (exact and min(exact) < PROBE_ABOVE_SECONDS)
-        or (mps[0].feasible and mps[0].seconds <= min(exact, default=0))
-    ):
-        return None
-    return tightened_by_trial(segment.circuits, profile, PROBE_BOND_CAP)
+    return not exact or min(exact) >= max(TRIAL_WORTH_SECONDS, trial_cost)
 
 
 def objective_key(policy: Policy) -> Any:
@@ -289,7 +296,7 @@ def place(
     policy: Policy | None = None,
     *,
     history: ExecutionHistory | None = None,
-    settings: BrokerSettings | None = None,
+    settings: QcflowSettings | None = None,
 ) -> Placement:
     """Choose where the segment runs; raise PlacementRefused (with a refused Placement) if it fits nowhere."""
     policy = policy or Policy()
@@ -297,9 +304,13 @@ def place(
     estimates, notes = estimate_all(
         segment, catalog, policy, profile=profile, history=history, settings=settings
     )
-    probed = _probe_entanglement(segment, profile, estimates)
-    if probed is not None:
-        profile, note = probed
+    trial = (
+        tightened_by_trial(segment.circuits, profile, TRIAL_BOND_CAP, min(profile.shots or 0, TRIAL_SHOTS))
+        if _trial_worthwhile(profile, estimates)
+        else None
+    )
+    if trial is not None:
+        profile, note = trial
         estimates, notes = estimate_all(
             segment, catalog, policy, profile=profile, history=history, settings=settings
         )

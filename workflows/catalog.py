@@ -16,7 +16,6 @@ from typing import Any, Literal
 
 import psutil
 from pydantic import BaseModel, Field, PrivateAttr
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from quantum.estimates import AER_METHODS
 from quantum.runtime import (
@@ -28,33 +27,11 @@ from quantum.runtime import (
     pending_jobs,
 )
 from quantum.runtime import ibm_token as resolve_ibm_token
+from workflows.settings import QcflowSettings
 
 logger = logging.getLogger(__name__)
 
 GPU_METHODS = ("statevector", "density_matrix")  # Aer GPU device methods (qiskit-aer-gpu 0.18 documentation)
-
-
-class BrokerSettings(BaseSettings):
-    """Prices and power draws the broker uses for cost and energy; env vars QCFLOW_<NAME>."""
-
-    model_config = SettingsConfigDict(env_prefix="QCFLOW_")
-
-    # IBM Quantum Platform pay-as-you-go rate, USD 96 per QPU minute (ibm.com/quantum/pricing, 2024).
-    qpu_price_per_second_usd: float = 1.60
-    # Assumption: an on-demand cloud vCPU-hour (AWS c7i.large, USD 0.0893/h for 2 vCPU, us-east-1, 2024).
-    cpu_price_per_core_hour_usd: float = 0.0446
-    # Assumption: a cloud GPU-hour of an H100 class card (order of USD 2-4/h on-demand, 2024 list prices).
-    gpu_price_per_hour_usd: float = 3.0
-    # Assumption: ~10 W per busy server core (a 200-300 W CPU package over 24-32 cores).
-    cpu_watts_per_core: float = 10.0
-    # NVIDIA H100 SXM board power, 700 W (NVIDIA H100 datasheet).
-    gpu_watts: float = 700.0
-    # Assumption: a superconducting QPU with its dilution refrigerator and electronics draws ~25 kW.
-    qpu_watts: float = 25_000.0
-    # Assumption: a queued IBM job waits ~60 s on average per job ahead of it.
-    seconds_per_queued_job: float = 60.0
-    # Fraction of free memory the broker lets one segment use.
-    memory_headroom: float = 0.9
 
 
 class Resource(BaseModel):
@@ -108,7 +85,7 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def cpu_resource(settings: BrokerSettings) -> Resource:
+def cpu_resource(settings: QcflowSettings) -> Resource:
     """The local CPU running Aer: cores and memory now free (psutil reads /proc/meminfo on Linux)."""
     memory = psutil.virtual_memory()
     cores = usable_cores()
@@ -140,7 +117,7 @@ def gpu_memory_bytes() -> tuple[int, int] | None:
     return total_mib * 2**20, free_mib * 2**20
 
 
-def gpu_resource(settings: BrokerSettings) -> Resource | None:
+def gpu_resource(settings: QcflowSettings) -> Resource | None:
     """Aer on the GPU when qiskit-aer lists a GPU device, else None."""
     from qiskit_aer import AerSimulator
 
@@ -163,7 +140,7 @@ def gpu_resource(settings: BrokerSettings) -> Resource | None:
     )
 
 
-def qpu_resource(backend: Any, settings: BrokerSettings, *, what_if: bool) -> Resource:
+def qpu_resource(backend: Any, settings: QcflowSettings, *, what_if: bool) -> Resource:
     """A QPU resource from a backend (fake or real) with its calibration summary and queue estimate."""
     queued = None if what_if else pending_jobs(backend)
     return Resource(
@@ -186,14 +163,14 @@ def discover_catalog(
     include_fake_backends: bool = False,
     ibm_token: str | None = None,
     fake_backends: Sequence[str] = DEFAULT_FAKE_BACKENDS,
-    settings: BrokerSettings | None = None,
+    settings: QcflowSettings | None = None,
 ) -> ResourceCatalog:
     """Discover the resources of this machine and, when asked, fake backends and IBM QPUs.
 
     `ibm_token` falls back to the environment variable QISKIT_IBM_TOKEN; without either, no IBM QPU is listed.
     An unreachable IBM service is logged (without the token) and left out.
     """
-    settings = settings or BrokerSettings()
+    settings = settings or QcflowSettings()
     catalog = ResourceCatalog(resources=[cpu_resource(settings)])
     gpu = gpu_resource(settings)
     if gpu is not None:

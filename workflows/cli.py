@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from workflows.settings import get_settings
 from workflows.terminal import invalid_input, prepare_embedded_prefect, run_flow, write_json
 
 
@@ -71,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `qcflow` console command."""
     args = build_parser().parse_args(argv)
+    try:
+        get_settings()
+    except ValidationError as error:  # a bad QCFLOW_* variable: say which, before any work starts
+        return invalid_input(args.command, error)
     return args.handler(args)
 
 

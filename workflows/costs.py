@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from workflows.catalog import BrokerSettings
 from workflows.schemas import CandidateResult, SegmentCost
+from workflows.settings import QcflowSettings
 
 
 def surrogate_cost(
-    cpu_seconds: float, from_cache: bool, surrogate: str, rates: BrokerSettings
+    cpu_seconds: float, from_cache: bool, surrogate: str, rates: QcflowSettings
 ) -> SegmentCost:
     """The classical surrogate segment: CPU seconds priced per core-hour and powered per core."""
     spent = 0.0 if from_cache else cpu_seconds

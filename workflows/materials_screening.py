@@ -17,7 +17,7 @@ from quantum.ansatz import excitation_ansatz
 from quantum.profiles import QuantumSegment
 from workflows.artifacts import publish_screening_artifacts
 from workflows.broker import Placement, place
-from workflows.catalog import BrokerSettings, ResourceCatalog
+from workflows.catalog import ResourceCatalog
 from workflows.costs import quantum_costs, surrogate_cost
 from workflows.qpu_access import flow_catalog
 from workflows.schemas import CandidateResult, ScreeningReport, SegmentCost
@@ -193,7 +193,7 @@ def _segment_costs(
     energies: list[SurrogateEnergy], report: ScreeningReport, surrogate: str
 ) -> list[SegmentCost]:
     """Surrogate CPU time spent now (and reused from cache), then each VQE's measured cost."""
-    rates = BrokerSettings()
+    rates = get_settings()
     costs = [
         surrogate_cost(sum(e.cpu_seconds for e in energies if not e.from_cache), False, surrogate, rates)
     ]

@@ -16,7 +16,8 @@ from quantum.estimates import (
     single_precision_allowed,
 )
 from quantum.profiles import CircuitProfile
-from workflows.catalog import BrokerSettings, ResourceCatalog
+from workflows.catalog import ResourceCatalog
+from workflows.settings import QcflowSettings
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -66,14 +67,14 @@ def what_would_fit(
     profile: CircuitProfile,
     catalog: ResourceCatalog,
     ranked: list[Estimate],
-    settings: BrokerSettings | None = None,
+    settings: QcflowSettings | None = None,
 ) -> str:
     """A refusal in plain words: why nothing fits and what change would make the segment fit somewhere.
 
     `ranked` holds every estimate, best first by the policy's objective: the first one each policy limit
     ruled out says how far that limit would have to move.
     """
-    settings = settings or BrokerSettings()
+    settings = settings or QcflowSettings()
     ideas: list[str] = []
     for limit, words in _LIMIT_WORDS.items():
         blocked = next((e for e in ranked if e.policy_limit == limit), None)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class QcflowSettings(BaseSettings):
-    """Where qcflow keeps its results and caches, and how it runs by default."""
+    """Where qcflow keeps results and caches, how it runs by default, and the broker's prices and power draws."""
 
     model_config = SettingsConfigDict(env_prefix="QCFLOW_")
 
@@ -29,6 +29,35 @@ class QcflowSettings(BaseSettings):
     qpu_token_secret_block: str | None = Field(
         default=None, description="Prefect Secret block holding an IBM Quantum token (else QISKIT_IBM_TOKEN)."
     )
+
+    # IBM Quantum Platform pay-as-you-go rate, USD 96 per QPU minute (ibm.com/quantum/pricing, 2024).
+    qpu_price_per_second_usd: float = Field(1.60, ge=0)
+    # Assumption: an on-demand cloud vCPU-hour (AWS c7i.large, USD 0.0893/h for 2 vCPU, us-east-1, 2024).
+    cpu_price_per_core_hour_usd: float = Field(0.0446, ge=0)
+    # Assumption: a cloud GPU-hour of an H100 class card (order of USD 2-4/h on-demand, 2024 list prices).
+    gpu_price_per_hour_usd: float = Field(3.0, ge=0)
+    # Assumption: ~10 W per busy server core (a 200-300 W CPU package over 24-32 cores).
+    cpu_watts_per_core: float = Field(10.0, ge=0)
+    # NVIDIA H100 SXM board power, 700 W (NVIDIA H100 datasheet).
+    gpu_watts: float = Field(700.0, ge=0)
+    # Assumption: a superconducting QPU with its dilution refrigerator and electronics draws ~25 kW.
+    qpu_watts: float = Field(25_000.0, ge=0)
+    # Assumption: a queued IBM job waits ~60 s on average per job ahead of it.
+    seconds_per_queued_job: float = Field(60.0, ge=0)
+    memory_headroom: float = Field(
+        0.9, gt=0, le=1, description="Fraction of free memory the broker lets one segment use."
+    )
+
+    @field_validator("surrogate")
+    @classmethod
+    def _known_surrogate(cls, name: str) -> str:
+        from materials.surrogate import SURROGATE_NAMES
+
+        if name not in SURROGATE_NAMES:
+            raise ValueError(
+                f"QCFLOW_SURROGATE={name!r} is unknown; set it to one of {', '.join(SURROGATE_NAMES)}"
+            )
+        return name
 
     @property
     def result_storage(self) -> Path:

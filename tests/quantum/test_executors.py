@@ -168,3 +168,35 @@ def test_history_correction_is_geometric_mean_of_comparable_runs(tmp_path: Path)
     factor, count = history.correction("aer-cpu", "statevector", model_seconds=1.0)
     assert count == 2 and math.isclose(factor, 4.0)
     assert history.correction("aer-cpu", "stabilizer") == (1.0, 0)
+
+
+def test_mps_trial_measures_bonds_and_times_the_method_on_the_circuit() -> None:
+    from quantum.circuit_families import ghz, qft_of_ghz
+    from quantum.estimates import estimate_method
+    from quantum.executors import mps_trial, tightened_by_trial
+    from quantum.profiles import QuantumSegment, profile_segment
+
+    # A GHZ state has Schmidt rank 2 across every cut (bond dimension exactly 2).
+    trial = mps_trial([ghz(20)], cap=16, shots=100)
+    assert trial is not None and not trial.capped
+    assert trial.max_bond == 2 and set(trial.bond_log2) == {1}
+    assert trial.timed_shots == 10 and trial.seconds > 0 and trial.seconds_per_shot >= 0
+
+    segment = QuantumSegment("qft", [qft_of_ghz(18)], "sampler", shots=300)
+    profile = profile_segment(segment)
+    tightened, note = tightened_by_trial(segment.circuits, profile, cap=16, shots=300)  # type: ignore[misc]
+    assert tightened.max_bond_dimension_log2 < profile.max_bond_dimension_log2 and "loose" in note
+    expected = (
+        tightened.mps_trial_seconds  # type: ignore[operator]
+        + (300 - tightened.mps_trial_shots) * tightened.mps_trial_seconds_per_shot
+    )
+    assert estimate_method(tightened, "matrix_product_state").seconds == pytest.approx(expected)
+
+
+def test_mps_trial_reports_the_cap_on_an_entangled_circuit() -> None:
+    from qiskit.circuit.random import random_circuit
+
+    from quantum.executors import mps_trial
+
+    trial = mps_trial([random_circuit(14, 14, max_operands=2, seed=3)], cap=4, shots=100)
+    assert trial is not None and trial.capped and trial.timed_shots == 0

@@ -138,7 +138,7 @@ def test_cli_names_each_bad_field_without_a_traceback(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_cli_reports_a_failed_run_in_one_line(candidate_folder: Path, tmp_path: Path) -> None:
+def test_cli_refuses_an_unknown_surrogate_before_any_work(candidate_folder: Path, tmp_path: Path) -> None:
     env = {
         **os.environ,
         "QCFLOW_HOME": str(tmp_path / "home"),
@@ -152,6 +152,25 @@ def test_cli_reports_a_failed_run_in_one_line(candidate_folder: Path, tmp_path: 
         env=env,
         timeout=600,
     )
-    assert completed.returncode == 1
-    assert "qcflow screen: the run failed: surrogate name='no-such-potential' is unknown" in completed.stderr
+    assert completed.returncode == 2
+    assert "QCFLOW_SURROGATE='no-such-potential' is unknown; set it to one of chgnet" in completed.stderr
     assert "Traceback" not in completed.stdout + completed.stderr
+    assert not (tmp_path / "prefect").exists()  # refused before the Prefect API started
+
+
+def test_a_failed_run_is_reported_in_one_line(prefect_api: None, capsys: pytest.CaptureFixture[str]) -> None:
+    from prefect import flow
+
+    from workflows.terminal import run_flow
+
+    @flow(name="fails-on-purpose")
+    def fails_on_purpose(reason: str) -> None:
+        raise ValueError(reason)
+
+    assert run_flow("screen", fails_on_purpose, {"reason": "no reference energy for Xx"}) is None
+    error = capsys.readouterr().err
+    assert (
+        "qcflow screen: the run failed: no reference energy for Xx (full details in the Prefect logs)"
+        in error
+    )
+    assert "Traceback" not in error
