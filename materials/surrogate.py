@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Protocol
 from pymatgen.core import Element, Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
+from materials.surrogate_names import SURROGATE_NAMES
+
 if TYPE_CHECKING:
     from chgnet.model import CHGNet, StructOptimizer
 
@@ -173,8 +175,7 @@ class CHGNetSurrogate:
         return final, int(optimizer.nsteps), converged
 
 
-_SURROGATES = {"chgnet": CHGNetSurrogate}
-SURROGATE_NAMES: tuple[str, ...] = tuple(_SURROGATES)
+_SURROGATES = dict(zip(SURROGATE_NAMES, (CHGNetSurrogate,), strict=True))
 
 
 _LOADED: dict[str, Surrogate] = {}

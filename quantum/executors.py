@@ -405,10 +405,10 @@ def mps_trial(circuits: Sequence[QuantumCircuit], cap: int = 16, shots: int = 0)
     if any(circuit.num_parameters for circuit in circuits):
         return None
     simulator = AerSimulator(method="matrix_product_state", matrix_product_state_max_bond_dimension=cap)
-    prepare = _aer_preparer("matrix_product_state")
+    prepared = [_aer_preparer("matrix_product_state")(circuit) for circuit in circuits]
     trials = []
-    for circuit in circuits:
-        trial = prepare(circuit.remove_final_measurements(inplace=False))
+    for circuit in prepared:
+        trial = circuit.remove_final_measurements(inplace=False)
         trial.save_matrix_product_state(label="trial")
         trials.append(trial)
     with _aer_failures_quiet():
@@ -420,7 +420,7 @@ def mps_trial(circuits: Sequence[QuantumCircuit], cap: int = 16, shots: int = 0)
             largest = max((b for bond in bonds for b in bond), default=1)
             # Sampling is timed only below the cap, where no truncation happened (Aer 0.18.2 can crash when
             # sampling a truncated MPS), and uncapped, which then costs the same.
-            sampling = None if largest >= cap else _sampling_times([prepare(c) for c in circuits], shots)
+            sampling = None if largest >= cap else _sampling_times(prepared, shots)
         except Exception as error:
             logger.info("MPS trial skipped: %s", str(error)[:200])
             return None

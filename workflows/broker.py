@@ -264,9 +264,11 @@ def estimate_all(
 def _trial_worthwhile(profile: CircuitProfile, estimates: list[Estimate]) -> bool:
     """Whether a timed MPS trial could change the choice: a wide circuit MPS can run, and a best time above the
     trial's own cost (or nothing that fits)."""
-    if profile.num_qubits < TRIAL_MIN_QUBITS or profile.mps_trial_seconds is not None:
-        return False
-    if profile.is_clifford or method_support(profile, "matrix_product_state") is not None:
+    if (
+        profile.num_qubits < TRIAL_MIN_QUBITS
+        or profile.is_clifford
+        or method_support(profile, "matrix_product_state") is not None
+    ):
         return False  # a Clifford circuit runs exactly on the stabilizer tableau in polynomial time
     capped = profile.model_copy(
         update={

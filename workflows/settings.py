@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from materials.surrogate_names import SURROGATE_NAMES
+
 
 class QcflowSettings(BaseSettings):
     """Where qcflow keeps results and caches, how it runs by default, and the broker's prices and power draws."""
@@ -51,8 +53,6 @@ class QcflowSettings(BaseSettings):
     @field_validator("surrogate")
     @classmethod
     def _known_surrogate(cls, name: str) -> str:
-        from materials.surrogate import SURROGATE_NAMES
-
         if name not in SURROGATE_NAMES:
             raise ValueError(
                 f"QCFLOW_SURROGATE={name!r} is unknown; set it to one of {', '.join(SURROGATE_NAMES)}"
