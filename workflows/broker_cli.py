@@ -212,13 +212,28 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _positive_shots(text: str) -> int:
+    """argparse type for --shots: a positive whole number (argparse prints the message, exit status 2)."""
+    try:
+        shots = int(text)
+    except ValueError:
+        shots = 0
+    if shots < 1:
+        raise argparse.ArgumentTypeError(f"shots={text!r}; give a positive whole number such as 1000")
+    return shots
+
+
 def _circuit_args(parser: argparse.ArgumentParser, shots_default: int | None) -> None:
     parser.add_argument("circuit", type=Path, help="OpenQASM 2 or 3 file")
     parser.add_argument(
         "--policy", default=None, help="time|cost|fidelity|energy, or Policy JSON (inline or file)"
     )
     parser.add_argument(
-        "--shots", type=int, default=shots_default, required=shots_default is None, help="shots to sample"
+        "--shots",
+        type=_positive_shots,
+        default=shots_default,
+        required=shots_default is None,
+        help="shots to sample",
     )
 
 

@@ -75,7 +75,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         get_settings()
     except ValidationError as error:  # a bad QCFLOW_* variable: say which, before any work starts
-        return invalid_input(args.command, error)
+        return invalid_input(args.command, error, env_prefix="QCFLOW_")
+    except OSError as error:  # the results folder cannot be created
+        print(
+            f"qcflow {args.command}: cannot create the results folder ({error}); "
+            "point QCFLOW_HOME or QCFLOW_RESULTS_DIR at a folder you can write",
+            file=sys.stderr,
+        )
+        return 2
     return args.handler(args)
 
 

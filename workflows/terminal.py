@@ -49,11 +49,16 @@ def shorten_console_tracebacks() -> None:
             handler.setFormatter(_OneLineErrors(handler.formatter or logging.Formatter()))
 
 
-def invalid_input(command: str, error: ValidationError) -> int:
-    """Print each bad field with its problem (exit status 2, before any work starts)."""
+def invalid_input(command: str, error: ValidationError, env_prefix: str | None = None) -> int:
+    """Print each bad field with its problem (exit status 2, before any work starts).
+
+    With `env_prefix` the fields are settings, named as the environment variables that set them.
+    """
     lines = [f"qcflow {command}: invalid input"]
     for problem in error.errors():
         field = ".".join(str(part) for part in problem["loc"]) or "parameters"
+        if env_prefix:
+            field = f"{env_prefix}{field.upper()}"
         message = problem["msg"].removeprefix("Value error, ")
         lines.append(f"  {message}" if message.startswith(f"{field}") else f"  {field}: {message}")
     print("\n".join(lines), file=sys.stderr)

@@ -130,3 +130,13 @@ def test_run_circuit_on_a_fake_qpu(ghz_files: tuple[Path, Path], capsys: pytest.
     assert status == 0 and payload["placement"]["device"] == "QPU"
     assert sum(payload["counts"].values()) == 300
     assert payload["record"]["what_if"] is True
+
+
+def test_run_circuit_refuses_non_positive_shots_at_the_command_line(
+    ghz_files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(["run-circuit", str(ghz_files[0]), "--shots", "0"], capsys)
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert "shots='0'; give a positive whole number such as 1000" in error and "Traceback" not in error

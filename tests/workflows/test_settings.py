@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -33,3 +34,19 @@ def test_unknown_surrogate_is_refused_before_any_work(
     error = capsys.readouterr().err
     assert "QCFLOW_SURROGATE='not-a-model' is unknown" in error
     assert "chgnet" in error and "Traceback" not in error
+
+
+def test_bad_settings_name_the_variable_and_an_unusable_home_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], fresh_settings: None, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("QCFLOW_MEMORY_HEADROOM", "plenty")
+    assert main(["resources"]) == 2
+    assert "QCFLOW_MEMORY_HEADROOM: Input should be a valid number" in capsys.readouterr().err
+    monkeypatch.delenv("QCFLOW_MEMORY_HEADROOM")
+    get_settings.cache_clear()
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("QCFLOW_HOME", str(tmp_path / "a-file" / "home"))
+    assert main(["resources"]) == 2
+    error = capsys.readouterr().err
+    assert "cannot create the results folder" in error and "QCFLOW_HOME" in error
+    assert "Traceback" not in error
