@@ -3,10 +3,12 @@
     python benchmarks/broker.py                 # the benchmark (about 45 circuits, 7 families, 10-100 qubits)
     python benchmarks/broker.py --quick         # a smaller set
     python benchmarks/broker.py calibrate       # fit quantum.estimates.TIME_CONSTANTS on other circuits
+    python benchmarks/broker.py calibrate --runs FILE   # refit from runs saved with --save
 
 Every run is a forked child process with a wall-clock limit and Aer's `max_memory_mb` cap (the catalog the
-broker sees has the same memory), so a slow or huge run fails cleanly instead of starving the machine. Peak memory
-is the child's high-water mark (VmHWM) minus its resident size before the run.
+broker sees has the same memory), so a slow or huge run fails cleanly instead of starving the machine. Each child first runs a one-qubit circuit
+with the same method, so Aer's one-off set-up (about 2-3 ms, and noisy) is not charged to the circuit, as in a
+long-lived worker. Peak memory is the child's high-water mark (VmHWM) minus its resident size before the run.
 """
 
 from __future__ import annotations
@@ -29,13 +31,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from quantum.circuit_families import (
     bind_and_measure,
     ghz,
+    graph_state,
     hardware_efficient,
     qaoa,
     qft_of_ghz,
     quantum_volume,
     random_clifford_circuit,
 )
-from quantum.estimates import AER_METHODS, TIME_CONSTANTS, time_features
+from quantum.estimates import AER_METHODS, TIME_CONSTANTS, seconds, time_features
 from quantum.executors import translation_for
 from quantum.profiles import QuantumSegment, flatten_circuit, profile_segment
 from workflows.broker import PlacementRefused, Policy, place
@@ -50,7 +53,8 @@ def mqt(name: str, n: int) -> QuantumCircuit:
     """An MQT Bench circuit on `n` qubits (target-independent level), parameters bound, measured."""
     from mqt.bench import BenchmarkLevel, get_benchmark
 
-    return bind_and_measure(get_benchmark(name, BenchmarkLevel.INDEP, n), 5)
+    seeded = {"seed": 7} if name == "graphstate" else {}  # its random graph is otherwise new at every call
+    return bind_and_measure(get_benchmark(name, BenchmarkLevel.INDEP, n, **seeded), 5)
 
 
 def mqt_available() -> bool:
@@ -88,13 +92,22 @@ def benchmark_circuits(quick: bool) -> list[tuple[str, QuantumCircuit]]:
     return found
 
 
-def calibration_circuits() -> list[QuantumCircuit]:
-    """Circuits for fitting the time model: other sizes and seeds than the benchmark's."""
+def calibration_circuits() -> list[tuple[QuantumCircuit, int]]:
+    """(circuit, shots) for fitting the time model: other sizes and seeds than the benchmark's, a few with
+    other shot counts so that per-shot and per-circuit costs separate."""
     found = [ghz(n) for n in (6, 20, 45, 80)] + [random_clifford_circuit(n, 9) for n in (6, 20, 45, 80, 150)]
+    found += [graph_state(n, 8, degree) for n in (12, 24, 40, 70) for degree in (2, 3)]
     found += [hardware_efficient(n, 8, reps) for n in (6, 12, 16, 19, 21, 23, 40, 70) for reps in (1, 3)]
     found += [quantum_volume(n, 8) for n in (4, 8, 12, 16, 19, 21)]
     found += [qaoa(n, 7) for n in (8, 14, 18, 21, 50)] + [qaoa(n, 7, regular=True) for n in (8, 12, 18)]
-    return found
+    other_shots = [
+        ghz(12),
+        graph_state(30, 9),
+        hardware_efficient(9, 9),
+        hardware_efficient(17, 9),
+        qaoa(30, 9),
+    ]
+    return [(c, SHOTS) for c in found] + [(c, shots) for c in other_shots for shots in (100, 10_000)]
 
 
 # ---------------------------------------------------------------- one run in a forked child
@@ -105,7 +118,7 @@ def _rss_kib(field_name: str) -> int:
     return 0
 
 
-def _child(conn, circuit: QuantumCircuit, method: str, cap_mb: int) -> None:  # type: ignore[no-untyped-def]
+def _child(conn, circuit: QuantumCircuit, method: str, cap_mb: int, shots: int) -> None:  # type: ignore[no-untyped-def]
     import resource
 
     from qiskit_aer import AerSimulator
@@ -113,11 +126,17 @@ def _child(conn, circuit: QuantumCircuit, method: str, cap_mb: int) -> None:  # 
     # Cap the address space too: MPS and the stabilizers ignore max_memory_mb and could starve the machine.
     limit = _rss_kib("VmSize:") * 1024 + (cap_mb + 1024) * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    before = _rss_kib("VmRSS:")
     simulator = AerSimulator(method=method, max_memory_mb=cap_mb, max_parallel_threads=0)
+    warm_up = QuantumCircuit(1, 1)
+    warm_up.h(0)
+    warm_up.measure(0, 0)
+    simulator.run(
+        warm_up, shots=10
+    ).result()  # Aer's one-off set-up (thread pool, first call) is not the circuit's
+    before = _rss_kib("VmRSS:")
     started = time.perf_counter()
     try:
-        result = simulator.run(circuit, shots=SHOTS).result()
+        result = simulator.run(circuit, shots=shots).result()
         ok, error = bool(result.success), None if result.success else str(result.status)[:200]
         chosen = result.results[0].metadata.get("method") if ok else None
     except Exception as exc:
@@ -136,23 +155,23 @@ class Run:
     chosen: str | None = None
 
 
-def run_best_of(circuit: QuantumCircuit, method: str, cap_mb: int, timeout: float) -> Run:
-    """The fastest of up to three runs: runs under 0.5 s run three times, under 2 s twice (load makes them noisy)."""
-    best = run_once(circuit, method, cap_mb, timeout)
-    repeats = 3 if best.seconds < 0.5 else 2 if best.seconds < 2.0 else 1
+def run_best_of(circuit: QuantumCircuit, method: str, cap_mb: int, timeout: float, shots: int = SHOTS) -> Run:
+    """The fastest of up to five runs: five under 0.05 s, three under 0.5 s, two under 2 s (load makes them noisy)."""
+    best = run_once(circuit, method, cap_mb, timeout, shots)
+    repeats = 5 if best.seconds < 0.05 else 3 if best.seconds < 0.5 else 2 if best.seconds < 2.0 else 1
     for _ in range(repeats - 1):
         if not best.ok:
             break
-        again = run_once(circuit, method, cap_mb, timeout)
+        again = run_once(circuit, method, cap_mb, timeout, shots)
         best = again if again.ok and again.seconds < best.seconds else best
     return best
 
 
-def run_once(circuit: QuantumCircuit, method: str, cap_mb: int, timeout: float) -> Run:
+def run_once(circuit: QuantumCircuit, method: str, cap_mb: int, timeout: float, shots: int = SHOTS) -> Run:
     """Run a translated circuit with one Aer method in a forked child; failures and timeouts are runs too."""
     context = mp.get_context("fork")
     parent, child = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(child, circuit, method, cap_mb))
+    process = context.Process(target=_child, args=(child, circuit, method, cap_mb, shots))
     process.start()
     if parent.poll(timeout):
         report = parent.recv()
@@ -297,24 +316,44 @@ def main_benchmark(args: argparse.Namespace) -> None:
 
 
 # ---------------------------------------------------------------- calibration
+def measure_calibration(args: argparse.Namespace) -> list[dict]:
+    """Run every calibration circuit with every Aer method the current model does not rule out; the raw runs."""
+    raw: list[dict] = []
+    for index, (circuit, shots) in enumerate(calibration_circuits()):
+        profile = profile_segment(QuantumSegment("calibration", [circuit], "sampler", shots=shots))
+        for method in AER_METHODS:
+            if seconds(profile, method) > 20 * args.timeout:  # it would only time out: save the wait
+                continue
+            run = run_best_of(translated(circuit, method), method, args.cap_mb, args.timeout, shots)
+            raw.append({"index": index, "method": method, "name": circuit.name, "shots": shots, **vars(run)})
+        print(f"{circuit.name[:20]:20s} {circuit.num_qubits:3d}q {shots:6d} shots measured", flush=True)
+    return raw
+
+
 def main_calibrate(args: argparse.Namespace) -> None:
-    """Fit TIME_CONSTANTS by non-negative least squares on relative error, one method at a time."""
+    """Fit TIME_CONSTANTS by non-negative least squares on relative error, one method at a time.
+
+    With `--runs FILE` the fit uses runs saved earlier (`--save`), so a change of the model's features is refitted
+    without measuring again.
+    """
     from scipy.optimize import nnls
 
-    samples: dict[str, list[tuple[dict[str, float], float]]] = {m: [] for m in AER_METHODS}
-    raw: list[dict] = []
-    for index, circuit in enumerate(calibration_circuits()):
-        profile = profile_segment(QuantumSegment("calibration", [circuit], "sampler", shots=SHOTS))
-        for method in AER_METHODS:
-            run = run_once(translated(circuit, method), method, args.cap_mb, args.timeout)
-            raw.append({"index": index, "method": method, "name": circuit.name, **vars(run)})
-            if run.ok:
-                samples[method].append((time_features(profile, method), run.seconds))
-        print(f"{circuit.name[:20]:20s} {circuit.num_qubits:3d}q measured", flush=True)
-    if args.save:
+    raw = json.loads(Path(args.runs).read_text()) if args.runs else measure_calibration(args)
+    if args.save and not args.runs:
         Path(args.save).write_text(json.dumps(raw))
+    circuits = calibration_circuits()
+    profiles = {
+        index: profile_segment(QuantumSegment("calibration", [circuit], "sampler", shots=shots))
+        for index, (circuit, shots) in enumerate(circuits)
+    }
+    samples: dict[str, list[tuple[dict[str, float], float]]] = {m: [] for m in AER_METHODS}
+    for run in raw:
+        if run["ok"]:
+            samples[run["method"]].append(
+                (time_features(profiles[run["index"]], run["method"]), run["seconds"])
+            )
     for method, rows in samples.items():
-        keys = list(TIME_CONSTANTS[method])
+        keys = [k for k in TIME_CONSTANTS[method] if any(f.get(k) for f, _ in rows)]  # "trial" is measured
         if len(rows) < len(keys):
             print(f"{method}: {len(rows)} runs, too few to fit; keeping {TIME_CONSTANTS[method]}")
             continue
@@ -333,6 +372,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a smaller circuit set")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per run (30)")
     parser.add_argument("--save", default=None, help="write the raw runs as JSON here")
+    parser.add_argument("--runs", default=None, help="calibrate: refit from runs saved earlier with --save")
     parser.add_argument("--cap-mb", type=int, default=4096, help="Aer max_memory_mb per run (4096)")
     args = parser.parse_args()
     main_calibrate(args) if args.mode == "calibrate" else main_benchmark(args)

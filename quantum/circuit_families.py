@@ -1,4 +1,5 @@
-"""Benchmark circuit families: GHZ, hardware-efficient ansatz, QAOA, random Clifford, quantum volume, QFT of GHZ.
+"""Benchmark circuit families: GHZ, hardware-efficient ansatz, QAOA, random Clifford, graph state, quantum volume,
+QFT of GHZ.
 
 Plain qiskit circuits, deterministic for a seed, with every parameter bound (angles drawn uniformly from
 [0, 2 pi) rad) and every qubit measured, so they run as they are on any sampler. The broker benchmark
@@ -71,6 +72,18 @@ def random_clifford_circuit(num_qubits: int, seed: int = 3) -> QuantumCircuit:
     from qiskit.quantum_info import random_clifford
 
     return bind_and_measure(random_clifford(num_qubits, seed=seed).to_circuit(), seed, "clifford")
+
+
+def graph_state(num_qubits: int, seed: int = 6, degree: int = 2) -> QuantumCircuit:
+    """Graph state of a seeded random `degree`-regular graph (H on every qubit, CZ per edge), measured: Clifford,
+    with an entanglement across cuts set by the graph's cut rank, so the MPS cost varies with the graph."""
+    import networkx as nx
+
+    circuit = QuantumCircuit(num_qubits, name="graph_state")
+    circuit.h(range(num_qubits))
+    for a, b in nx.random_regular_graph(degree, num_qubits, seed=seed).edges():
+        circuit.cz(a, b)
+    return bind_and_measure(circuit, seed)
 
 
 def quantum_volume(num_qubits: int, seed: int = 4) -> QuantumCircuit:

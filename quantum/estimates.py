@@ -42,25 +42,33 @@ T_GATE_EXTENT = 1.0 / math.cos(math.pi / 8) ** 2
 EXTENDED_STABILIZER_MAX_QUBITS = 63
 
 # Seconds. Fitted by `python benchmarks/broker.py calibrate` (non-negative least squares on relative error; Aer
-# 0.18.2 AerSimulator.run, 1000 shots, 2 cores otherwise idle, 6-150 qubits: GHZ, random Clifford, EfficientSU2,
-# quantum volume, QAOA; 2026-11-30). Each term is a cost per unit of `time_features`: "call" per primitive call,
-# "circuit" per circuit x parameter set, "gate1"/"gate2"/"gatem" per gate x amplitude, "sync" per gate when Aer
-# runs OpenMP threads, "gate" per gate, "gate2chi" per two-qubit gate x bond-dimension bound, "shot" per shot x
-# qubit ("shotn2": x qubit^2), "term" per Pauli term x sweep, "trial" per second an MPS trial measured on the
-# circuit itself. Median fit errors: statevector 13 %, density matrix 7 %, MPS 10 %, stabilizer 13 %, extended
-# stabilizer 4 %. An earlier fit on a machine loaded by other jobs gave constants up to 150x larger for the
-# per-gate OpenMP term: timings depend on load, which execution records then correct.
+# 0.18.2 AerSimulator.run after a warm-up run, fastest of up to five, 100-10,000 shots, 2 cores otherwise idle,
+# 4-150 qubits: GHZ, random Clifford, graph states, EfficientSU2, quantum volume, QAOA; 2026-11-30). Each term is a
+# cost per unit of `time_features`:
+# - "call" per primitive call, "circuit" per circuit x parameter set, "gate" per gate (Aer's per-instruction cost);
+# - "gate1"/"gate2"/"gatem" per gate x amplitude ("gate2d" diagonal two-qubit gates, "gate2u" dense ones), "sync"
+#   per gate when Aer runs OpenMP threads, "gaten" per gate x qubit;
+# - "gate2chi" per two-qubit gate x bond-dimension bound, "work" per unit of exact MPS work (chi^3 per contraction);
+# - "shot" per shot x qubit ("shotn2": x qubit^2, "shotchi": x sum of chi^2, "shotdet": x deterministic outcome x
+#   qubit^2), "term" per Pauli term x sweep, "trial" per second an MPS trial measured on the circuit itself.
+# Median fit errors: statevector 6 %, density matrix 4 %, MPS 11 %, stabilizer 5 %, extended stabilizer 17 %.
+# Timings depend on load and machine, which execution records then correct.
 TIME_CONSTANTS: dict[str, dict[str, float]] = {
-    "statevector": {"call": 0.0, "circuit": 0.00174, "gate1": 5.4e-10, "gate2": 2.19e-9, "gatem": 4.4e-9,
-                    "sync": 5.46e-6, "shot": 6.56e-7, "term": 1.0e-9},
-    "density_matrix": {"call": 0.0, "circuit": 0.00131, "gate1": 1.55e-9, "gate2": 6.44e-9, "gatem": 1.3e-8,
-                       "sync": 5.43e-5, "shot": 6.7e-7, "term": 1.0e-9},
-    "matrix_product_state": {"call": 0.0, "circuit": 0.00627, "gate": 9.35e-5, "gate2chi": 5.69e-6,
-                             "shot": 1.6e-6, "term": 3.0e-6, "trial": 1.0},
-    "stabilizer": {"call": 0.0, "circuit": 0.00886, "gate": 1.17e-7, "shot": 1.74e-7, "shotn2": 1.19e-8,
-                   "term": 1.19e-8},
-    "extended_stabilizer": {"call": 0.00398, "circuit": 0.0, "gate": 1.69e-14, "shot": 1.51e-12, "term": 0.0},
+    "statevector": {"call": 0.0, "circuit": 0.00116, "gate": 2.8e-05, "gate1": 8.21e-10, "gate2": 1.32e-09,
+                    "gate2d": 1.6e-09, "gate2u": 2.65e-09, "gatem": 4.4e-9, "sync": 8.97e-06, "shot": 8.03e-08,
+                    "term": 1.0e-9},
+    "density_matrix": {"call": 0.00179, "circuit": 0.0, "gate": 2.16e-05, "gate1": 2.71e-09, "gate2": 2.06e-09,
+                       "gate2d": 3.31e-09, "gate2u": 6.97e-09, "gatem": 1.3e-8, "sync": 3.9e-05, "shot": 2.25e-08,
+                       "term": 1.0e-9},
+    "matrix_product_state": {"call": 0.0, "circuit": 0.00095, "gate": 3.07e-05, "gate2chi": 5.75e-06,
+                             "work": 5.93e-09, "shot": 1.74e-06, "shotchi": 1.25e-08, "term": 3.0e-6, "trial": 1.0},
+    "stabilizer": {"call": 0.0, "circuit": 0.00126, "gate": 1.49e-05, "gaten": 5.18e-08, "shot": 1.59e-07,
+                   "shotn2": 2.3e-09, "shotdet": 1.41e-10, "term": 1.19e-8},
+    "extended_stabilizer": {"call": 0.00149, "circuit": 0.0, "gate": 1.46e-14, "shot": 3.65e-12, "term": 0.0},
 }  # fmt: skip
+# Statevector time in single vs double precision: Aer 0.18.2 here, 1,000 shots, 20-22 qubits: quantum volume 1.24x,
+# QAOA 1.13x, EfficientSU2 0.90x (single is no faster: it is chosen to fit in memory, never for speed).
+SINGLE_PRECISION_TIME = 1.1
 # Cores the constants were measured with; the amplitude-parallel part scales with cores beyond that.
 CALIBRATION_CORES = 2
 # Aer runs statevector/density-matrix gates on one thread below 14 qubits (AerSimulator option
@@ -151,12 +159,22 @@ def time_features(
     if method in ("statevector", "density_matrix"):
         size = 2.0**n if method == "statevector" else 4.0**n
         state_qubits = n if method == "statevector" else 2 * n
-        scale = size * (0.7 if precision == "single" else 1.0) / _parallel_speedup(state_qubits, cores)
+        scale = (
+            size
+            * (SINGLE_PRECISION_TIME if precision == "single" else 1.0)
+            / _parallel_speedup(state_qubits, cores)
+        )
         sweeps = profile.parameter_sets * (trajectories if method == "statevector" else 1)
+        controlled = (
+            profile.two_qubit_gates - profile.diagonal_two_qubit_gates - profile.dense_two_qubit_gates
+        )
         threaded = 1.0 if state_qubits >= PARALLEL_THRESHOLD_QUBITS and cores > 1 else 0.0
         return features | {
+            "gate": float(profile.gates * sweeps),
             "gate1": scale * profile.one_qubit_gates * sweeps,
-            "gate2": scale * profile.two_qubit_gates * sweeps,
+            "gate2": scale * controlled * sweeps,
+            "gate2d": scale * profile.diagonal_two_qubit_gates * sweeps,
+            "gate2u": scale * profile.dense_two_qubit_gates * sweeps,
             "gatem": scale * profile.multi_qubit_gates * sweeps,
             "sync": threaded * profile.gates * sweeps,
             "shot": float(shots * n * runs),
@@ -172,17 +190,25 @@ def time_features(
                 "trial": measured * sweeps,
                 "term": terms * profile.mps_shot_work * runs,
             }
+        exact = profile.bond_dimension_exact  # Clifford: the work itself is known, not only a bound on chi
         return features | {
             "gate": float(profile.gates * sweeps),
-            "gate2chi": profile.two_qubit_gates * chi * sweeps,
+            "gate2chi": 0.0 if exact else profile.two_qubit_gates * chi * sweeps,
+            "work": profile.mps_gate_work * sweeps if exact else 0.0,
             "shot": float(shots * n * runs),
+            "shotchi": shots * (profile.mps_shot_work - n) * runs if exact else 0.0,
             "term": terms * profile.mps_shot_work * runs,
         }
     if method == "stabilizer":
+        # Aer measures the tableau shot by shot; a fixed outcome costs a sweep of n rows of 2n bits, a random one
+        # only the rows that anticommute (Aaronson & Gottesman, PRA 70, 052328 (2004)).
+        deterministic = n if profile.deterministic_outcomes is None else profile.deterministic_outcomes
         return features | {
-            "gate": float(profile.gates * n * profile.parameter_sets),
+            "gate": float(profile.gates * profile.parameter_sets),
+            "gaten": float(profile.gates * n * profile.parameter_sets),
             "shot": float(shots * n * runs),
             "shotn2": float(shots * n * n * runs),
+            "shotdet": float(shots * deterministic * n * n * runs),
             "term": float(terms * n * n * runs),
         }
     states = float(extended_stabilizer_states(profile))

@@ -2,21 +2,20 @@
 
 `estimator_for` / `sampler_for` return a primitive that takes the segment's PUBs in one call; circuits are
 translated to what the chosen Aer method or QPU accepts (ISA circuits for a QPU, observables moved onto the
-physical layout). `run_with_fallback` runs a chain of placements (the choice, then the runners-up), retrying
-transient errors, and returns an `ExecutionRecord`; `ExecutionHistory` persists records as JSON lines and turns
-them into corrections of the broker's time estimates. The placement types live in workflows/broker.py; this
+physical layout); QPU jobs are journaled (quantum/job_journal.py), so a rerun re-attaches to them.
+`run_with_fallback` runs a chain of placements (the choice, then the runners-up), retrying transient errors, and
+returns an `ExecutionRecord`; `ExecutionHistory` persists records as JSON lines and turns them into corrections
+of the broker's time estimates. The placement types live in workflows/broker.py; this
 module only needs the attributes listed in `PlacementLike`, so quantum/ never imports workflows/.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -29,7 +28,15 @@ from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit.transpiler import PassManager, generate_preset_pass_manager
 
-from quantum.profiles import NON_GATE_INSTRUCTIONS, CircuitProfile, flatten_circuit
+from quantum.job_journal import (
+    JobJournal,
+    JournaledEstimator,
+    JournaledSampler,
+    Submission,
+    qpu_jobs,
+    submissions_recorded,
+)
+from quantum.profiles import NON_GATE_INSTRUCTIONS, flatten_circuit
 from quantum.runtime import fake_backend, isa_pass_manager, runtime_estimator, runtime_sampler
 
 logger = logging.getLogger(__name__)
@@ -114,7 +121,8 @@ class PreparedEstimator(BaseEstimatorV2):
         return self._estimator.run(prepared, precision=precision)
 
 
-def _aer_preparer(method: str) -> Callable[[QuantumCircuit], QuantumCircuit]:
+def aer_circuit_preparer(method: str) -> Callable[[QuantumCircuit], QuantumCircuit]:
+    """Flatten a circuit and translate it to the gates the Aer method accepts (only when it must)."""
     accepted, pass_manager = translation_for(method)
 
     def prepare(circuit: QuantumCircuit) -> QuantumCircuit:
@@ -135,9 +143,12 @@ def _qpu_backend(placement: PlacementLike, backend: Any | None) -> Any:
     )
 
 
+def _optimization_level(placement: PlacementLike) -> int:
+    return int(placement.options.get("optimization_level", 1))
+
+
 def _qpu_preparer(backend: Any, placement: PlacementLike) -> Callable[[QuantumCircuit], QuantumCircuit]:
-    pass_manager = isa_pass_manager(backend, int(placement.options.get("optimization_level", 1)))
-    return pass_manager.run
+    return isa_pass_manager(backend, _optimization_level(placement)).run
 
 
 def estimator_for(
@@ -146,15 +157,18 @@ def estimator_for(
     backend: Any | None = None,
     noise_model: Any | None = None,
     seed: int | None = None,
+    journal: JobJournal | Path | str | None = None,
 ) -> BaseEstimatorV2:
     """EstimatorV2 for the placement: Aer with its method/device/precision/threads, or IBM Runtime on a QPU.
 
-    With `seed` the Aer estimator's precision noise is reproducible; `noise_model` is an Aer NoiseModel.
+    With `seed` the Aer estimator's precision noise is reproducible; `noise_model` is an Aer NoiseModel. On a
+    QPU, jobs are journaled in `journal` (a JobJournal or its folder) and re-attached on a rerun.
     """
     if placement.device == "QPU":
         qpu = _qpu_backend(placement, backend)
         estimator = runtime_estimator(qpu, placement.options.get("mode", "job"))
-        return PreparedEstimator(estimator, _qpu_preparer(qpu, placement))
+        jobs = qpu_jobs(qpu, journal, optimization_level=_optimization_level(placement))
+        return JournaledEstimator(PreparedEstimator(estimator, _qpu_preparer(qpu, placement)), jobs)
     from qiskit_aer.primitives import EstimatorV2 as AerEstimatorV2
 
     backend_options = aer_backend_options(placement)
@@ -164,7 +178,7 @@ def estimator_for(
     if seed is not None:
         options["run_options"] = {"seed": seed}
     estimator = AerEstimatorV2(options=options)
-    return PreparedEstimator(estimator, _aer_preparer(placement.method))
+    return PreparedEstimator(estimator, aer_circuit_preparer(placement.method))
 
 
 def sampler_for(
@@ -174,12 +188,17 @@ def sampler_for(
     noise_model: Any | None = None,
     default_shots: int = 1024,
     seed: int | None = None,
+    journal: JobJournal | Path | str | None = None,
 ) -> BaseSamplerV2:
-    """SamplerV2 for the placement: Aer with its method/device/precision/threads, or IBM Runtime on a QPU."""
+    """SamplerV2 for the placement: Aer with its method/device/precision/threads, or IBM Runtime on a QPU.
+
+    On a QPU, jobs are journaled in `journal` (a JobJournal or its folder) and re-attached on a rerun.
+    """
     if placement.device == "QPU":
         qpu = _qpu_backend(placement, backend)
         sampler = runtime_sampler(qpu, placement.options.get("mode", "job"), default_shots)
-        return PreparedSampler(sampler, _qpu_preparer(qpu, placement))
+        jobs = qpu_jobs(qpu, journal, optimization_level=_optimization_level(placement))
+        return JournaledSampler(PreparedSampler(sampler, _qpu_preparer(qpu, placement)), jobs, default_shots)
     from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 
     backend_options = aer_backend_options(placement)
@@ -188,7 +207,7 @@ def sampler_for(
     sampler = AerSamplerV2(
         default_shots=default_shots, seed=seed, options={"backend_options": backend_options}
     )
-    return PreparedSampler(sampler, _aer_preparer(placement.method))
+    return PreparedSampler(sampler, aer_circuit_preparer(placement.method))
 
 
 class ExecutionRecord(BaseModel):
@@ -212,7 +231,8 @@ class ExecutionRecord(BaseModel):
     fallbacks: list[str] = Field(default_factory=list, description="placements that failed before this one")
     errors: list[str] = Field(default_factory=list)
     what_if: bool = Field(False, description="a fake backend run locally; its time says nothing of the QPU")
-    job_id: str | None = None
+    job_id: str | None = Field(None, description="the QPU job, as journaled before waiting on it")
+    reattached: bool = Field(False, description="a job an earlier run submitted; the time is not the job's")
     started_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
     def label(self) -> str:
@@ -270,6 +290,7 @@ class ExecutionHistory:
             if (
                 (record.resource, record.method) != (resource, method)
                 or record.what_if
+                or record.reattached
                 or not record.succeeded
             ):
                 continue
@@ -328,7 +349,8 @@ def run_with_fallback(
             try:
                 argument = prepare(placement) if prepare is not None else placement
                 started = time.perf_counter()
-                result = run(argument)
+                with submissions_recorded() as submissions:
+                    result = run(argument)
             except Exception as error:
                 errors.append(f"{placement.label()}: {type(error).__name__}: {error}"[:500])
                 logger.warning("segment %s failed on %s: %s", placement.segment, placement.label(), error)
@@ -339,7 +361,8 @@ def run_with_fallback(
             measured = time.perf_counter() - started
             record = _record_for(
                 placement, succeeded=True, measured_seconds=measured, attempts=attempts, retries=attempt,
-                fallbacks=failed, errors=errors, job_id=_job_id(result), **_scaled_costs(placement, measured),
+                fallbacks=failed, errors=errors, **_job_fields(result, submissions),
+                **_scaled_costs(placement, measured),
             )  # fmt: skip
             if history is not None:
                 history.append(record)
@@ -359,131 +382,9 @@ def _scaled_costs(placement: PlacementLike, measured: float) -> dict[str, float 
     return {"cost_usd": estimate.cost_usd * scale, "energy_joules": estimate.energy_joules * scale}
 
 
-def _job_id(result: Any) -> str | None:
+def _job_fields(result: Any, submissions: list[Submission]) -> dict[str, Any]:
+    """job_id (the last QPU job of the run, else one the result carries) and whether a job was re-attached."""
+    if submissions:
+        return {"job_id": submissions[-1].job_id, "reattached": any(s.reattached for s in submissions)}
     job_id = getattr(result, "job_id", None)
-    return job_id() if callable(job_id) else job_id
-
-
-@dataclass(frozen=True)
-class MpsTrial:
-    """A capped MPS run of a segment's circuits: the final bond dimensions and what the method costs here.
-
-    Below the cap the trial was an exact MPS simulation, so its times are the method's own on this machine,
-    whatever the structural bound says: `seconds` is a run of `timed_shots` shots (0: one unmeasured shot, the
-    gates alone) and `seconds_per_shot` the cost of each further shot.
-    """
-
-    bond_log2: list[int]
-    max_bond: int
-    capped: bool
-    seconds: float
-    seconds_per_shot: float = 0.0
-    timed_shots: int = 0
-
-
-@contextlib.contextmanager
-def _aer_failures_quiet() -> Iterator[None]:
-    """Aer logs a warning for every failed run; a trial that Aer refuses is expected and handled."""
-    aer_logger = logging.getLogger("qiskit_aer.backends.aerbackend")
-    level = aer_logger.level
-    aer_logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        aer_logger.setLevel(level)
-
-
-def mps_trial(circuits: Sequence[QuantumCircuit], cap: int = 16, shots: int = 0) -> MpsTrial | None:
-    """Run the circuits as MPS with the bond dimension capped at `cap`, timed, and read the final bonds.
-
-    The cap bounds the trial's cost by n x gates x cap^3. With `shots` > 1 a second run samples that many
-    shots of the measured circuits to time the sampling. Returns None for circuits with unbound parameters
-    or when Aer refuses the trial (its memory check ignores the cap).
-    """
-    from qiskit_aer import AerSimulator
-
-    if any(circuit.num_parameters for circuit in circuits):
-        return None
-    simulator = AerSimulator(method="matrix_product_state", matrix_product_state_max_bond_dimension=cap)
-    prepared = [_aer_preparer("matrix_product_state")(circuit) for circuit in circuits]
-    trials = []
-    for circuit in prepared:
-        trial = circuit.remove_final_measurements(inplace=False)
-        trial.save_matrix_product_state(label="trial")
-        trials.append(trial)
-    with _aer_failures_quiet():
-        try:
-            started = time.perf_counter()
-            result = simulator.run(trials, shots=1).result()
-            seconds = time.perf_counter() - started
-            bonds = [[len(values) for values in result.data(i)["trial"][1]] for i in range(len(trials))]
-            largest = max((b for bond in bonds for b in bond), default=1)
-            # Sampling is timed only below the cap, where no truncation happened (Aer 0.18.2 can crash when
-            # sampling a truncated MPS), and uncapped, which then costs the same.
-            sampling = None if largest >= cap else _sampling_times(prepared, shots)
-        except Exception as error:
-            logger.info("MPS trial skipped: %s", str(error)[:200])
-            return None
-    if sampling is not None:
-        seconds, per_shot, timed_shots = sampling
-    else:
-        per_shot, timed_shots = 0.0, 0
-    return MpsTrial(
-        bond_log2=[math.ceil(math.log2(max(b, 1))) for b in max(bonds, key=len)],
-        max_bond=largest,
-        capped=largest >= cap,
-        seconds=seconds,
-        seconds_per_shot=per_shot,
-        timed_shots=timed_shots,
-    )
-
-
-def _sampling_times(circuits: list[QuantumCircuit], shots: int) -> tuple[float, float, int] | None:
-    """(seconds of a run of shots/10 shots, seconds per further shot, shots/10) from two timed MPS runs."""
-    from qiskit_aer import AerSimulator
-
-    measured = [c for c in circuits if any(i.operation.name == "measure" for i in c.data)]
-    if shots < 20 or not measured:
-        return None
-    simulator = AerSimulator(method="matrix_product_state")
-    times = []
-    for count in (shots // 10, shots):
-        started = time.perf_counter()
-        simulator.run(measured, shots=count).result()
-        times.append(time.perf_counter() - started)
-    return times[0], max(times[1] - times[0], 0.0) / (shots - shots // 10), shots // 10
-
-
-def tightened_by_trial(
-    circuits: Sequence[QuantumCircuit], profile: CircuitProfile, cap: int = 16, shots: int = 0
-) -> tuple[CircuitProfile, str] | None:
-    """The profile with the MPS bond bounds and times an MPS trial measured, and a note; None if it hit the cap."""
-    trial = mps_trial(circuits, cap, shots)
-    if trial is None or trial.capped:
-        return None
-    # One bit of margin: the trial saw the final state, not every step on the way.
-    tightened = [
-        min(bound, seen + 1)
-        for bound, seen in zip(profile.bond_dimension_log2, trial.bond_log2, strict=False)
-    ]
-    tightened += profile.bond_dimension_log2[len(tightened) :]
-    shot_work = float(sum(4.0 ** min(b, 30) for b in tightened)) + profile.num_qubits
-    note = (
-        f"an MPS trial (bond dimension capped at {cap}) ended at bond dimension {trial.max_bond} in "
-        f"{trial.seconds:.3g} s"
-        + (f" + {trial.seconds_per_shot * 1e3:.3g} ms per shot" if trial.seconds_per_shot else "")
-        + (
-            f": the structural bound 2^{profile.max_bond_dimension_log2} is loose"
-            if profile.max_bond_dimension_log2 > math.log2(max(trial.max_bond, 1)) + 1
-            else ""
-        )
-        + "; MPS estimates use the trial"
-    )
-    update = {
-        "bond_dimension_log2": tightened,
-        "mps_shot_work": shot_work,
-        "mps_trial_seconds": trial.seconds,
-        "mps_trial_seconds_per_shot": trial.seconds_per_shot,
-        "mps_trial_shots": trial.timed_shots,
-    }
-    return profile.model_copy(update=update), note
+    return {"job_id": job_id() if callable(job_id) else job_id}

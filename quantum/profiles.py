@@ -10,12 +10,15 @@ general two-qubit gate), and never beyond 2^min(k, n-k) for a cut with k qubits 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, Field
 from qiskit import QuantumCircuit
 from qiskit.circuit import ParameterExpression
+
+from quantum.stabilizer_entanglement import clifford_mps_path
 
 # Instructions that are not gates: they neither entangle nor break Clifford-ness.
 NON_GATE_INSTRUCTIONS = frozenset({"barrier", "measure", "reset", "delay", "id", "store"})
@@ -33,6 +36,8 @@ CLIFFORD_GATES = frozenset(
 # rzz(pi/2) = exp(-i pi/4 ZZ)), and controlled phases that are Clifford at multiples of pi (cp(pi) = CZ).
 CLIFFORD_AT_QUARTER_TURNS = frozenset({"rz", "p", "u1", "rx", "ry", "rzz", "rxx", "ryy"})
 CLIFFORD_AT_HALF_TURNS = frozenset({"cp", "crz", "cu1"})
+# Single-qubit Euler-angle gates (u2 is U(pi/2, phi, lambda)).
+EULER_GATES = frozenset({"u", "u2", "u3"})
 
 # Operator Schmidt rank of two-qubit gates across the cut between their qubits (Nielsen, PRA 61, 064301 (2000)):
 # controlled single-qubit gates and ZZ-type rotations have rank 2; swap, iswap and general unitaries have rank 4.
@@ -42,6 +47,9 @@ SCHMIDT_RANK_TWO = frozenset(
         "rzz", "rxx", "ryy", "rzx", "ecr",
     }
 )  # fmt: skip
+
+# Two-qubit gates diagonal in the computational basis: a simulator multiplies amplitudes instead of mixing them.
+DIAGONAL_TWO_QUBIT_GATES = frozenset({"cz", "cp", "crz", "cu1", "cs", "csdg", "rzz"})
 
 # Gates the extended-stabilizer method handles as non-Clifford (Aer 0.18 basis for that method).
 EXTENDED_STABILIZER_NON_CLIFFORD = frozenset({"t", "tdg", "ccx", "ccz", "rz", "p", "u1"})
@@ -93,6 +101,12 @@ class CircuitProfile(BaseModel):
     depth: int = Field(description="deepest circuit, layers")
     one_qubit_gates: int
     two_qubit_gates: int
+    diagonal_two_qubit_gates: int = Field(
+        0, description="two-qubit gates diagonal in the computational basis (cz, cp, rzz)"
+    )
+    dense_two_qubit_gates: int = Field(
+        0, description="two-qubit gates of operator Schmidt rank 4 (unitary, swap, iswap)"
+    )
     multi_qubit_gates: int = Field(description="gates on three or more qubits")
     measurements: int
     is_clifford: bool
@@ -106,6 +120,13 @@ class CircuitProfile(BaseModel):
     )
     bond_dimension_log2: list[int] = Field(
         description="log2 of the bond-dimension bound at each cut (k | k+1), k = 0..n-2, of the widest circuit"
+    )
+    bond_dimension_exact: bool = Field(
+        False, description="bond dimensions are exact (Clifford circuits: read from the stabilizer tableau)"
+    )
+    deterministic_outcomes: int | None = Field(
+        None,
+        description="Clifford circuits: qubits whose Z outcome is fixed by the others (costly for a tableau)",
     )
     mps_gate_work: float = Field(
         description="sum over gates of span * chi^3 (two-qubit) or chi^2 (one-qubit), chi the running bond bound"
@@ -138,6 +159,10 @@ class CircuitProfile(BaseModel):
         clifford = (
             "Clifford" if self.is_clifford else f"not Clifford ({self.non_clifford_gates} non-Clifford gates)"
         )
+        largest = f"2^{self.max_bond_dimension_log2}"
+        bond = (
+            f"{largest}, exact from the stabilizer tableau" if self.bond_dimension_exact else f"<= {largest}"
+        )
         work = f"{self.num_circuits} circuit(s) x {self.parameter_sets} parameter set(s), {self.primitive}"
         work += (
             f" with {self.shots} shots"
@@ -147,7 +172,7 @@ class CircuitProfile(BaseModel):
         return (
             f"circuit: {self.num_qubits} qubits, depth {self.depth}, {self.two_qubit_gates} two-qubit gates, "
             f"{clifford}; at most {self.max_cut_crossings} two-qubit gates cross one cut of the qubit line "
-            f"(bond dimension <= 2^{self.max_bond_dimension_log2}); {work}"
+            f"(bond dimension {bond}); {work}"
         )
 
     @property
@@ -180,6 +205,8 @@ def is_clifford_instruction(name: str, params: list) -> bool:
         return _is_multiple_of(params[0], _QUARTER_TURN)
     if name in CLIFFORD_AT_HALF_TURNS and len(params) == 1:
         return _is_multiple_of(params[0], math.pi)
+    if name in EULER_GATES:  # Rz(phi) Ry(theta) Rz(lambda) up to phase: Clifford when every angle is
+        return all(_is_multiple_of(p, _QUARTER_TURN) for p in params)
     return False
 
 
@@ -195,43 +222,88 @@ class CutBounds:
     bond_log2: list[int]
     gate_work: float
     shot_work: float
+    exact: bool = False
+    deterministic_outcomes: int | None = None
+
+
+def _gate_work(qubits: list[int], bond_log2: list[int]) -> float:
+    """MPS work of one gate: span * chi^3 for a multi-qubit gate (an SVD of a 2chi x 2chi matrix after swapping
+    its qubits together), chi^2 for a one-qubit gate, chi the bond dimension at its cuts."""
+    low, high = min(qubits), max(qubits)
+    if len(qubits) < 2:
+        near = [bond_log2[k] for k in (low - 1, low) if 0 <= k < len(bond_log2)]
+        return 4.0 ** min(max(near, default=0), 30)
+    return (high - low) * 8.0 ** min(max(bond_log2[low:high]), 30)
+
+
+def mps_shot_work(bond_log2: list[int], num_qubits: int) -> float:
+    """MPS work of sampling one shot: chi^2 per cut of the final state, plus one per qubit."""
+    return float(sum(4.0 ** min(b, 30) for b in bond_log2)) + num_qubits
+
+
+def _gate_qubits(circuit: QuantumCircuit) -> Iterator[tuple[int, str, list[int]]]:
+    """(instruction index, name, qubit indices) of every gate, skipping measurements, barriers and the like."""
+    for index, instruction in enumerate(circuit.data):
+        if instruction.operation.name not in NON_GATE_INSTRUCTIONS:
+            yield index, instruction.operation.name, [circuit.find_bit(q).index for q in instruction.qubits]
 
 
 def cut_bounds(circuit: QuantumCircuit) -> CutBounds:
     """Per cut (k | k+1): crossing two-qubit gates and log2 of the bond-dimension bound, plus MPS work.
 
-    The work follows the running bound gate by gate: a two-qubit gate costs span * chi^3 (an SVD of a
-    2chi x 2chi matrix after swapping its qubits together), a one-qubit gate chi^2.
+    The work follows the running bound gate by gate (see `_gate_work`).
     """
     n = circuit.num_qubits
     crossings = [0] * max(n - 1, 0)
     log_rank = [0] * max(n - 1, 0)
     cap = [min(k + 1, n - k - 1) for k in range(n - 1)]
     gate_work = 0.0
-    for instruction in circuit.data:
-        if instruction.operation.name in NON_GATE_INSTRUCTIONS:
-            continue
-        qubits = [circuit.find_bit(q).index for q in instruction.qubits]
+    for _, name, qubits in _gate_qubits(circuit):
         low, high = min(qubits), max(qubits)
-        if len(qubits) < 2:
-            near = [log_rank[k] for k in (low - 1, low) if 0 <= k < n - 1]
-            gate_work += 4.0 ** min(max(near, default=0), 30)
-            continue
-        rank_log2 = (
-            _schmidt_rank_log2(instruction.operation.name) if len(qubits) == 2 else 2 * (len(qubits) - 1)
+        if len(qubits) >= 2:
+            rank_log2 = _schmidt_rank_log2(name) if len(qubits) == 2 else 2 * (len(qubits) - 1)
+            for cut in range(low, high):
+                crossings[cut] += 1
+                log_rank[cut] = min(log_rank[cut] + rank_log2, cap[cut])
+        gate_work += _gate_work(qubits, log_rank)
+    return CutBounds(crossings, log_rank, gate_work, mps_shot_work(log_rank, n))
+
+
+def clifford_cut_bounds(circuit: QuantumCircuit, crossings: list[int]) -> CutBounds | None:
+    """Exact bond dimensions and MPS work of a Clifford circuit, from its stabilizer tableau along the way.
+
+    Cuts follow the qubit order Aer's MPS method keeps (`clifford_mps_path`). Each contraction costs chi^3 with
+    chi the larger bond dimension of the checkpoints around it; a one-qubit gate chi^2. The bond dimension reported
+    per cut is the largest seen at any checkpoint. None when the circuit is too wide or a gate is not handled.
+    """
+    try:
+        path = clifford_mps_path(circuit)
+    except ValueError:
+        return None
+    checkpoints = path.checkpoints
+    peak = [max(values) for values in zip(*(e for _, e in checkpoints), strict=True)]
+    gate_work, slice_index = 0.0, 1
+    for index, first, cuts in path.gate_cuts:
+        while checkpoints[slice_index][0] <= index:
+            slice_index += 1
+        before, after = checkpoints[slice_index - 1][1], checkpoints[slice_index][1]
+        bond = [max(a, b) for a, b in zip(before, after, strict=True)]
+        near = [bond[k] for k in (first - 1, first) if 0 <= k < len(bond)]
+        gate_work += (
+            sum(8.0 ** min(bond[c], 30) for c in cuts) if cuts else 4.0 ** min(max(near, default=0), 30)
         )
-        for cut in range(low, high):
-            crossings[cut] += 1
-            log_rank[cut] = min(log_rank[cut] + rank_log2, cap[cut])
-        gate_work += (high - low) * 8.0 ** min(max(log_rank[low:high]), 30)
-    shot_work = float(sum(4.0 ** min(b, 30) for b in log_rank)) + n
-    return CutBounds(crossings, log_rank, gate_work, shot_work)
+    return CutBounds(
+        crossings, peak, gate_work, mps_shot_work(checkpoints[-1][1], circuit.num_qubits), exact=True,
+        deterministic_outcomes=circuit.num_qubits - path.random_outcomes,
+    )  # fmt: skip
 
 
 @dataclass
 class _Counts:
     one: int = 0
     two: int = 0
+    two_diagonal: int = 0
+    two_dense: int = 0
     multi: int = 0
     measurements: int = 0
     non_clifford: int = 0
@@ -254,6 +326,8 @@ def _count_gates(circuit: QuantumCircuit, counts: _Counts, edges: set[tuple[int,
             counts.one += 1
         elif len(qubits) == 2:
             counts.two += 1
+            counts.two_diagonal += name in DIAGONAL_TWO_QUBIT_GATES
+            counts.two_dense += name not in DIAGONAL_TWO_QUBIT_GATES and name not in SCHMIDT_RANK_TWO
             edges.add((min(qubits), max(qubits)))
             span = max(span, abs(qubits[0] - qubits[1]))
         else:
@@ -280,9 +354,17 @@ def profile_segment(segment: QuantumSegment) -> CircuitProfile:
     bounds: list[int] = []
     gate_work = shot_work = 0.0
     flats = [flatten_circuit(circuit) for circuit in segment.circuits]
+    exact = True
+    deterministic: int | None = None
     for flat in flats:
+        non_clifford_before = counts.non_clifford
         span = max(span, _count_gates(flat, counts, edges))
         cuts = cut_bounds(flat)
+        clifford = counts.non_clifford == non_clifford_before
+        cuts = (clifford and clifford_cut_bounds(flat, cuts.crossings)) or cuts
+        exact = exact and cuts.exact
+        if cuts.deterministic_outcomes is not None:
+            deterministic = max(deterministic or 0, cuts.deterministic_outcomes)
         crossings = _elementwise_max(crossings, cuts.crossings)
         bounds = _elementwise_max(bounds, cuts.bond_log2)
         gate_work += cuts.gate_work
@@ -294,6 +376,8 @@ def profile_segment(segment: QuantumSegment) -> CircuitProfile:
         depth=max(flat.depth() for flat in flats),
         one_qubit_gates=counts.one,
         two_qubit_gates=counts.two,
+        diagonal_two_qubit_gates=counts.two_diagonal,
+        dense_two_qubit_gates=counts.two_dense,
         multi_qubit_gates=counts.multi,
         measurements=counts.measurements,
         is_clifford=counts.non_clifford == 0,
@@ -302,6 +386,8 @@ def profile_segment(segment: QuantumSegment) -> CircuitProfile:
         num_parameters=max(c.num_parameters for c in segment.circuits),
         max_cut_crossings=max(crossings, default=0),
         bond_dimension_log2=bounds,
+        bond_dimension_exact=exact,
+        deterministic_outcomes=deterministic if exact else None,
         mps_gate_work=gate_work,
         mps_shot_work=shot_work,
         connectivity_edges=len(edges),

@@ -104,7 +104,9 @@ def run_benchmark_circuit(
     history = ExecutionHistory(get_settings().home / "execution_records.jsonl")
 
     def prepare(on: Any) -> tuple[Any, Any]:
-        return on, sampler_for(on, backend=catalog.backend(on.resource))
+        return on, sampler_for(
+            on, backend=catalog.backend(on.resource), journal=get_settings().qpu_job_journal
+        )
 
     def run(prepared: tuple[Any, Any]) -> Any:
         on, sampler = prepared

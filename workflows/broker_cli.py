@@ -73,6 +73,12 @@ def _history() -> ExecutionHistory:
     return ExecutionHistory(QcflowSettings().home / "execution_records.jsonl")
 
 
+def _job_journal() -> Path:
+    from workflows.settings import QcflowSettings
+
+    return QcflowSettings().qpu_job_journal
+
+
 def placement_json(placement: Placement) -> dict[str, Any]:
     """The JSON of `qcflow place`: the choice, its estimates, the reasons and the runners-up."""
     estimate = placement.estimate
@@ -165,8 +171,11 @@ def command_run_circuit(args: argparse.Namespace) -> int:
         )
         return 3
 
+    journal = _job_journal()
+
     def prepare(p: Placement) -> Any:
-        return sampler_for(p, backend=catalog.backend(p.resource), default_shots=args.shots, seed=args.seed)
+        backend = catalog.backend(p.resource)
+        return sampler_for(p, backend=backend, default_shots=args.shots, seed=args.seed, journal=journal)
 
     def run(sampler: Any) -> Any:
         return sampler.run([circuit], shots=args.shots).result()
@@ -189,9 +198,11 @@ def command_run_circuit(args: argparse.Namespace) -> int:
         print(json.dumps(payload, indent=2))
         return 0
     _print_placement(placement)
+    reattached = f"; re-attached to QPU job {record.job_id}, submitted by an earlier run"
     print(
         f"ran on {record.label()} in {record.measured_seconds:.3g} s"
         + (f" after falling back from {', '.join(record.fallbacks)}" if record.fallbacks else "")
+        + (reattached if record.reattached else "")
     )
     top = (
         sorted(payload["counts"].items(), key=lambda kv: -kv[1])[:16] if len(counts) == 1 else counts.items()

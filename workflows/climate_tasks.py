@@ -41,6 +41,7 @@ from workflows.climate_report import (
     WarmingPath,
     WarmingRange,
 )
+from workflows.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -220,8 +221,9 @@ def solve_portfolio(
     matrix = np.array(qubo.matrix)
 
     def run(where: Any) -> QaoaResult:
-        estimator = estimator_for(where, seed=seed)
-        sampler = sampler_for(where, default_shots=shots, seed=seed)
+        journal = get_settings().qpu_job_journal  # QPU jobs re-attach after a crash instead of running twice
+        estimator = estimator_for(where, seed=seed, journal=journal)
+        sampler = sampler_for(where, default_shots=shots, seed=seed, journal=journal)
         return solve_qubo_qaoa(matrix, qubo.offset, layers, shots, seed, estimator=estimator, sampler=sampler)
 
     result, record = run_with_fallback(chain, run)

@@ -27,6 +27,7 @@ from workflows.broker import Placement, fallback_placements
 from workflows.caching import RESUMABLE
 from workflows.qpu_slots import qpu_slot
 from workflows.schemas import QuantumRefinement
+from workflows.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +189,7 @@ def solve_with_vqe(payload: ActiveSpacePayload, placement: dict[str, Any]) -> Qu
 
     def run(where: Placement) -> VQEResult:
         with qpu_slot(where):
-            return run_vqe(hamiltonian, ansatz, estimator_for(where))
+            return run_vqe(hamiltonian, ansatz, estimator_for(where, journal=get_settings().qpu_job_journal))
 
     chain = fallback_placements(Placement.model_validate(placement))
     result, record = run_with_fallback(chain, run)

@@ -69,6 +69,11 @@ class QcflowSettings(BaseSettings):
         """Folder for the surrogate's elemental reference energies."""
         return self.home / "references"
 
+    @property
+    def qpu_job_journal(self) -> Path:
+        """Folder of the QPU job journal: job ids persisted before waiting, so reruns re-attach."""
+        return self.home / "qpu_jobs"
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> QcflowSettings:

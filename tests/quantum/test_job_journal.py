@@ -1,0 +1,248 @@
+"""QPU job journal: job ids persisted before waiting, re-attachment on a rerun, fresh submits for lost jobs.
+
+The QPU is a qiskit-ibm-runtime fake backend in local testing mode (jobs run in threads of this process).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from qiskit import QuantumCircuit
+from qiskit.circuit import Parameter
+from qiskit.primitives.containers.sampler_pub import SamplerPub
+from qiskit.providers import BackendV2
+from qiskit.quantum_info import SparsePauliOp
+from qiskit_ibm_runtime.fake_provider.local_runtime_job import LocalRuntimeJob
+
+from quantum.executors import ExecutionHistory, estimator_for, run_with_fallback, sampler_for
+from quantum.job_journal import (
+    JobJournal,
+    find_job,
+    job_service,
+    qpu_jobs,
+    submission_key,
+    submissions_recorded,
+)
+from quantum.runtime import fake_backend
+
+SHOTS = 64
+
+
+@dataclass
+class QpuEstimate:
+    seconds: float = 1.0
+    memory_bytes: int = 0
+    cost_usd: float = 1.6
+    energy_joules: float = 25_000.0
+
+
+@dataclass
+class QpuPlacement:
+    """A QPU placement with the attributes executors read (workflows.broker.Placement has more)."""
+
+    resource: str = "fake_manila"
+    method: str = "qpu"
+    device: str = "QPU"
+    segment: str = "bell"
+    options: dict[str, Any] = field(default_factory=lambda: {"what_if": True})
+    estimate: QpuEstimate = field(default_factory=QpuEstimate)
+
+    def label(self) -> str:
+        return f"{self.resource}/{self.method}"
+
+
+@pytest.fixture(scope="module")
+def manila() -> BackendV2:
+    """IBM Manila's calibration snapshot (5 qubits, Falcon r5.11L), shipped with qiskit-ibm-runtime."""
+    return fake_backend("fake_manila")
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> JobJournal:
+    return JobJournal(tmp_path / "qpu_jobs")
+
+
+def bell() -> QuantumCircuit:
+    circuit = QuantumCircuit(2)
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.measure_all()
+    return circuit
+
+
+def rotated() -> QuantumCircuit:
+    circuit = QuantumCircuit(2)
+    circuit.ry(Parameter("theta"), 0)
+    circuit.cx(0, 1)
+    return circuit
+
+
+def test_job_id_is_journaled_before_waiting(manila: BackendV2, journal: JobJournal) -> None:
+    sampler = sampler_for(QpuPlacement(), backend=manila, journal=journal)
+    job = sampler.run([bell()], shots=SHOTS)
+    (entry,) = journal.entries()  # read before .result() is called
+    assert entry.job_id == job.job_id() and entry.backend == "fake_manila" and entry.primitive == "sampler"
+    assert entry.state == "SUBMITTED"
+    assert sum(job.result()[0].data.meas.get_counts().values()) == SHOTS
+
+
+def test_same_pubs_reattach_without_submitting_again(manila: BackendV2, journal: JobJournal) -> None:
+    with submissions_recorded() as submissions:
+        first = sampler_for(QpuPlacement(), backend=manila, journal=journal).run([bell()], shots=SHOTS)
+        counts = first.result()[0].data.meas.get_counts()
+        # A new primitive, as a retried task builds: default shots equal to the explicit ones give the same key.
+        again = sampler_for(QpuPlacement(), backend=manila, journal=journal.folder, default_shots=SHOTS)
+        second = again.run([bell()])
+    assert second is first and second.result()[0].data.meas.get_counts() == counts
+    assert [(s.job_id, s.reattached) for s in submissions] == [
+        (first.job_id(), False),
+        (first.job_id(), True),
+    ]
+    (entry,) = journal.entries()
+    assert entry.job_id == first.job_id() and entry.state == "DONE"
+
+
+def test_other_shots_or_parameters_get_a_new_job(manila: BackendV2, journal: JobJournal) -> None:
+    sampler = sampler_for(QpuPlacement(), backend=manila, journal=journal)
+    jobs = [sampler.run([bell()], shots=shots) for shots in (SHOTS, 2 * SHOTS)]
+    estimator = estimator_for(QpuPlacement(), backend=manila, journal=journal)
+    for angle in (0.1, 0.2, 0.1):
+        jobs.append(estimator.run([(rotated(), SparsePauliOp("ZZ"), [angle])], precision=0.2))
+    assert len({job.job_id() for job in jobs}) == 4  # the third estimator run re-attached to the first
+    assert len(journal.entries()) == 4
+    assert all(job.result() for job in jobs)
+
+
+def test_a_job_the_service_does_not_know_is_submitted_afresh(
+    manila: BackendV2, journal: JobJournal, caplog: pytest.LogCaptureFixture
+) -> None:
+    sampler = sampler_for(QpuPlacement(), backend=manila, journal=journal)
+    sampler.run([bell()], shots=SHOTS).result()
+    (entry,) = journal.entries()
+    # As left by a process that died: local testing mode's jobs lived in that process only.
+    journal.record(entry.model_copy(update={"job_id": "job-of-a-dead-process"}))
+    assert find_job("job-of-a-dead-process", job_service(manila)) is None
+    with caplog.at_level(logging.INFO, logger="quantum.job_journal"):
+        job = sampler.run([bell()], shots=SHOTS)
+    assert (
+        "job-of-a-dead-process on fake_manila" in caplog.text and "submitting its PUBs again" in caplog.text
+    )
+    assert job.job_id() != "job-of-a-dead-process"
+    assert [e.job_id for e in journal.entries()] == [job.job_id()]
+    assert sum(job.result()[0].data.meas.get_counts().values()) == SHOTS
+
+
+def _fails() -> None:
+    raise RuntimeError("the QPU dropped the job")
+
+
+def test_a_failed_job_is_forgotten_and_submitted_again(
+    manila: BackendV2, journal: JobJournal, caplog: pytest.LogCaptureFixture
+) -> None:
+    jobs = qpu_jobs(manila, journal)
+    pubs = [SamplerPub.coerce(bell(), SHOTS)]
+    failed = LocalRuntimeJob(function=_fails, backend=manila, primitive="sampler", inputs={})
+    failed._submit()  # what the local service does with every job: run it in a thread
+    jobs.submit("sampler", pubs, lambda: failed)
+    with pytest.raises(RuntimeError, match="dropped"):
+        failed.result()
+    sampler = sampler_for(QpuPlacement(), backend=manila)  # no journal of its own: QpuJobs journals it here
+    job = jobs.submit("sampler", pubs, lambda: sampler.run(pubs))
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(f"{failed.job_id()} on fake_manila" in m and "ended ERROR" in m for m in warned)
+    assert job.job_id() != failed.job_id()
+    assert [e.job_id for e in journal.entries()] == [job.job_id()]
+
+
+def test_a_dropped_job_is_reattached_by_a_new_primitive(manila: BackendV2, journal: JobJournal) -> None:
+    def submit_and_crash() -> str:
+        job = sampler_for(QpuPlacement(), backend=manila, journal=journal).run([bell()], shots=SHOTS)
+        return job.job_id()  # the caller never waits; the job and its primitive go out of scope
+
+    job_id = submit_and_crash()
+    gc.collect()
+    job = sampler_for(QpuPlacement(), backend=manila, journal=journal).run([bell()], shots=SHOTS)
+    assert job.job_id() == job_id
+    assert sum(job.result()[0].data.meas.get_counts().values()) == SHOTS
+
+
+def test_a_client_side_timeout_is_retried_by_reattaching(
+    manila: BackendV2, journal: JobJournal, tmp_path: Path
+) -> None:
+    submitted: list[str] = []
+
+    def run(sampler: Any) -> Any:
+        job = sampler.run([bell()], shots=SHOTS)
+        submitted.append(job.job_id())
+        if len(submitted) == 1:
+            raise TimeoutError("gave up waiting for the job")  # the client's wait, not the job, failed
+        return job.result()
+
+    history = ExecutionHistory(tmp_path / "records.jsonl")
+    result, record = run_with_fallback(
+        [QpuPlacement()],
+        run,
+        prepare=lambda p: sampler_for(p, backend=manila, journal=journal),
+        history=history,
+    )
+    assert submitted[0] == submitted[1] == record.job_id
+    assert record.reattached and record.retries == 1
+    assert sum(result[0].data.meas.get_counts().values()) == SHOTS
+    assert history.records()[0].reattached
+
+
+def test_records_carry_the_submitted_job_id_and_reattached_ones_teach_no_times(
+    manila: BackendV2, tmp_path: Path
+) -> None:
+    placement = QpuPlacement(options={})  # a real QPU's records would teach the broker
+    history = ExecutionHistory(tmp_path / "records.jsonl")
+
+    def run(sampler: Any) -> Any:
+        return sampler.run([bell()], shots=SHOTS).result()
+
+    def prepare(p: QpuPlacement) -> Any:
+        return sampler_for(p, backend=manila, journal=tmp_path / "qpu_jobs")
+
+    _, first = run_with_fallback([placement], run, prepare=prepare, history=history)
+    _, second = run_with_fallback([placement], run, prepare=prepare, history=history)
+    assert first.job_id and first.job_id == second.job_id
+    assert (first.reattached, second.reattached) == (False, True)
+    assert history.correction("fake_manila", "qpu")[1] == 1  # the re-attached run is left out
+
+
+def test_without_a_journal_the_record_still_names_the_job(manila: BackendV2) -> None:
+    sampler = sampler_for(QpuPlacement(), backend=manila)
+    _, record = run_with_fallback([QpuPlacement()], lambda p: sampler.run([bell()], shots=SHOTS).result())
+    assert record.job_id and not record.reattached
+
+
+def _key_of_bell_and_rotation() -> str:
+    circuit = rotated()
+    pubs = [
+        SamplerPub.coerce(bell(), SHOTS),
+        SamplerPub.coerce((circuit.measure_all(inplace=False), [0.3]), 10),
+    ]
+    return submission_key("fake_manila", "sampler", pubs, {"optimization_level": 1})
+
+
+@pytest.mark.slow
+def test_submission_keys_are_the_same_in_another_process() -> None:
+    code = "from tests.quantum.test_job_journal import _key_of_bell_and_rotation as k; print(k())"
+    root = Path(__file__).resolve().parents[2]
+    other = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True, timeout=120
+    )
+    assert other.stdout.strip() == _key_of_bell_and_rotation()
+
+
+def test_unreadable_entries_are_skipped(journal: JobJournal) -> None:
+    journal.folder.mkdir(parents=True)
+    (journal.folder / "broken.json").write_text("{not json", encoding="utf-8")
+    assert journal.entry("broken") is None and journal.entries() == []
