@@ -29,6 +29,7 @@ from qiskit import QuantumCircuit
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from quantum.circuit_families import (
+    bernstein_vazirani,
     bind_and_measure,
     ghz,
     graph_state,
@@ -97,6 +98,7 @@ def calibration_circuits() -> list[tuple[QuantumCircuit, int]]:
     other shot counts so that per-shot and per-circuit costs separate."""
     found = [ghz(n) for n in (6, 20, 45, 80)] + [random_clifford_circuit(n, 9) for n in (6, 20, 45, 80, 150)]
     found += [graph_state(n, 8, degree) for n in (12, 24, 40, 70) for degree in (2, 3)]
+    found += [bernstein_vazirani(n, 8) for n in (12, 30, 60, 100)]
     found += [hardware_efficient(n, 8, reps) for n in (6, 12, 16, 19, 21, 23, 40, 70) for reps in (1, 3)]
     found += [quantum_volume(n, 8) for n in (4, 8, 12, 16, 19, 21)]
     found += [qaoa(n, 7) for n in (8, 14, 18, 21, 50)] + [qaoa(n, 7, regular=True) for n in (8, 12, 18)]

@@ -1,5 +1,5 @@
-"""Benchmark circuit families: GHZ, hardware-efficient ansatz, QAOA, random Clifford, graph state, quantum volume,
-QFT of GHZ.
+"""Benchmark circuit families: GHZ, hardware-efficient ansatz, QAOA, random Clifford, graph state,
+Bernstein-Vazirani, quantum volume, QFT of GHZ.
 
 Plain qiskit circuits, deterministic for a seed, with every parameter bound (angles drawn uniformly from
 [0, 2 pi) rad) and every qubit measured, so they run as they are on any sampler. The broker benchmark
@@ -72,6 +72,22 @@ def random_clifford_circuit(num_qubits: int, seed: int = 3) -> QuantumCircuit:
     from qiskit.quantum_info import random_clifford
 
     return bind_and_measure(random_clifford(num_qubits, seed=seed).to_circuit(), seed, "clifford")
+
+
+def bernstein_vazirani(num_qubits: int, seed: int = 5) -> QuantumCircuit:
+    """Bernstein-Vazirani for a seeded random hidden string on num_qubits - 1 query qubits and one ancilla, the
+    queries measured: Clifford, and a product state throughout (each oracle CNOT kicks a phase back onto |->)."""
+    rng = np.random.default_rng(seed)
+    queries = num_qubits - 1
+    circuit = QuantumCircuit(num_qubits, queries, name="bernstein_vazirani")
+    circuit.x(queries)
+    circuit.h(range(num_qubits))
+    for qubit in np.flatnonzero(rng.integers(0, 2, queries)):
+        circuit.cx(int(qubit), queries)
+    circuit.h(range(queries))
+    circuit.measure(range(queries), range(queries))
+    circuit.name = f"bernstein_vazir-{num_qubits}"
+    return circuit
 
 
 def graph_state(num_qubits: int, seed: int = 6, degree: int = 2) -> QuantumCircuit:

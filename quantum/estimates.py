@@ -43,28 +43,30 @@ EXTENDED_STABILIZER_MAX_QUBITS = 63
 
 # Seconds. Fitted by `python benchmarks/broker.py calibrate` (non-negative least squares on relative error; Aer
 # 0.18.2 AerSimulator.run after a warm-up run, fastest of up to five, 100-10,000 shots, 2 cores otherwise idle,
-# 4-150 qubits: GHZ, random Clifford, graph states, EfficientSU2, quantum volume, QAOA; 2026-11-30). Each term is a
-# cost per unit of `time_features`:
+# 4-150 qubits: GHZ, random Clifford, graph states, Bernstein-Vazirani, EfficientSU2, quantum volume, QAOA;
+# 2026-11-30). Each term is a cost per unit of `time_features`:
 # - "call" per primitive call, "circuit" per circuit x parameter set, "gate" per gate (Aer's per-instruction cost);
 # - "gate1"/"gate2"/"gatem" per gate x amplitude ("gate2d" diagonal two-qubit gates, "gate2u" dense ones), "sync"
 #   per gate when Aer runs OpenMP threads, "gaten" per gate x qubit;
 # - "gate2chi" per two-qubit gate x bond-dimension bound, "work" per unit of exact MPS work (chi^3 per contraction);
-# - "shot" per shot x qubit ("shotn2": x qubit^2, "shotchi": x sum of chi^2, "shotdet": x deterministic outcome x
-#   qubit^2), "term" per Pauli term x sweep, "trial" per second an MPS trial measured on the circuit itself.
-# Median fit errors: statevector 6 %, density matrix 4 %, MPS 11 %, stabilizer 5 %, extended stabilizer 17 %.
+# - "shot" per shot x qubit ("shotx" the same for exact MPS bonds, "shotent": x entangled cut, "shotchi": x sum of
+#   chi^2, "shotn2": x qubit^2, "shotdet": x deterministic outcome x qubit^2);
+# - "term" per Pauli term x sweep, "trial" per second an MPS trial measured on the circuit itself.
+# Median fit errors: statevector 6 %, density matrix 5 %, MPS 10 %, stabilizer 4 %, extended stabilizer 19 %.
 # Timings depend on load and machine, which execution records then correct.
 TIME_CONSTANTS: dict[str, dict[str, float]] = {
-    "statevector": {"call": 0.0, "circuit": 0.00116, "gate": 2.8e-05, "gate1": 8.21e-10, "gate2": 1.32e-09,
-                    "gate2d": 1.6e-09, "gate2u": 2.65e-09, "gatem": 4.4e-9, "sync": 8.97e-06, "shot": 8.03e-08,
+    "statevector": {"call": 0.0, "circuit": 0.00171, "gate": 2.14e-05, "gate1": 8.94e-10, "gate2": 1.32e-09,
+                    "gate2d": 1.68e-09, "gate2u": 2.68e-09, "gatem": 4.4e-9, "sync": 1.03e-05, "shot": 9.2e-08,
                     "term": 1.0e-9},
-    "density_matrix": {"call": 0.00179, "circuit": 0.0, "gate": 2.16e-05, "gate1": 2.71e-09, "gate2": 2.06e-09,
-                       "gate2d": 3.31e-09, "gate2u": 6.97e-09, "gatem": 1.3e-8, "sync": 3.9e-05, "shot": 2.25e-08,
+    "density_matrix": {"call": 0.00195, "circuit": 0.0, "gate": 2.48e-05, "gate1": 2.7e-09, "gate2": 2.02e-09,
+                       "gate2d": 3.36e-09, "gate2u": 7.88e-09, "gatem": 1.3e-8, "sync": 3.4e-05, "shot": 4.9e-08,
                        "term": 1.0e-9},
-    "matrix_product_state": {"call": 0.0, "circuit": 0.00095, "gate": 3.07e-05, "gate2chi": 5.75e-06,
-                             "work": 5.93e-09, "shot": 1.74e-06, "shotchi": 1.25e-08, "term": 3.0e-6, "trial": 1.0},
-    "stabilizer": {"call": 0.0, "circuit": 0.00126, "gate": 1.49e-05, "gaten": 5.18e-08, "shot": 1.59e-07,
-                   "shotn2": 2.3e-09, "shotdet": 1.41e-10, "term": 1.19e-8},
-    "extended_stabilizer": {"call": 0.00149, "circuit": 0.0, "gate": 1.46e-14, "shot": 3.65e-12, "term": 0.0},
+    "matrix_product_state": {"call": 0.0, "circuit": 0.00175, "gate": 2.14e-05, "gate2chi": 5.44e-06,
+                             "work": 2.06e-09, "shot": 2.03e-06, "shotx": 2.54e-07, "shotent": 1.33e-06,
+                             "shotchi": 1.56e-08, "term": 3.0e-6, "trial": 1.0},
+    "stabilizer": {"call": 0.0, "circuit": 0.0015, "gate": 1.28e-05, "gaten": 6.99e-08, "shot": 1.53e-07,
+                   "shotn2": 2.49e-09, "shotdet": 1.34e-10, "term": 1.19e-8},
+    "extended_stabilizer": {"call": 0.00164, "circuit": 0.0, "gate": 1.16e-14, "shot": 3.11e-12, "term": 0.0},
 }  # fmt: skip
 # Statevector time in single vs double precision: Aer 0.18.2 here, 1,000 shots, 20-22 qubits: quantum volume 1.24x,
 # QAOA 1.13x, EfficientSU2 0.90x (single is no faster: it is chosen to fit in memory, never for speed).
@@ -191,11 +193,15 @@ def time_features(
                 "term": terms * profile.mps_shot_work * runs,
             }
         exact = profile.bond_dimension_exact  # Clifford: the work itself is known, not only a bound on chi
+        # Sampling a shot measures qubit by qubit; where a bond is 1 nothing propagates to the neighbours.
+        entangled_cuts = sum(b > 0 for b in profile.bond_dimension_log2) if exact else 0
         return features | {
             "gate": float(profile.gates * sweeps),
             "gate2chi": 0.0 if exact else profile.two_qubit_gates * chi * sweeps,
             "work": profile.mps_gate_work * sweeps if exact else 0.0,
-            "shot": float(shots * n * runs),
+            "shot": 0.0 if exact else float(shots * n * runs),
+            "shotx": float(shots * n * runs) if exact else 0.0,
+            "shotent": float(shots * entangled_cuts * runs),
             "shotchi": shots * (profile.mps_shot_work - n) * runs if exact else 0.0,
             "term": terms * profile.mps_shot_work * runs,
         }

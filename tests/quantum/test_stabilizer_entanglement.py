@@ -12,7 +12,7 @@ from qiskit.quantum_info import Statevector, random_clifford
 from quantum.circuit_families import ghz, graph_state
 from quantum.estimates import seconds
 from quantum.profiles import QuantumSegment, profile_segment
-from quantum.stabilizer_entanglement import clifford_mps_path, stabilizer_cut_entropies
+from quantum.stabilizer_entanglement import clifford_mps_path, random_outcomes, stabilizer_cut_entropies
 
 
 def schmidt_rank_log2(state: Statevector, num_qubits: int) -> list[int]:
@@ -117,3 +117,18 @@ def test_non_clifford_circuits_keep_the_structural_bound() -> None:
     assert not profile.bond_dimension_exact
     with pytest.raises(ValueError, match="not a Clifford gate"):
         clifford_mps_path(circuit)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_outcomes_count_the_support_of_the_z_distribution(seed: int) -> None:
+    # Independent reference: a stabilizer state's Z-basis distribution is uniform over 2^r outcomes, r the number of
+    # random outcomes; count the nonzero probabilities of the statevector.
+    clifford = random_clifford(6, seed=seed)
+    support = int((Statevector(clifford.to_circuit()).probabilities() > 1e-9).sum())
+    assert 2 ** random_outcomes(clifford.stab_x) == support
+
+
+def test_ghz_has_one_random_outcome_and_a_graph_state_only_random_ones() -> None:
+    ghz_profile = profile_segment(QuantumSegment("ghz", [ghz(12)], "sampler", shots=100))
+    graph_profile = profile_segment(QuantumSegment("graph", [graph_state(12, seed=1)], "sampler", shots=100))
+    assert ghz_profile.deterministic_outcomes == 11 and graph_profile.deterministic_outcomes == 0
