@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 from qiskit import QuantumCircuit
 from qiskit.circuit.library import efficient_su2
 from qiskit.quantum_info import SparsePauliOp, Statevector
+from simple_placements import SimpleEstimate, SimplePlacement
 
 from quantum.executors import (
     ExecutionFailed,
@@ -21,33 +21,6 @@ from quantum.executors import (
     run_with_fallback,
     sampler_for,
 )
-
-
-@dataclass
-class SimpleEstimate:
-    seconds: float = 0.1
-    memory_bytes: int = 1000
-    cost_usd: float = 0.001
-    energy_joules: float = 1.0
-
-
-@dataclass
-class SimplePlacement:
-    """A placement with only the attributes executors read (workflows.broker.Placement has more)."""
-
-    method: str
-    resource: str = "aer-cpu"
-    device: str = "CPU"
-    segment: str = "test"
-    options: dict[str, Any] = field(default_factory=dict)
-    estimate: SimpleEstimate = field(default_factory=SimpleEstimate)
-
-    def __post_init__(self) -> None:
-        if self.device != "QPU":
-            self.options = {"method": self.method, "device": self.device, **self.options}
-
-    def label(self) -> str:
-        return f"{self.resource}/{self.method}"
 
 
 def bell() -> QuantumCircuit:

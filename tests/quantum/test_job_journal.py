@@ -9,7 +9,6 @@ import gc
 import logging
 import subprocess
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit.providers import BackendV2
 from qiskit.quantum_info import SparsePauliOp
 from qiskit_ibm_runtime.fake_provider.local_runtime_job import LocalRuntimeJob
+from simple_placements import SimplePlacement, qpu_placement
 
 from quantum.executors import ExecutionHistory, estimator_for, run_with_fallback, sampler_for
 from quantum.job_journal import (
@@ -33,29 +33,6 @@ from quantum.job_journal import (
 from quantum.runtime import fake_backend
 
 SHOTS = 64
-
-
-@dataclass
-class QpuEstimate:
-    seconds: float = 1.0
-    memory_bytes: int = 0
-    cost_usd: float = 1.6
-    energy_joules: float = 25_000.0
-
-
-@dataclass
-class QpuPlacement:
-    """A QPU placement with the attributes executors read (workflows.broker.Placement has more)."""
-
-    resource: str = "fake_manila"
-    method: str = "qpu"
-    device: str = "QPU"
-    segment: str = "bell"
-    options: dict[str, Any] = field(default_factory=lambda: {"what_if": True})
-    estimate: QpuEstimate = field(default_factory=QpuEstimate)
-
-    def label(self) -> str:
-        return f"{self.resource}/{self.method}"
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +62,7 @@ def rotated() -> QuantumCircuit:
 
 
 def test_job_id_is_journaled_before_waiting(manila: BackendV2, journal: JobJournal) -> None:
-    sampler = sampler_for(QpuPlacement(), backend=manila, journal=journal)
+    sampler = sampler_for(qpu_placement(), backend=manila, journal=journal)
     job = sampler.run([bell()], shots=SHOTS)
     (entry,) = journal.entries()  # read before .result() is called
     assert entry.job_id == job.job_id() and entry.backend == "fake_manila" and entry.primitive == "sampler"
@@ -95,10 +72,10 @@ def test_job_id_is_journaled_before_waiting(manila: BackendV2, journal: JobJourn
 
 def test_same_pubs_reattach_without_submitting_again(manila: BackendV2, journal: JobJournal) -> None:
     with submissions_recorded() as submissions:
-        first = sampler_for(QpuPlacement(), backend=manila, journal=journal).run([bell()], shots=SHOTS)
+        first = sampler_for(qpu_placement(), backend=manila, journal=journal).run([bell()], shots=SHOTS)
         counts = first.result()[0].data.meas.get_counts()
         # A new primitive, as a retried task builds: default shots equal to the explicit ones give the same key.
-        again = sampler_for(QpuPlacement(), backend=manila, journal=journal.folder, default_shots=SHOTS)
+        again = sampler_for(qpu_placement(), backend=manila, journal=journal.folder, default_shots=SHOTS)
         second = again.run([bell()])
     assert second is first and second.result()[0].data.meas.get_counts() == counts
     assert [(s.job_id, s.reattached) for s in submissions] == [
@@ -110,9 +87,9 @@ def test_same_pubs_reattach_without_submitting_again(manila: BackendV2, journal:
 
 
 def test_other_shots_or_parameters_get_a_new_job(manila: BackendV2, journal: JobJournal) -> None:
-    sampler = sampler_for(QpuPlacement(), backend=manila, journal=journal)
+    sampler = sampler_for(qpu_placement(), backend=manila, journal=journal)
     jobs = [sampler.run([bell()], shots=shots) for shots in (SHOTS, 2 * SHOTS)]
-    estimator = estimator_for(QpuPlacement(), backend=manila, journal=journal)
+    estimator = estimator_for(qpu_placement(), backend=manila, journal=journal)
     for angle in (0.1, 0.2, 0.1):
         jobs.append(estimator.run([(rotated(), SparsePauliOp("ZZ"), [angle])], precision=0.2))
     assert len({job.job_id() for job in jobs}) == 4  # the third estimator run re-attached to the first
@@ -123,7 +100,7 @@ def test_other_shots_or_parameters_get_a_new_job(manila: BackendV2, journal: Job
 def test_a_job_the_service_does_not_know_is_submitted_afresh(
     manila: BackendV2, journal: JobJournal, caplog: pytest.LogCaptureFixture
 ) -> None:
-    sampler = sampler_for(QpuPlacement(), backend=manila, journal=journal)
+    sampler = sampler_for(qpu_placement(), backend=manila, journal=journal)
     sampler.run([bell()], shots=SHOTS).result()
     (entry,) = journal.entries()
     # As left by a process that died: local testing mode's jobs lived in that process only.
@@ -153,7 +130,7 @@ def test_a_failed_job_is_forgotten_and_submitted_again(
     jobs.submit("sampler", pubs, lambda: failed)
     with pytest.raises(RuntimeError, match="dropped"):
         failed.result()
-    sampler = sampler_for(QpuPlacement(), backend=manila)  # no journal of its own: QpuJobs journals it here
+    sampler = sampler_for(qpu_placement(), backend=manila)  # no journal of its own: QpuJobs journals it here
     job = jobs.submit("sampler", pubs, lambda: sampler.run(pubs))
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any(f"{failed.job_id()} on fake_manila" in m and "ended ERROR" in m for m in warned)
@@ -163,12 +140,12 @@ def test_a_failed_job_is_forgotten_and_submitted_again(
 
 def test_a_dropped_job_is_reattached_by_a_new_primitive(manila: BackendV2, journal: JobJournal) -> None:
     def submit_and_crash() -> str:
-        job = sampler_for(QpuPlacement(), backend=manila, journal=journal).run([bell()], shots=SHOTS)
+        job = sampler_for(qpu_placement(), backend=manila, journal=journal).run([bell()], shots=SHOTS)
         return job.job_id()  # the caller never waits; the job and its primitive go out of scope
 
     job_id = submit_and_crash()
     gc.collect()
-    job = sampler_for(QpuPlacement(), backend=manila, journal=journal).run([bell()], shots=SHOTS)
+    job = sampler_for(qpu_placement(), backend=manila, journal=journal).run([bell()], shots=SHOTS)
     assert job.job_id() == job_id
     assert sum(job.result()[0].data.meas.get_counts().values()) == SHOTS
 
@@ -187,7 +164,7 @@ def test_a_client_side_timeout_is_retried_by_reattaching(
 
     history = ExecutionHistory(tmp_path / "records.jsonl")
     result, record = run_with_fallback(
-        [QpuPlacement()],
+        [qpu_placement()],
         run,
         prepare=lambda p: sampler_for(p, backend=manila, journal=journal),
         history=history,
@@ -201,13 +178,13 @@ def test_a_client_side_timeout_is_retried_by_reattaching(
 def test_records_carry_the_submitted_job_id_and_reattached_ones_teach_no_times(
     manila: BackendV2, tmp_path: Path
 ) -> None:
-    placement = QpuPlacement(options={})  # a real QPU's records would teach the broker
+    placement = qpu_placement(options={})  # a real QPU's records would teach the broker
     history = ExecutionHistory(tmp_path / "records.jsonl")
 
     def run(sampler: Any) -> Any:
         return sampler.run([bell()], shots=SHOTS).result()
 
-    def prepare(p: QpuPlacement) -> Any:
+    def prepare(p: SimplePlacement) -> Any:
         return sampler_for(p, backend=manila, journal=tmp_path / "qpu_jobs")
 
     _, first = run_with_fallback([placement], run, prepare=prepare, history=history)
@@ -218,8 +195,8 @@ def test_records_carry_the_submitted_job_id_and_reattached_ones_teach_no_times(
 
 
 def test_without_a_journal_the_record_still_names_the_job(manila: BackendV2) -> None:
-    sampler = sampler_for(QpuPlacement(), backend=manila)
-    _, record = run_with_fallback([QpuPlacement()], lambda p: sampler.run([bell()], shots=SHOTS).result())
+    sampler = sampler_for(qpu_placement(), backend=manila)
+    _, record = run_with_fallback([qpu_placement()], lambda p: sampler.run([bell()], shots=SHOTS).result())
     assert record.job_id and not record.reattached
 
 
@@ -234,10 +211,10 @@ def _key_of_bell_and_rotation() -> str:
 
 @pytest.mark.slow
 def test_submission_keys_are_the_same_in_another_process() -> None:
-    code = "from tests.quantum.test_job_journal import _key_of_bell_and_rotation as k; print(k())"
-    root = Path(__file__).resolve().parents[2]
+    code = "from test_job_journal import _key_of_bell_and_rotation as k; print(k())"
+    here = Path(__file__).resolve().parent
     other = subprocess.run(
-        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True, timeout=120
+        [sys.executable, "-c", code], cwd=here, capture_output=True, text=True, check=True, timeout=120
     )
     assert other.stdout.strip() == _key_of_bell_and_rotation()
 
