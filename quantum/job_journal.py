@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ logger = logging.getLogger(__name__)
 PrimitiveKind = Literal["sampler", "estimator"]
 # Job states after which the job's result will never come (names of qiskit's JobStatus and of RuntimeJobV2's).
 FAILED_STATES = frozenset({"ERROR", "CANCELLED"})
+# Days a journal entry is kept after its last write: long past any queue or job limit (IBM: 3 h per job).
+JOURNAL_KEEP_DAYS = 30.0
 # Local-testing-mode jobs kept for re-attachment (each holds its result in memory).
 LOCAL_JOBS_KEPT = 256
 
@@ -95,6 +98,17 @@ class JobJournal:
             os.fsync(descriptor)
         finally:
             os.close(descriptor)
+
+    def prune(self, keep_days: float = JOURNAL_KEEP_DAYS) -> int:
+        """Remove entries and lock files untouched for `keep_days` days; return how many files went."""
+        cutoff = time.time() - keep_days * 86_400
+        removed = 0
+        for path in [*self.folder.glob("*.json"), *self.folder.glob("*.lock")]:
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+        return removed
 
     def forget(self, key: str) -> None:
         """Remove the entry for `key` (nothing happens when there is none)."""
@@ -264,6 +278,7 @@ class QpuJobs:
                     submitted_at=datetime.now(UTC),
                 )  # fmt: skip
                 self.journal.record(entry)
+                self.journal.prune()
         _note(Submission(job.job_id(), reattached=reattached))
         return job
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -223,3 +225,13 @@ def test_unreadable_entries_are_skipped(journal: JobJournal) -> None:
     journal.folder.mkdir(parents=True)
     (journal.folder / "broken.json").write_text("{not json", encoding="utf-8")
     assert journal.entry("broken") is None and journal.entries() == []
+
+
+def test_old_entries_are_pruned_when_a_new_job_is_journaled(manila: BackendV2, journal: JobJournal) -> None:
+    journal.folder.mkdir(parents=True)
+    old = journal.folder / "an-old-key.json"
+    old.write_text("{}", encoding="utf-8")
+    month_ago = time.time() - 31 * 86_400
+    os.utime(old, (month_ago, month_ago))
+    sampler_for(qpu_placement(), backend=manila, journal=journal).run([bell()], shots=SHOTS).result()
+    assert not old.exists() and len(journal.entries()) == 1
