@@ -40,8 +40,8 @@ from quantum.circuit_families import (
     random_clifford_circuit,
 )
 from quantum.estimates import AER_METHODS, TIME_CONSTANTS, method_support, seconds, time_features
-from quantum.executors import translation_for
-from quantum.profiles import QuantumSegment, flatten_circuit, profile_segment
+from quantum.executors import translation_for, warm_up
+from quantum.profiles import CircuitProfile, QuantumSegment, flatten_circuit, profile_segment
 from workflows.broker import PlacementRefused, Policy, place
 from workflows.catalog import ResourceCatalog, discover_catalog
 
@@ -129,12 +129,7 @@ def _child(conn, circuit: QuantumCircuit, method: str, cap_mb: int, shots: int) 
     limit = _rss_kib("VmSize:") * 1024 + (cap_mb + 1024) * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     simulator = AerSimulator(method=method, max_memory_mb=cap_mb, max_parallel_threads=0)
-    warm_up = QuantumCircuit(1, 1)
-    warm_up.h(0)
-    warm_up.measure(0, 0)
-    simulator.run(
-        warm_up, shots=10
-    ).result()  # Aer's one-off set-up (thread pool, first call) is not the circuit's
+    warm_up(simulator)  # Aer's one-off set-up is not the circuit's, as in a long-lived worker
     before = _rss_kib("VmRSS:")
     started = time.perf_counter()
     try:
@@ -323,11 +318,12 @@ def main_benchmark(args: argparse.Namespace) -> None:
 
 
 # ---------------------------------------------------------------- calibration
-def measure_calibration(args: argparse.Namespace) -> list[dict]:
+def measure_calibration(
+    args: argparse.Namespace, circuits: list[tuple[QuantumCircuit, int]], profiles: list[CircuitProfile]
+) -> list[dict]:
     """Run every calibration circuit with every Aer method the current model does not rule out; the raw runs."""
     raw: list[dict] = []
-    for index, (circuit, shots) in enumerate(calibration_circuits()):
-        profile = profile_segment(QuantumSegment("calibration", [circuit], "sampler", shots=shots))
+    for index, ((circuit, shots), profile) in enumerate(zip(circuits, profiles, strict=True)):
         for method in AER_METHODS:
             if seconds(profile, method) > 20 * args.timeout:  # it would only time out: save the wait
                 continue
@@ -345,14 +341,18 @@ def main_calibrate(args: argparse.Namespace) -> None:
     """
     from scipy.optimize import nnls
 
-    raw = json.loads(Path(args.runs).read_text()) if args.runs else measure_calibration(args)
+    circuits = calibration_circuits()
+    profiles = [
+        profile_segment(QuantumSegment("calibration", [circuit], "sampler", shots=shots))
+        for circuit, shots in circuits
+    ]
+    raw = (
+        json.loads(Path(args.runs).read_text())
+        if args.runs
+        else measure_calibration(args, circuits, profiles)
+    )
     if args.save and not args.runs:
         Path(args.save).write_text(json.dumps(raw))
-    circuits = calibration_circuits()
-    profiles = {
-        index: profile_segment(QuantumSegment("calibration", [circuit], "sampler", shots=shots))
-        for index, (circuit, shots) in enumerate(circuits)
-    }
     samples: dict[str, list[tuple[dict[str, float], float]]] = {m: [] for m in AER_METHODS}
     for run in raw:
         if run["ok"]:

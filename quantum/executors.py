@@ -132,6 +132,14 @@ def aer_circuit_preparer(method: str) -> Callable[[QuantumCircuit], QuantumCircu
     return prepare
 
 
+def warm_up(simulator: Any) -> None:
+    """One tiny run, so an Aer simulator's one-off set-up (threads, first call, 2-3 ms) is not timed as a circuit's."""
+    circuit = QuantumCircuit(1, 1)
+    circuit.h(0)
+    circuit.measure(0, 0)
+    simulator.run(circuit, shots=10).result()
+
+
 def _qpu_backend(placement: PlacementLike, backend: Any | None) -> Any:
     if backend is not None:
         return backend

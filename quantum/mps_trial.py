@@ -17,7 +17,7 @@ from typing import Any
 
 from qiskit import QuantumCircuit
 
-from quantum.executors import aer_circuit_preparer
+from quantum.executors import aer_circuit_preparer, warm_up
 from quantum.profiles import CircuitProfile, mps_shot_work
 
 logger = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def mps_trial(circuits: Sequence[QuantumCircuit], cap: int = 16, shots: int = 0)
     if any(circuit.num_parameters for circuit in circuits):
         return None
     simulator = AerSimulator(method="matrix_product_state", matrix_product_state_max_bond_dimension=cap)
-    _warm_up(simulator)
+    warm_up(simulator)
     prepared = [aer_circuit_preparer("matrix_product_state")(circuit) for circuit in circuits]
     trials = []
     for circuit in prepared:
@@ -107,17 +107,9 @@ def _sampling_times(circuits: list[QuantumCircuit], shots: int) -> tuple[float, 
     if shots < 20 or not measured:
         return None
     simulator = AerSimulator(method="matrix_product_state")
-    _warm_up(simulator)
+    warm_up(simulator)
     times = [min(_timed(simulator, measured, count) for _ in range(2)) for count in (shots // 10, shots)]
     return times[0], max(times[1] - times[0], 0.0) / (shots - shots // 10), shots // 10
-
-
-def _warm_up(simulator: Any) -> None:
-    """One tiny run, so the simulator's one-off set-up (threads, first call) is not timed as the circuit's."""
-    circuit = QuantumCircuit(1, 1)
-    circuit.h(0)
-    circuit.measure(0, 0)
-    simulator.run(circuit, shots=10).result()
 
 
 def _timed(simulator: Any, circuits: list[QuantumCircuit], shots: int) -> float:

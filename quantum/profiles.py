@@ -226,14 +226,24 @@ class CutBounds:
     deterministic_outcomes: int | None = None
 
 
+def _one_qubit_work(position: int, bond_log2: list[int]) -> float:
+    """MPS work of a one-qubit gate: chi^2, chi the larger bond beside its qubit."""
+    near = [bond_log2[k] for k in (position - 1, position) if 0 <= k < len(bond_log2)]
+    return 4.0 ** min(max(near, default=0), 30)
+
+
+def _contraction_work(bond: int) -> float:
+    """MPS work of one two-qubit contraction and SVD across a cut of bond dimension 2^bond: chi^3."""
+    return 8.0 ** min(bond, 30)
+
+
 def _gate_work(qubits: list[int], bond_log2: list[int]) -> float:
     """MPS work of one gate: span * chi^3 for a multi-qubit gate (an SVD of a 2chi x 2chi matrix after swapping
     its qubits together), chi^2 for a one-qubit gate, chi the bond dimension at its cuts."""
     low, high = min(qubits), max(qubits)
     if len(qubits) < 2:
-        near = [bond_log2[k] for k in (low - 1, low) if 0 <= k < len(bond_log2)]
-        return 4.0 ** min(max(near, default=0), 30)
-    return (high - low) * 8.0 ** min(max(bond_log2[low:high]), 30)
+        return _one_qubit_work(low, bond_log2)
+    return (high - low) * _contraction_work(max(bond_log2[low:high]))
 
 
 def mps_shot_work(bond_log2: list[int], num_qubits: int) -> float:
@@ -288,10 +298,7 @@ def clifford_cut_bounds(circuit: QuantumCircuit, crossings: list[int]) -> CutBou
             slice_index += 1
         before, after = checkpoints[slice_index - 1][1], checkpoints[slice_index][1]
         bond = [max(a, b) for a, b in zip(before, after, strict=True)]
-        near = [bond[k] for k in (first - 1, first) if 0 <= k < len(bond)]
-        gate_work += (
-            sum(8.0 ** min(bond[c], 30) for c in cuts) if cuts else 4.0 ** min(max(near, default=0), 30)
-        )
+        gate_work += sum(_contraction_work(bond[c]) for c in cuts) if cuts else _one_qubit_work(first, bond)
     return CutBounds(
         crossings, peak, gate_work, mps_shot_work(checkpoints[-1][1], circuit.num_qubits), exact=True,
         deterministic_outcomes=circuit.num_qubits - path.random_outcomes,

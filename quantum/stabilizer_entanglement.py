@@ -70,9 +70,9 @@ def _symplectic_map(name: str, params: tuple[float, ...], width: int) -> np.ndar
     gate = get_standard_gate_name_mapping()[name]
     if params:
         gate = type(gate)(*params)
-    tableau = Clifford(gate) if gate.num_qubits == width else None
-    if tableau is None:
-        raise ValueError(f"gate {name!r} on {width} qubits")
+    if gate.num_qubits != width:
+        raise ValueError(f"gate {name!r} acts on {gate.num_qubits} qubits, not {width}")
+    tableau = Clifford(gate)
     destabilizers = np.hstack([tableau.destab_x, tableau.destab_z])
     stabilizers = np.hstack([tableau.stab_x, tableau.stab_z])
     return np.vstack([destabilizers, stabilizers]).astype(np.uint8)
