@@ -3,12 +3,11 @@
     python benchmarks/broker.py                 # the benchmark (about 45 circuits, 7 families, 10-100 qubits)
     python benchmarks/broker.py --quick         # a smaller set
     python benchmarks/broker.py calibrate       # fit quantum.estimates.TIME_CONSTANTS on other circuits
+    python benchmarks/broker.py --runs FILE     # the figures of runs saved with --save, without measuring
     python benchmarks/broker.py calibrate --runs FILE   # refit from runs saved with --save
 
-Every run is a forked child process with a wall-clock limit and Aer's `max_memory_mb` cap (the catalog the
-broker sees has the same memory), so a slow or huge run fails cleanly instead of starving the machine. Each child first runs a one-qubit circuit
-with the same method, so Aer's one-off set-up (about 2-3 ms, and noisy) is not charged to the circuit, as in a
-long-lived worker. Peak memory is the child's high-water mark (VmHWM) minus its resident size before the run.
+Every run is measured by `benchmarks/aer_runs.py`: a forked child with a wall-clock limit and Aer's
+`max_memory_mb` cap (the catalog the broker sees has the same memory).
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import multiprocessing as mp
 import statistics
 import sys
 import time
@@ -28,6 +26,7 @@ from qiskit import QuantumCircuit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.aer_runs import SHOTS, Run, run_best_of, translated
 from quantum.circuit_families import (
     bernstein_vazirani,
     bind_and_measure,
@@ -40,12 +39,10 @@ from quantum.circuit_families import (
     random_clifford_circuit,
 )
 from quantum.estimates import AER_METHODS, TIME_CONSTANTS, method_support, seconds, time_features
-from quantum.executors import translation_for, warm_up
-from quantum.profiles import CircuitProfile, QuantumSegment, flatten_circuit, profile_segment
+from quantum.profiles import CircuitProfile, QuantumSegment, profile_segment
 from workflows.broker import PlacementRefused, Policy, place
 from workflows.catalog import ResourceCatalog, discover_catalog
 
-SHOTS = 1000
 RUN_METHODS = ("automatic", *AER_METHODS)
 
 
@@ -112,82 +109,6 @@ def calibration_circuits() -> list[tuple[QuantumCircuit, int]]:
     return [(c, SHOTS) for c in found] + [(c, shots) for c in other_shots for shots in (100, 10_000)]
 
 
-# ---------------------------------------------------------------- one run in a forked child
-def _rss_kib(field_name: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field_name):
-            return int(line.split()[1])
-    return 0
-
-
-def _child(conn, circuit: QuantumCircuit, method: str, cap_mb: int, shots: int) -> None:  # type: ignore[no-untyped-def]
-    import resource
-
-    from qiskit_aer import AerSimulator
-
-    # Cap the address space too: MPS and the stabilizers ignore max_memory_mb and could starve the machine.
-    limit = _rss_kib("VmSize:") * 1024 + (cap_mb + 1024) * 2**20
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    simulator = AerSimulator(method=method, max_memory_mb=cap_mb, max_parallel_threads=0)
-    warm_up(simulator)  # Aer's one-off set-up is not the circuit's, as in a long-lived worker
-    before = _rss_kib("VmRSS:")
-    started = time.perf_counter()
-    try:
-        result = simulator.run(circuit, shots=shots).result()
-        ok, error = bool(result.success), None if result.success else str(result.status)[:200]
-        chosen = result.results[0].metadata.get("method") if ok else None
-    except Exception as exc:
-        ok, error, chosen = False, f"{type(exc).__name__}: {exc}"[:200], None
-    elapsed = time.perf_counter() - started
-    conn.send({"ok": ok, "seconds": elapsed, "error": error, "chosen": chosen,
-               "peak_bytes": (_rss_kib("VmHWM:") - before) * 1024})  # fmt: skip
-
-
-@dataclass
-class Run:
-    ok: bool
-    seconds: float
-    peak_bytes: int = 0
-    error: str | None = None
-    chosen: str | None = None
-
-
-def run_best_of(circuit: QuantumCircuit, method: str, cap_mb: int, timeout: float, shots: int = SHOTS) -> Run:
-    """The fastest of up to five runs: five under 0.05 s, three under 0.5 s, two under 2 s (load makes them noisy)."""
-    best = run_once(circuit, method, cap_mb, timeout, shots)
-    repeats = 5 if best.seconds < 0.05 else 3 if best.seconds < 0.5 else 2 if best.seconds < 2.0 else 1
-    for _ in range(repeats - 1):
-        if not best.ok:
-            break
-        again = run_once(circuit, method, cap_mb, timeout, shots)
-        best = again if again.ok and again.seconds < best.seconds else best
-    return best
-
-
-def run_once(circuit: QuantumCircuit, method: str, cap_mb: int, timeout: float, shots: int = SHOTS) -> Run:
-    """Run a translated circuit with one Aer method in a forked child; failures and timeouts are runs too."""
-    context = mp.get_context("fork")
-    parent, child = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(child, circuit, method, cap_mb, shots))
-    process.start()
-    if parent.poll(timeout):
-        report = parent.recv()
-        process.join()
-        return Run(**report)
-    process.kill()
-    process.join()
-    return Run(ok=False, seconds=timeout, error=f"timeout after {timeout:g} s")
-
-
-def translated(circuit: QuantumCircuit, method: str) -> QuantumCircuit:
-    """The circuit in the gates `method` accepts (not timed: the executors do the same before running)."""
-    accepted, pass_manager = translation_for("statevector" if method == "automatic" else method)
-    flat = flatten_circuit(circuit)
-    if all(i.operation.name in accepted for i in flat.data):
-        return flat
-    return pass_manager.run(flat)
-
-
 # ---------------------------------------------------------------- the benchmark
 @dataclass
 class Row:
@@ -251,16 +172,7 @@ def report(rows: list[Row]) -> None:
     print(f"broker/oracle: total {total_broker / total_oracle:.3f}x, geometric mean {_geomean(ratio_oracle):.3f}x, "
           f"oracle's own pick {sum(r.choice == r.best()[0] for r in solved) / max(len(solved), 1):.0%}, "
           f"within 1.1x {sum(x <= 1.1 for x in ratio_oracle) / max(len(solved), 1):.0%}")  # fmt: skip
-    both = [r for r in solved if r.runs["automatic"].ok]
-    vs_auto = [r.runs[r.choice].seconds / r.runs["automatic"].seconds for r in both]
-    if both:
-        print(f"broker/automatic on the {len(both)} circuits automatic runs: geometric mean {_geomean(vs_auto):.3f}x "
-              f"(speed-up {1 / _geomean(vs_auto):.2f}x), worst {max(vs_auto):.2f}x "
-              f"({both[vs_auto.index(max(vs_auto))].family} {both[vs_auto.index(max(vs_auto))].qubits}q), "
-              f"total {sum(r.runs[r.choice].seconds for r in both) / sum(r.runs['automatic'].seconds for r in both):.3f}x")  # fmt: skip
-    print(
-        f"broker solves {len(solved) - len([r for r in solved if r.runs['automatic'].ok])} circuits automatic fails"
-    )
+    _versus_automatic(solved)
     for r in rows:
         if r.best() and r not in solved:
             print(f"  MISSED {r.family} {r.qubits}q: broker {r.choice}, oracle {r.best()[0]}")  # type: ignore[index]
@@ -272,6 +184,23 @@ def report(rows: list[Row]) -> None:
     print(f"placement time (profile + estimates + MPS trials): median {statistics.median(places):.3f} s, "
           f"max {max(places):.2f} s")  # fmt: skip
     _estimator_errors(rows)
+
+
+def _versus_automatic(solved: list[Row]) -> None:
+    """Broker/automatic on the circuits automatic runs, and on those where the two pick different methods."""
+    both = [r for r in solved if r.runs["automatic"].ok]
+    vs_auto = [r.runs[r.choice].seconds / r.runs["automatic"].seconds for r in both]
+    if both:
+        worst = both[vs_auto.index(max(vs_auto))]
+        total = sum(r.runs[r.choice].seconds for r in both) / sum(r.runs["automatic"].seconds for r in both)
+        print(f"broker/automatic on the {len(both)} circuits automatic runs: geometric mean {_geomean(vs_auto):.3f}x "
+              f"(speed-up {1 / _geomean(vs_auto):.2f}x), worst {max(vs_auto):.2f}x ({worst.family} {worst.qubits}q), "
+              f"total {total:.3f}x")  # fmt: skip
+    differ = [x for r, x in zip(both, vs_auto, strict=True) if r.runs["automatic"].chosen != r.choice]
+    if differ:
+        print(f"  where the broker picks another method than automatic ({len(differ)} circuits): speed-up geometric "
+              f"mean {1 / _geomean(differ):.2f}x, from {1 / max(differ):.2f}x to {1 / min(differ):.0f}x")  # fmt: skip
+    print(f"broker solves {len(solved) - len(both)} circuits automatic fails")
 
 
 def _estimator_errors(rows: list[Row]) -> None:
@@ -302,7 +231,20 @@ def _estimator_errors(rows: list[Row]) -> None:
         )
 
 
+def saved_rows(path: str) -> list[Row]:
+    """Rows saved by `--save`, for reporting again (after a change of the report, say)."""
+    rows = []
+    for saved in json.loads(Path(path).read_text()):
+        runs = {method: Run(**run) for method, run in saved.pop("runs").items()}
+        predicted = {method: (time_s, memory) for method, (time_s, memory) in saved.pop("predicted").items()}
+        rows.append(Row(**saved, runs=runs, predicted=predicted))
+    return rows
+
+
 def main_benchmark(args: argparse.Namespace) -> None:
+    if args.runs:
+        report(saved_rows(args.runs))
+        return
     catalog = benchmark_catalog(args.cap_mb)
     rows = []
     for family, circuit in benchmark_circuits(args.quick):
@@ -379,7 +321,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a smaller circuit set")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per run (30)")
     parser.add_argument("--save", default=None, help="write the raw runs as JSON here")
-    parser.add_argument("--runs", default=None, help="calibrate: refit from runs saved earlier with --save")
+    parser.add_argument(
+        "--runs",
+        default=None,
+        help="runs saved earlier with --save: report them, or refit from them (calibrate)",
+    )
     parser.add_argument("--cap-mb", type=int, default=4096, help="Aer max_memory_mb per run (4096)")
     args = parser.parse_args()
     main_calibrate(args) if args.mode == "calibrate" else main_benchmark(args)
