@@ -153,74 +153,108 @@ def time_features(
     MPS costs chi^3 per two-qubit gate (profile.mps_gate_work) and sum(chi^2) per shot or term; the stabilizer
     tableau costs n per gate and n^2 per measured shot or term; the extended stabilizer multiplies by its states.
     """
-    n = profile.num_qubits
-    runs = profile.num_circuits * profile.parameter_sets
-    shots, terms = _shots(profile), _expectation_terms(profile)
-    trajectories = profile.shots if (profile.noisy and profile.shots) else 1
-    features = {"call": 1.0, "circuit": float(runs)}
+    features = {"call": 1.0, "circuit": float(profile.num_circuits * profile.parameter_sets)}
     if method in ("statevector", "density_matrix"):
-        size = 2.0**n if method == "statevector" else 4.0**n
-        state_qubits = n if method == "statevector" else 2 * n
-        scale = (
-            size
-            * (SINGLE_PRECISION_TIME if precision == "single" else 1.0)
-            / _parallel_speedup(state_qubits, cores)
-        )
-        sweeps = profile.parameter_sets * (trajectories if method == "statevector" else 1)
-        controlled = (
-            profile.two_qubit_gates - profile.diagonal_two_qubit_gates - profile.dense_two_qubit_gates
-        )
-        threaded = 1.0 if state_qubits >= PARALLEL_THRESHOLD_QUBITS and cores > 1 else 0.0
-        return features | {
-            "gate": float(profile.gates * sweeps),
-            "gate1": scale * profile.one_qubit_gates * sweeps,
-            "gate2": scale * controlled * sweeps,
-            "gate2d": scale * profile.diagonal_two_qubit_gates * sweeps,
-            "gate2u": scale * profile.dense_two_qubit_gates * sweeps,
-            "gatem": scale * profile.multi_qubit_gates * sweeps,
-            "sync": threaded * profile.gates * sweeps,
-            "shot": float(shots * n * runs),
-            "term": scale * terms * runs,
-        }
+        return features | _dense_state_features(profile, method, cores, precision)
     if method == "matrix_product_state":
-        chi = 2.0 ** min(profile.max_bond_dimension_log2, 40)
-        sweeps = profile.parameter_sets * trajectories
         if profile.mps_trial_seconds is not None:  # measured here on these circuits: no model needed
-            extra_shots = max(shots - profile.mps_trial_shots, 0)
-            measured = profile.mps_trial_seconds + extra_shots * profile.mps_trial_seconds_per_shot
-            return {
-                "trial": measured * sweeps,
-                "term": terms * profile.mps_shot_work * runs,
-            }
-        exact = profile.bond_dimension_exact  # Clifford: the work itself is known, not only a bound on chi
-        # Sampling a shot measures qubit by qubit; where a bond is 1 nothing propagates to the neighbours.
-        entangled_cuts = sum(b > 0 for b in profile.bond_dimension_log2) if exact else 0
-        return features | {
-            "gate": float(profile.gates * sweeps),
-            "gate2chi": 0.0 if exact else profile.two_qubit_gates * chi * sweeps,
-            "work": profile.mps_gate_work * sweeps if exact else 0.0,
-            "shot": 0.0 if exact else float(shots * n * runs),
-            "shotx": float(shots * n * runs) if exact else 0.0,
-            "shotent": float(shots * entangled_cuts * runs),
-            "shotchi": shots * (profile.mps_shot_work - n) * runs if exact else 0.0,
-            "term": terms * profile.mps_shot_work * runs,
-        }
+            return _mps_trial_features(profile)
+        return features | _mps_features(profile)
     if method == "stabilizer":
-        # Aer measures the tableau shot by shot; a fixed outcome costs a sweep of n rows of 2n bits, a random one
-        # only the rows that anticommute (Aaronson & Gottesman, PRA 70, 052328 (2004)).
-        deterministic = n if profile.deterministic_outcomes is None else profile.deterministic_outcomes
-        return features | {
-            "gate": float(profile.gates * profile.parameter_sets),
-            "gaten": float(profile.gates * n * profile.parameter_sets),
-            "shot": float(shots * n * runs),
-            "shotn2": float(shots * n * n * runs),
-            "shotdet": float(shots * deterministic * n * n * runs),
-            "term": float(terms * n * n * runs),
-        }
+        return features | _stabilizer_features(profile)
+    return features | _extended_stabilizer_features(profile)
+
+
+def _runs(profile: CircuitProfile) -> int:
+    return profile.num_circuits * profile.parameter_sets
+
+
+def _trajectories(profile: CircuitProfile) -> int:
+    """Noisy sampling runs the circuit once per shot (Aer's trajectories); noiseless runs it once."""
+    return profile.shots if (profile.noisy and profile.shots) else 1
+
+
+def _dense_state_features(
+    profile: CircuitProfile, method: AerMethod, cores: int, precision: str
+) -> dict[str, float]:
+    """Statevector or density matrix: every gate and Pauli term sweeps the 2^n or 4^n amplitudes."""
+    n = profile.num_qubits
+    runs = _runs(profile)
+    size = 2.0**n if method == "statevector" else 4.0**n
+    state_qubits = n if method == "statevector" else 2 * n
+    speed = (SINGLE_PRECISION_TIME if precision == "single" else 1.0) / _parallel_speedup(state_qubits, cores)
+    scale = size * speed
+    sweeps = profile.parameter_sets * (_trajectories(profile) if method == "statevector" else 1)
+    controlled = profile.two_qubit_gates - profile.diagonal_two_qubit_gates - profile.dense_two_qubit_gates
+    threaded = 1.0 if state_qubits >= PARALLEL_THRESHOLD_QUBITS and cores > 1 else 0.0
+    return {
+        "gate": float(profile.gates * sweeps),
+        "gate1": scale * profile.one_qubit_gates * sweeps,
+        "gate2": scale * controlled * sweeps,
+        "gate2d": scale * profile.diagonal_two_qubit_gates * sweeps,
+        "gate2u": scale * profile.dense_two_qubit_gates * sweeps,
+        "gatem": scale * profile.multi_qubit_gates * sweeps,
+        "sync": threaded * profile.gates * sweeps,
+        "shot": float(_shots(profile) * n * runs),
+        "term": scale * _expectation_terms(profile) * runs,
+    }
+
+
+def _mps_trial_features(profile: CircuitProfile) -> dict[str, float]:
+    """MPS measured here on these circuits (`quantum.mps_trial`): the trial's time, scaled to the shots."""
+    extra_shots = max(_shots(profile) - profile.mps_trial_shots, 0)
+    measured = profile.mps_trial_seconds + extra_shots * profile.mps_trial_seconds_per_shot  # type: ignore[operator]
+    return {
+        "trial": measured * profile.parameter_sets * _trajectories(profile),
+        "term": _expectation_terms(profile) * profile.mps_shot_work * _runs(profile),
+    }
+
+
+def _mps_features(profile: CircuitProfile) -> dict[str, float]:
+    """MPS from the profile: the exact work of a Clifford circuit, else the bond-dimension bound."""
+    n = profile.num_qubits
+    runs, shots = _runs(profile), _shots(profile)
+    chi = 2.0 ** min(profile.max_bond_dimension_log2, 40)
+    sweeps = profile.parameter_sets * _trajectories(profile)
+    exact = profile.bond_dimension_exact  # Clifford: the work itself is known, not only a bound on chi
+    # Sampling a shot measures qubit by qubit; where a bond is 1 nothing propagates to the neighbours.
+    entangled_cuts = sum(b > 0 for b in profile.bond_dimension_log2) if exact else 0
+    return {
+        "gate": float(profile.gates * sweeps),
+        "gate2chi": 0.0 if exact else profile.two_qubit_gates * chi * sweeps,
+        "work": profile.mps_gate_work * sweeps if exact else 0.0,
+        "shot": 0.0 if exact else float(shots * n * runs),
+        "shotx": float(shots * n * runs) if exact else 0.0,
+        "shotent": float(shots * entangled_cuts * runs),
+        "shotchi": shots * (profile.mps_shot_work - n) * runs if exact else 0.0,
+        "term": _expectation_terms(profile) * profile.mps_shot_work * runs,
+    }
+
+
+def _stabilizer_features(profile: CircuitProfile) -> dict[str, float]:
+    """Aer measures the tableau shot by shot; a fixed outcome costs a sweep of n rows of 2n bits, a random one
+    only the rows that anticommute (Aaronson & Gottesman, PRA 70, 052328 (2004))."""
+    n = profile.num_qubits
+    runs, shots = _runs(profile), _shots(profile)
+    deterministic = n if profile.deterministic_outcomes is None else profile.deterministic_outcomes
+    return {
+        "gate": float(profile.gates * profile.parameter_sets),
+        "gaten": float(profile.gates * n * profile.parameter_sets),
+        "shot": float(shots * n * runs),
+        "shotn2": float(shots * n * n * runs),
+        "shotdet": float(shots * deterministic * n * n * runs),
+        "term": float(_expectation_terms(profile) * n * n * runs),
+    }
+
+
+def _extended_stabilizer_features(profile: CircuitProfile) -> dict[str, float]:
+    """The extended stabilizer runs every gate on each of its stabilizer states, once per shot."""
+    n = profile.num_qubits
+    shots = _shots(profile)
     states = float(extended_stabilizer_states(profile))
-    return features | {
+    return {
         "gate": profile.gates * n * n * states * profile.parameter_sets * max(shots, 1),
-        "shot": shots * n * n * states * runs,
+        "shot": shots * n * n * states * _runs(profile),
         "term": 0.0,
     }
 

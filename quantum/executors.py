@@ -28,6 +28,7 @@ from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit.transpiler import PassManager, generate_preset_pass_manager
 
+from quantum.gate_sets import NON_GATE_INSTRUCTIONS
 from quantum.job_journal import (
     JobJournal,
     JournaledEstimator,
@@ -36,7 +37,7 @@ from quantum.job_journal import (
     qpu_jobs,
     submissions_recorded,
 )
-from quantum.profiles import NON_GATE_INSTRUCTIONS, flatten_circuit
+from quantum.profiles import flatten_circuit
 from quantum.runtime import fake_backend, isa_pass_manager, runtime_estimator, runtime_sampler
 
 logger = logging.getLogger(__name__)

@@ -18,7 +18,8 @@ from typing import Any
 from qiskit import QuantumCircuit
 
 from quantum.executors import aer_circuit_preparer, warm_up
-from quantum.profiles import CircuitProfile, mps_shot_work
+from quantum.mps_bounds import mps_shot_work
+from quantum.profiles import CircuitProfile
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,9 @@ from quantum.circuit_families import (
     quantum_volume,
     random_clifford_circuit,
 )
-from quantum.profiles import QuantumSegment, cut_bounds, is_clifford_instruction, profile_segment
+from quantum.gate_sets import is_clifford_instruction
+from quantum.mps_bounds import cut_bounds
+from quantum.profiles import QuantumSegment, profile_segment
 
 
 def test_ghz_profile_counts_gates_and_bounds_every_cut_by_one_cnot() -> None:
