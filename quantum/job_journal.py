@@ -5,8 +5,12 @@ parameter values, observables, shots or precision, and the primitive's settings)
 same key in any process. `JournaledSampler` / `JournaledEstimator` wrap a QPU primitive: `run` looks the key up
 in a `JobJournal` (one small JSON file per key) and re-attaches to the job when the service still knows it and it
 did not fail; otherwise it submits and journals the job id (fsync'd) before returning the job to wait on.
-`find_job` looks an id up on IBM Quantum (an account's QiskitRuntimeService) or, in qiskit-ibm-runtime's local
-testing mode, whose jobs are threads of this process, in this process's registry of submitted jobs.
+Jobs are looked up by id or tag on IBM Quantum or in local testing mode (`quantum.runtime_jobs`).
+
+Before submitting, the entry is written without a job id (state SUBMITTING), and the job carries a tag made from
+its key (`job_tag`). A run that died after the service took the job but before its id was journaled leaves that
+entry behind; the rerun finds the job by its tag among the service's jobs since then (`find_tagged_job`) instead of
+paying for it twice. Without an entry nothing is looked up by tag, so deleting an entry still forces a new job.
 """
 
 from __future__ import annotations
@@ -21,10 +25,9 @@ import logging
 import os
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,23 +38,31 @@ from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 
 from quantum.profiles import flatten_circuit
+from quantum.runtime_jobs import (
+    FAILED_STATES,
+    find_job,
+    find_tagged_job,
+    job_service,
+    job_state,
+    remember_local_job,
+)
 
 logger = logging.getLogger(__name__)
 
 PrimitiveKind = Literal["sampler", "estimator"]
-# Job states after which the job's result will never come (names of qiskit's JobStatus and of RuntimeJobV2's).
-FAILED_STATES = frozenset({"ERROR", "CANCELLED"})
 # Days a journal entry is kept after its last write: long past any queue or job limit (IBM: 3 h per job).
 JOURNAL_KEEP_DAYS = 30.0
-# Local-testing-mode jobs kept for re-attachment (each holds its result in memory).
-LOCAL_JOBS_KEPT = 256
+# Job tags qcflow adds: this prefix and the submission key's first 40 hex digits (160 bits).
+JOB_TAG_PREFIX = "qcflow-"
+# Seconds before an entry's submission time that a job found by its tag may have been created (clock skew).
+TAG_CLOCK_SLACK_S = 3600.0
 
 
 class JournalEntry(BaseModel):
     """One submitted job: its key, id, backend and primitive, when it was submitted and its last seen state."""
 
     key: str
-    job_id: str
+    job_id: str | None  # None while submitting: the service may have taken the job before its id came back
     backend: str
     primitive: PrimitiveKind
     submitted_at: datetime
@@ -171,55 +182,9 @@ def submission_key(
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-class _LocalJobs:
-    """Jobs submitted in local testing mode, by id: they run in this process and die with it."""
-
-    def __init__(self, kept: int) -> None:
-        self._jobs: OrderedDict[str, Any] = OrderedDict()
-        self._kept = kept
-        self._lock = threading.Lock()
-
-    def add(self, job: Any) -> None:
-        with self._lock:
-            self._jobs[job.job_id()] = job
-            while len(self._jobs) > self._kept:
-                self._jobs.popitem(last=False)
-
-    def get(self, job_id: str) -> Any | None:
-        with self._lock:
-            return self._jobs.get(job_id)
-
-
-_LOCAL_JOBS = _LocalJobs(LOCAL_JOBS_KEPT)
-
-
-def job_service(backend: Any) -> Any:
-    """The service that runs jobs on `backend`: the account's QiskitRuntimeService, else local testing mode.
-
-    The same choice qiskit-ibm-runtime's primitives make (`base_primitive.get_mode_service_backend`).
-    """
-    from qiskit_ibm_runtime import IBMBackend
-    from qiskit_ibm_runtime.fake_provider.local_service import QiskitRuntimeLocalService
-
-    return backend.service if isinstance(backend, IBMBackend) else QiskitRuntimeLocalService()
-
-
-def find_job(job_id: str, service: Any) -> Any | None:
-    """The job with this id, or None when the service does not know it (other lookup errors propagate)."""
-    if getattr(service, "is_local", False):
-        return _LOCAL_JOBS.get(job_id)
-    from qiskit_ibm_runtime.exceptions import RuntimeJobNotFound
-
-    try:
-        return service.job(job_id)
-    except RuntimeJobNotFound:
-        return None
-
-
-def job_state(job: Any) -> str:
-    """The job's status name: qiskit's JobStatus enum (local testing mode) or RuntimeJobV2's string."""
-    status = job.status()
-    return str(getattr(status, "name", status))
+def job_tag(key: str) -> str:
+    """The tag a journaled job carries on the service, so that it can be found without its id."""
+    return JOB_TAG_PREFIX + key[:40]
 
 
 @dataclass(frozen=True)
@@ -261,10 +226,10 @@ class QpuJobs:
     journal: JobJournal | None = None
     settings: Mapping[str, Any] = field(default_factory=dict)
 
-    def submit(self, primitive: PrimitiveKind, pubs: list[Any], run: Callable[[], Any]) -> Any:
-        """The job for the PUBs: re-attached from the journal when possible, else `run()` and journaled."""
+    def submit(self, primitive: PrimitiveKind, pubs: list[Any], run: Callable[[list[str]], Any]) -> Any:
+        """The job for the PUBs: re-attached when possible, else `run(job_tags)` and journaled."""
         if self.journal is None:
-            job = self._submitted(run())
+            job = self._submitted(run([]), [])
             _note(Submission(job.job_id(), reattached=False))
             return job
         key = submission_key(self.backend.name, primitive, pubs, self.settings)
@@ -272,27 +237,33 @@ class QpuJobs:
             job = self._reattached(self.journal, key)
             reattached = job is not None
             if job is None:
-                job = self._submitted(run())
-                entry = JournalEntry(
-                    key=key, job_id=job.job_id(), backend=self.backend.name, primitive=primitive,
-                    submitted_at=datetime.now(UTC),
+                submitting = JournalEntry(
+                    key=key, job_id=None, backend=self.backend.name, primitive=primitive,
+                    submitted_at=datetime.now(UTC), state="SUBMITTING",
                 )  # fmt: skip
-                self.journal.record(entry)
+                self.journal.record(submitting)
+                tags = [job_tag(key)]
+                job = self._submitted(run(tags), tags)
+                self.journal.record(
+                    submitting.model_copy(update={"job_id": job.job_id(), "state": "SUBMITTED"})
+                )
                 self.journal.prune()
         _note(Submission(job.job_id(), reattached=reattached))
         return job
 
-    def _submitted(self, job: Any) -> Any:
-        """The job, findable by id (local testing mode keeps it in this process's registry)."""
+    def _submitted(self, job: Any, tags: list[str]) -> Any:
+        """The job, findable by id and tag (local testing mode keeps it in this process's registry)."""
         if getattr(self.service, "is_local", False):
-            _LOCAL_JOBS.add(job)
+            remember_local_job(job, tags)
         return job
 
     def _reattached(self, journal: JobJournal, key: str) -> Any | None:
+        """The live job of the journal's entry for `key`; None when there is none or it failed (the entry is then
+        forgotten)."""
         entry = journal.entry(key)
         if entry is None:
             return None
-        job = find_job(entry.job_id, self.service)
+        job = self._entry_job(entry)
         state = None if job is None else job_state(job)
         if job is None or state in FAILED_STATES:
             why = "is unknown to the service" if job is None else f"ended {state}"
@@ -301,14 +272,38 @@ class QpuJobs:
             logger.log(
                 logging.INFO if expected else logging.WARNING,
                 "QPU job %s on %s (submitted %s) %s; submitting its PUBs again",
-                entry.job_id, entry.backend, entry.submitted_at.isoformat(), why,
+                entry.job_id or "(id never journaled)", entry.backend, entry.submitted_at.isoformat(), why,
             )  # fmt: skip
             journal.forget(key)
             return None
-        logger.info("re-attaching to QPU job %s on %s (%s)", entry.job_id, entry.backend, state)
-        if state != entry.state:
-            journal.record(entry.model_copy(update={"state": state}))
+        logger.info("re-attaching to QPU job %s on %s (%s)", job.job_id(), entry.backend, state)
+        if state != entry.state or entry.job_id is None:
+            journal.record(entry.model_copy(update={"job_id": job.job_id(), "state": state}))
         return job
+
+    def _entry_job(self, entry: JournalEntry) -> Any | None:
+        """The entry's job by id, or, when the run died before its id was journaled, by its tag."""
+        if entry.job_id is not None:
+            return find_job(entry.job_id, self.service)
+        since = entry.submitted_at - timedelta(seconds=TAG_CLOCK_SLACK_S)
+        job = find_tagged_job(job_tag(entry.key), entry.backend, since, self.service)
+        if job is not None:
+            logger.warning(
+                "QPU job %s on %s found by its tag: an earlier run submitted it and died before journaling its id",
+                job.job_id(), entry.backend,
+            )  # fmt: skip
+        return job
+
+
+def _tagged_run(primitive: Any, tags: list[str], run: Callable[[], Any]) -> Any:
+    """`run()` with `tags` added to the primitive's job tags (qiskit-ibm-runtime's `options.environment`)."""
+    environment = primitive.options.environment
+    before = environment.job_tags
+    environment.job_tags = [*(before or []), *tags] if tags else before
+    try:
+        return run()
+    finally:
+        environment.job_tags = before
 
 
 class JournaledSampler(BaseSamplerV2):
@@ -321,7 +316,11 @@ class JournaledSampler(BaseSamplerV2):
 
     def run(self, pubs: Iterable[Any], *, shots: int | None = None) -> Any:
         coerced = [SamplerPub.coerce(pub, self._default_shots if shots is None else shots) for pub in pubs]
-        return self._jobs.submit("sampler", coerced, lambda: self._sampler.run(coerced))
+        return self._jobs.submit(
+            "sampler",
+            coerced,
+            lambda tags: _tagged_run(self._sampler, tags, lambda: self._sampler.run(coerced)),
+        )
 
 
 class JournaledEstimator(BaseEstimatorV2):
@@ -334,7 +333,11 @@ class JournaledEstimator(BaseEstimatorV2):
     def run(self, pubs: Iterable[Any], *, precision: float | None = None) -> Any:
         coerced = [EstimatorPub.coerce(pub, precision) for pub in pubs]
         return self._jobs.submit(
-            "estimator", coerced, lambda: self._estimator.run(coerced, precision=precision)
+            "estimator",
+            coerced,
+            lambda tags: _tagged_run(
+                self._estimator, tags, lambda: self._estimator.run(coerced, precision=precision)
+            ),
         )
 
 

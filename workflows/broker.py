@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from quantum.estimates import estimate_method, human_bytes, method_support, single_precision_allowed
-from quantum.executors import ExecutionHistory
+from quantum.execution import ExecutionHistory
 from quantum.mps_trial import tightened_by_trial
 from quantum.profiles import CircuitProfile, QuantumSegment, profile_segment
 from quantum.runtime import estimate_qpu

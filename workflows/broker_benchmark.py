@@ -21,7 +21,8 @@ from qiskit import QuantumCircuit
 
 from quantum.circuit_families import ghz, hardware_efficient, qaoa, random_clifford_circuit
 from quantum.estimates import human_bytes
-from quantum.executors import ExecutionHistory, run_with_fallback, sampler_for, translation_for
+from quantum.execution import ExecutionHistory, run_with_fallback
+from quantum.executors import sampler_for, translation_for
 from quantum.profiles import QuantumSegment, profile_segment
 from workflows.broker import Placement, PlacementRefused, Policy, fallback_placements, place
 from workflows.catalog import ResourceCatalog, discover_catalog

@@ -17,7 +17,8 @@ from typing import Any
 from qiskit import QuantumCircuit
 
 from quantum.estimates import human_bytes
-from quantum.executors import ExecutionFailed, ExecutionHistory, run_with_fallback, sampler_for
+from quantum.execution import ExecutionFailed, ExecutionHistory, run_with_fallback
+from quantum.executors import sampler_for
 from quantum.profiles import QuantumSegment
 from quantum.runtime import TOKEN_ENV_VAR
 from workflows.broker import Placement, PlacementRefused, Policy, fallback_placements, place

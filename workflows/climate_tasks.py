@@ -27,7 +27,8 @@ from climate.portfolio import (
     decode_portfolio,
 )
 from climate.scenarios import Scenario, available_scenarios, load_scenario
-from quantum.executors import estimator_for, run_with_fallback, sampler_for
+from quantum.execution import run_with_fallback
+from quantum.executors import estimator_for, sampler_for
 from quantum.profiles import QuantumSegment
 from quantum.qaoa import QaoaResult, SamplingSummary, qaoa_circuit, qubo_to_ising, solve_qubo_qaoa
 from workflows.broker import Placement, fallback_placements

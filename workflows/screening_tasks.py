@@ -20,7 +20,8 @@ from materials.structures import Candidate, read_candidates
 from materials.surrogate import load_surrogate
 from materials.validation import validate_structure
 from quantum.ansatz import excitation_ansatz
-from quantum.executors import estimator_for, run_with_fallback
+from quantum.execution import run_with_fallback
+from quantum.executors import estimator_for
 from quantum.hamiltonian import ElectronicIntegrals, qubit_hamiltonian
 from quantum.vqe import VQEResult, run_vqe
 from workflows.broker import Placement, fallback_placements

@@ -13,14 +13,8 @@ from qiskit.circuit.library import efficient_su2
 from qiskit.quantum_info import SparsePauliOp, Statevector
 from simple_placements import SimpleEstimate, SimplePlacement
 
-from quantum.executors import (
-    ExecutionFailed,
-    ExecutionHistory,
-    ExecutionRecord,
-    estimator_for,
-    run_with_fallback,
-    sampler_for,
-)
+from quantum.execution import ExecutionFailed, ExecutionHistory, ExecutionRecord, run_with_fallback
+from quantum.executors import estimator_for, sampler_for
 
 
 def bell() -> QuantumCircuit:

@@ -21,18 +21,21 @@ from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit.providers import BackendV2
 from qiskit.quantum_info import SparsePauliOp
 from qiskit_ibm_runtime.fake_provider.local_runtime_job import LocalRuntimeJob
+from qiskit_ibm_runtime.fake_provider.local_service import QiskitRuntimeLocalService
 from simple_placements import SimplePlacement, qpu_placement
 
-from quantum.executors import ExecutionHistory, estimator_for, run_with_fallback, sampler_for
+from quantum.execution import ExecutionHistory, run_with_fallback
+from quantum.executors import estimator_for, sampler_for
 from quantum.job_journal import (
     JobJournal,
-    find_job,
-    job_service,
+    JournalEntry,
+    job_tag,
     qpu_jobs,
     submission_key,
     submissions_recorded,
 )
 from quantum.runtime import fake_backend
+from quantum.runtime_jobs import find_job, job_service
 
 SHOTS = 64
 
@@ -129,11 +132,11 @@ def test_a_failed_job_is_forgotten_and_submitted_again(
     pubs = [SamplerPub.coerce(bell(), SHOTS)]
     failed = LocalRuntimeJob(function=_fails, backend=manila, primitive="sampler", inputs={})
     failed._submit()  # what the local service does with every job: run it in a thread
-    jobs.submit("sampler", pubs, lambda: failed)
+    jobs.submit("sampler", pubs, lambda tags: failed)
     with pytest.raises(RuntimeError, match="dropped"):
         failed.result()
     sampler = sampler_for(qpu_placement(), backend=manila)  # no journal of its own: QpuJobs journals it here
-    job = jobs.submit("sampler", pubs, lambda: sampler.run(pubs))
+    job = jobs.submit("sampler", pubs, lambda tags: sampler.run(pubs))
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any(f"{failed.job_id()} on fake_manila" in m and "ended ERROR" in m for m in warned)
     assert job.job_id() != failed.job_id()
@@ -150,6 +153,73 @@ def test_a_dropped_job_is_reattached_by_a_new_primitive(manila: BackendV2, journ
     job = sampler_for(qpu_placement(), backend=manila, journal=journal).run([bell()], shots=SHOTS)
     assert job.job_id() == job_id
     assert sum(job.result()[0].data.meas.get_counts().values()) == SHOTS
+
+
+def test_jobs_carry_their_key_as_a_tag_for_the_service(
+    manila: BackendV2, journal: JobJournal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tag reaches the service with the job's runtime options, as `QiskitRuntimeService._run` receives them."""
+    service_run = QiskitRuntimeLocalService._run
+    tags_sent: list[list[str] | None] = []
+
+    def run_and_note_tags(self: QiskitRuntimeLocalService, *args: Any, **kwargs: Any) -> Any:
+        tags_sent.append(kwargs["options"]["job_tags"])
+        return service_run(self, *args, **kwargs)
+
+    monkeypatch.setattr(QiskitRuntimeLocalService, "_run", run_and_note_tags)
+    sampler = sampler_for(qpu_placement(), backend=manila, journal=journal)
+    sampler.run([bell()], shots=SHOTS).result()
+    (entry,) = journal.entries()
+    assert tags_sent == [[job_tag(entry.key)]]
+    assert len(job_tag(entry.key)) < 64
+
+
+def test_a_job_submitted_but_never_journaled_is_found_by_its_tag(
+    manila: BackendV2, journal: JobJournal, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    record = JobJournal.record
+
+    def crash_after_submitting(self: JobJournal, entry: JournalEntry) -> None:
+        if entry.job_id is not None:
+            raise OSError("the run died between the service taking the job and journaling its id")
+        record(self, entry)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(JobJournal, "record", crash_after_submitting)
+        with pytest.raises(OSError, match="died"):
+            sampler_for(qpu_placement(), backend=manila, journal=journal).run([bell()], shots=SHOTS)
+    (left,) = journal.entries()
+    assert left.job_id is None and left.state == "SUBMITTING"
+    with (
+        submissions_recorded() as submissions,
+        caplog.at_level(logging.WARNING, logger="quantum.job_journal"),
+    ):
+        job = sampler_for(qpu_placement(), backend=manila, journal=journal).run([bell()], shots=SHOTS)
+    assert [(s.job_id, s.reattached) for s in submissions] == [(job.job_id(), True)]
+    assert "found by its tag" in caplog.text
+    assert [e.job_id for e in journal.entries()] == [job.job_id()]
+    assert sum(job.result()[0].data.meas.get_counts().values()) == SHOTS
+
+
+def test_a_submission_that_never_reached_the_service_is_made_again(
+    manila: BackendV2, journal: JobJournal
+) -> None:
+    pubs = [SamplerPub.coerce(QuantumCircuit(1, 1, name="never-sent"), SHOTS)]  # a key no job carries
+    jobs = qpu_jobs(manila, journal)
+
+    def refused(tags: list[str]) -> Any:
+        raise ConnectionError("the service could not be reached")
+
+    with pytest.raises(ConnectionError):
+        jobs.submit("sampler", pubs, refused)
+    assert [e.job_id for e in journal.entries()] == [None]
+    sampler = sampler_for(qpu_placement(), backend=manila)
+    with submissions_recorded() as submissions:
+        job = jobs.submit("sampler", pubs, lambda tags: sampler.run(pubs))
+    assert {(s.job_id, s.reattached) for s in submissions} == {
+        (job.job_id(), False)
+    }  # the inner sampler's too
+    assert [e.job_id for e in journal.entries()] == [job.job_id()]
 
 
 def test_a_client_side_timeout_is_retried_by_reattaching(

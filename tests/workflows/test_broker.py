@@ -11,7 +11,8 @@ from qiskit.circuit.random import random_circuit
 from qiskit.quantum_info import random_clifford
 
 from quantum.circuit_families import ghz, qft_of_ghz
-from quantum.executors import ExecutionHistory, ExecutionRecord, run_with_fallback, sampler_for
+from quantum.execution import ExecutionHistory, ExecutionRecord, run_with_fallback
+from quantum.executors import sampler_for
 from quantum.profiles import QuantumSegment
 from workflows.broker import Placement, PlacementRefused, Policy, fallback_placements, place
 from workflows.catalog import Resource, ResourceCatalog, discover_catalog
