@@ -135,29 +135,26 @@ def _pyscf_molecule(molecule: Molecule, basis: str, charge: int) -> gto.Mole:
         ) from error
 
 
-def active_space_problem(
-    molecule: Molecule, *, n_orbitals: int = 2, n_electrons: int = 2, basis: str = "sto-3g"
-) -> ActiveSpaceProblem:
-    """RHF, then CASCI(n_orbitals, n_electrons) around the Fermi level (pyscf), with the active-space integrals.
-
-    The charge is the molecule's own, raised by one (a cation) when that leaves an odd electron count, so the RHF
-    reference is closed shell; the problem records the charge used. Integrals are pyscf's CASCI effective
-    one-body h (core folded in), (pq|rs) restored to 4 indices, and the core energy incl. nuclear repulsion.
-    """
-    _check_active_space(n_orbitals, n_electrons)
+def _closed_shell_charge(molecule: Molecule) -> int:
+    """The molecule's charge, raised by one (a cation) when its electron count is odd, so RHF is closed shell."""
     charge = int(molecule.charge)
     if round(molecule.nelectrons) % 2:
         charge += 1
         logger.info(
             "%s has an odd electron count; using charge %+d for a closed shell", molecule.formula, charge
         )
-    mol = _pyscf_molecule(molecule, basis, charge)
+    return charge
+
+
+def _check_active_space_fits(
+    mol: gto.Mole, molecule: Molecule, *, n_orbitals: int, n_electrons: int, basis: str, charge: int
+) -> None:
+    """Refuse an active space with more electrons than the molecule has or more virtuals than the basis has."""
     if n_electrons > mol.nelectron:
         raise ValueError(
             f"n_electrons={n_electrons} exceeds the {mol.nelectron} electrons of {molecule.formula} "
             f"(charge {charge}); use at most {mol.nelectron}."
         )
-    n_core = (mol.nelectron - n_electrons) // 2
     n_virtual_available = mol.nao_nr() - mol.nelectron // 2
     if n_orbitals - n_electrons // 2 > n_virtual_available:
         raise ValueError(
@@ -165,6 +162,10 @@ def active_space_problem(
             f"{molecule.formula}/{basis} has {n_virtual_available}; use at most "
             f"{n_electrons // 2 + n_virtual_available} orbitals or a larger basis."
         )
+
+
+def _converged_rhf(mol: gto.Mole, molecule: Molecule, basis: str) -> scf.hf.SCF:
+    """A tightly converged RHF (Ha): DIIS first, second-order (Newton) if DIIS fails; raises if neither converges."""
     mean_field = scf.RHF(mol)
     mean_field.conv_tol = 1e-11
     mean_field.kernel()
@@ -176,24 +177,62 @@ def active_space_problem(
         raise RuntimeError(
             f"RHF of {molecule.formula} in {basis} did not converge; check the geometry or charge."
         )
+    return mean_field
+
+
+def _solved_casci(mean_field: scf.hf.SCF, n_orbitals: int, n_electrons: int) -> mcscf.casci.CASCI:
+    """CASCI(n_orbitals, n_electrons) on the RHF orbitals around the Fermi level, solved tightly (Ha)."""
     casci = mcscf.CASCI(mean_field, n_orbitals, n_electrons)
     casci.fcisolver.conv_tol = 1e-12
     casci.kernel()
+    return casci
+
+
+def _active_space_integrals(
+    casci: mcscf.casci.CASCI, n_orbitals: int, n_electrons: int
+) -> ElectronicIntegrals:
+    """The CASCI effective one-body h (core folded in), 4-index (pq|rs) and core energy with nuclear repulsion (Ha)."""
     one_body, core_energy = casci.get_h1eff()
     two_body = ao2mo.restore(1, casci.get_h2eff(), n_orbitals)
-    logger.debug("%s: %d core orbitals, CAS(%de, %do)", molecule.formula, n_core, n_electrons, n_orbitals)
-    integrals = ElectronicIntegrals(
+    return ElectronicIntegrals(
         one_body=np.asarray(one_body),
         two_body=np.asarray(two_body),
         constant=float(core_energy),
         n_alpha=n_electrons // 2,
         n_beta=n_electrons // 2,
     )
+
+
+def _reduced_formula_label(molecule: Molecule) -> str:
+    """The composition formula without spaces or unit counts (e.g. 'Mg1 O1' -> 'MgO')."""
+    return re.sub(r"(?<=[A-Za-z])1(?![0-9])", "", molecule.composition.formula.replace(" ", ""))
+
+
+def active_space_problem(
+    molecule: Molecule, *, n_orbitals: int = 2, n_electrons: int = 2, basis: str = "sto-3g"
+) -> ActiveSpaceProblem:
+    """RHF, then CASCI(n_orbitals, n_electrons) around the Fermi level (pyscf), with the active-space integrals.
+
+    The charge is the molecule's own, raised by one (a cation) when that leaves an odd electron count, so the RHF
+    reference is closed shell; the problem records the charge used. Integrals are pyscf's CASCI effective
+    one-body h (core folded in), (pq|rs) restored to 4 indices, and the core energy incl. nuclear repulsion.
+    """
+    _check_active_space(n_orbitals, n_electrons)
+    charge = _closed_shell_charge(molecule)
+    mol = _pyscf_molecule(molecule, basis, charge)
+    _check_active_space_fits(
+        mol, molecule, n_orbitals=n_orbitals, n_electrons=n_electrons, basis=basis, charge=charge
+    )
+    mean_field = _converged_rhf(mol, molecule, basis)
+    casci = _solved_casci(mean_field, n_orbitals, n_electrons)
+    integrals = _active_space_integrals(casci, n_orbitals, n_electrons)
+    n_core = (mol.nelectron - n_electrons) // 2
+    logger.debug("%s: %d core orbitals, CAS(%de, %do)", molecule.formula, n_core, n_electrons, n_orbitals)
     return ActiveSpaceProblem(
         integrals=integrals,
         casci_energy=float(casci.e_tot),
         hf_energy=float(mean_field.e_tot),
-        formula=re.sub(r"(?<=[A-Za-z])1(?![0-9])", "", molecule.composition.formula.replace(" ", "")),
+        formula=_reduced_formula_label(molecule),
         basis=basis,
         n_orbitals=n_orbitals,
         n_electrons=n_electrons,

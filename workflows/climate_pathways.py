@@ -3,20 +3,24 @@ QAOA placed by the broker, verified by brute force beside a random baseline -> f
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 from typing import Annotated
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from climate.portfolio import DEFAULT_OPTIONS, slack_weights
 from climate.scenarios import available_scenarios, load_scenario
 from workflows.broker import place
+from workflows.catalog import ResourceCatalog
 from workflows.climate_report import (
     ClimateReport,
+    ScenarioEnsemble,
     ScenarioResult,
     fan_chart_markdown,
     fan_chart_png,
@@ -26,6 +30,7 @@ from workflows.climate_report import (
 from workflows.climate_tasks import (
     COST_UNIT_BN,
     LAST_YEAR,
+    QuboPayload,
     portfolio_qubo,
     qaoa_segment,
     scenario_ensemble,
@@ -139,6 +144,51 @@ def publish_climate_artifacts(report: ClimateReport) -> None:
     )
 
 
+def _submit_scenario_tasks(
+    params: ClimateParameters,
+) -> tuple[dict[str, PrefectFuture[ScenarioEnsemble]], dict[str, PrefectFuture[QuboPayload]]]:
+    """Submit each scenario's ensemble and portfolio-QUBO tasks, keyed by scenario name, without waiting on them."""
+    ensembles, qubos = {}, {}
+    for scenario in params.scenarios:
+        name, digest = scenario_name(scenario), scenario_sha256(scenario)
+        ensembles[name] = scenario_ensemble.with_options(task_run_name=f"ensemble-{name}").submit(
+            scenario, digest, params.members, params.seed
+        )
+        qubos[name] = portfolio_qubo.with_options(task_run_name=f"portfolio-qubo-{name}").submit(
+            scenario, digest, params.members, params.seed, params.options, params.budget
+        )
+    return ensembles, qubos
+
+
+def _scenario_result(
+    name: str,
+    qubo_future: PrefectFuture[QuboPayload],
+    ensemble_future: PrefectFuture[ScenarioEnsemble],
+    params: ClimateParameters,
+    catalog: ResourceCatalog,
+    logger: logging.Logger | logging.LoggerAdapter,
+) -> ScenarioResult:
+    """One scenario's QAOA portfolio, placed by the broker and run as a task, joined with its warming ensemble."""
+    qubo = qubo_future.result()
+    placement = place(qaoa_segment(qubo, params.qaoa_layers, params.shots), catalog)
+    label = placement.label()
+    logger.info("QAOA of %s placed on %s: %s", name, label, "; ".join(placement.reasons[1:2]))
+    solve = solve_portfolio.with_options(
+        task_run_name=f"qaoa-portfolio-{name}-{label}", tags=["quantum", label]
+    )
+    portfolio = solve(
+        qubo, placement.model_dump(mode="json"), label, params.qaoa_layers, params.shots, params.seed
+    )
+    ensemble = ensemble_future.result()
+    return ScenarioResult(
+        warming_2081_2100=ensemble.warming_2081_2100,
+        portfolio=portfolio,
+        warming_1995_2014=ensemble.warming_1995_2014,
+        members=ensemble.members,
+        path=ensemble.path,
+    )
+
+
 @flow(
     name="climate-pathways",
     task_runner=ThreadPoolTaskRunner(max_workers=2),
@@ -179,36 +229,12 @@ def climate_pathways(
     )
     logger = get_run_logger()
     logger.info("%d scenarios, %d members, %d QAOA qubits", len(params.scenarios), members, params.qubits)
-    ensembles, qubos = {}, {}
-    for scenario in params.scenarios:
-        name, digest = scenario_name(scenario), scenario_sha256(scenario)
-        ensembles[name] = scenario_ensemble.with_options(task_run_name=f"ensemble-{name}").submit(
-            scenario, digest, params.members, params.seed
-        )
-        qubos[name] = portfolio_qubo.with_options(task_run_name=f"portfolio-qubo-{name}").submit(
-            scenario, digest, params.members, params.seed, params.options, params.budget
-        )
+    ensembles, qubos = _submit_scenario_tasks(params)
     catalog = flow_catalog()
-    results = {}
-    for name, qubo_future in qubos.items():
-        qubo = qubo_future.result()
-        placement = place(qaoa_segment(qubo, params.qaoa_layers, params.shots), catalog)
-        label = placement.label()
-        logger.info("QAOA of %s placed on %s: %s", name, label, "; ".join(placement.reasons[1:2]))
-        solve = solve_portfolio.with_options(
-            task_run_name=f"qaoa-portfolio-{name}-{label}", tags=["quantum", label]
-        )
-        portfolio = solve(
-            qubo, placement.model_dump(mode="json"), label, params.qaoa_layers, params.shots, params.seed
-        )
-        ensemble = ensembles[name].result()
-        results[name] = ScenarioResult(
-            warming_2081_2100=ensemble.warming_2081_2100,
-            portfolio=portfolio,
-            warming_1995_2014=ensemble.warming_1995_2014,
-            members=ensemble.members,
-            path=ensemble.path,
-        )
+    results = {
+        name: _scenario_result(name, qubo_future, ensembles[name], params, catalog, logger)
+        for name, qubo_future in qubos.items()
+    }
     report = ClimateReport(parameters=params.model_dump(), scenarios=results)
     publish_climate_artifacts(report)
     return report
