@@ -28,7 +28,7 @@ def _rss_kib(field_name: str) -> int:
     return 0
 
 
-def _child(conn, circuit: QuantumCircuit, method: str, cap_mb: int, shots: int) -> None:  # type: ignore[no-untyped-def]
+def _child(conn, circuit: QuantumCircuit, method: str, cap_mb: int, shots: int, options: dict) -> None:  # type: ignore[no-untyped-def]
     import resource
 
     from qiskit_aer import AerSimulator
@@ -36,7 +36,7 @@ def _child(conn, circuit: QuantumCircuit, method: str, cap_mb: int, shots: int) 
     # Cap the address space too: MPS and the stabilizers ignore max_memory_mb and could starve the machine.
     limit = _rss_kib("VmSize:") * 1024 + (cap_mb + 1024) * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    simulator = AerSimulator(method=method, max_memory_mb=cap_mb, max_parallel_threads=0)
+    simulator = AerSimulator(method=method, max_memory_mb=cap_mb, max_parallel_threads=0, **options)
     warm_up(simulator)  # Aer's one-off set-up is not the circuit's, as in a long-lived worker
     before = _rss_kib("VmRSS:")
     started = time.perf_counter()
@@ -60,23 +60,38 @@ class Run:
     chosen: str | None = None
 
 
-def run_best_of(circuit: QuantumCircuit, method: str, cap_mb: int, timeout: float, shots: int = SHOTS) -> Run:
+def run_best_of(
+    circuit: QuantumCircuit,
+    method: str,
+    cap_mb: int,
+    timeout: float,
+    shots: int = SHOTS,
+    options: dict | None = None,
+) -> Run:
     """The fastest of up to five runs: five under 0.05 s, three under 0.5 s, two under 2 s (load makes them noisy)."""
-    best = run_once(circuit, method, cap_mb, timeout, shots)
+    best = run_once(circuit, method, cap_mb, timeout, shots, options)
     repeats = 5 if best.seconds < 0.05 else 3 if best.seconds < 0.5 else 2 if best.seconds < 2.0 else 1
     for _ in range(repeats - 1):
         if not best.ok:
             break
-        again = run_once(circuit, method, cap_mb, timeout, shots)
+        again = run_once(circuit, method, cap_mb, timeout, shots, options)
         best = again if again.ok and again.seconds < best.seconds else best
     return best
 
 
-def run_once(circuit: QuantumCircuit, method: str, cap_mb: int, timeout: float, shots: int = SHOTS) -> Run:
-    """Run a translated circuit with one Aer method in a forked child; failures and timeouts are runs too."""
+def run_once(
+    circuit: QuantumCircuit,
+    method: str,
+    cap_mb: int,
+    timeout: float,
+    shots: int = SHOTS,
+    options: dict | None = None,
+) -> Run:
+    """Run a translated circuit with one Aer method (and other Aer `options`) in a forked child; failures and
+    timeouts are runs too."""
     context = mp.get_context("fork")
     parent, child = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(child, circuit, method, cap_mb, shots))
+    process = context.Process(target=_child, args=(child, circuit, method, cap_mb, shots, options or {}))
     process.start()
     if parent.poll(timeout):
         report = parent.recv()

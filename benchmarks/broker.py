@@ -38,12 +38,36 @@ from quantum.circuit_families import (
     quantum_volume,
     random_clifford_circuit,
 )
-from quantum.estimates import AER_METHODS, TIME_CONSTANTS, method_support, seconds, time_features
+from quantum.estimates import (
+    AER_METHODS,
+    FUSION_THRESHOLD_QUBITS,
+    TIME_CONSTANTS,
+    fusion_may_slow,
+    memory_bytes,
+    method_support,
+    seconds,
+    time_features,
+    time_model,
+)
 from quantum.profiles import CircuitProfile, QuantumSegment, profile_segment
 from workflows.broker import PlacementRefused, Policy, place
 from workflows.catalog import ResourceCatalog, discover_catalog
 
-RUN_METHODS = ("automatic", *AER_METHODS)
+UNFUSED = "statevector_unfused"  # statevector with Aer's gate fusion off
+
+
+def run_variants(num_qubits: int) -> dict[str, tuple[str, dict]]:
+    """Name -> (Aer method, other Aer options) of every way a circuit is run: automatic, each method, and
+    statevector without gate fusion where Aer would fuse."""
+    variants: dict[str, tuple[str, dict]] = {m: (m, {}) for m in ("automatic", *AER_METHODS)}
+    if num_qubits >= FUSION_THRESHOLD_QUBITS:
+        variants[UNFUSED] = ("statevector", {"fusion_enable": False})
+    return variants
+
+
+def variant_name(method: str, options: dict) -> str:
+    """The run variant a placement's method and options stand for."""
+    return UNFUSED if method == "statevector" and options.get("fusion_enable") is False else method
 
 
 # ---------------------------------------------------------------- circuits
@@ -106,7 +130,15 @@ def calibration_circuits() -> list[tuple[QuantumCircuit, int]]:
         hardware_efficient(17, 9),
         qaoa(30, 9),
     ]
-    return [(c, SHOTS) for c in found] + [(c, shots) for c in other_shots for shots in (100, 10_000)]
+    # Circuits of gates that only permute or rephase amplitudes, where Aer's gate fusion costs time (QFT: diagonal
+    # phases; GHZ: a cx chain), for the statevector model without fusion.
+    sparse = [qft_of_ghz(n) for n in (12, 15, 18, 22)] + [qft_of_ghz(n) for n in (14, 16, 20, 24)]
+    sparse += [ghz(n) for n in (14, 17, 22, 24)]
+    return (
+        [(c, SHOTS) for c in found]
+        + [(c, shots) for c in other_shots for shots in (100, 10_000)]
+        + [(c, SHOTS) for c in sparse]
+    )
 
 
 # ---------------------------------------------------------------- the benchmark
@@ -140,7 +172,8 @@ def measure_circuit(
     started = time.perf_counter()
     try:
         placement = place(segment, catalog, Policy())
-        choice, candidates = placement.method, [placement.estimate, *placement.runners_up]
+        choice = variant_name(placement.method, placement.options)
+        candidates = [placement.estimate, *placement.runners_up]
     except PlacementRefused as refusal:
         choice, candidates = "refused", refusal.placement.runners_up
     row = Row(family, circuit.num_qubits, choice, place_seconds=time.perf_counter() - started)
@@ -148,10 +181,24 @@ def measure_circuit(
     # decide nothing and are left out of the error figures.
     profile = profile_segment(segment)
     row.predicted = {
-        e.method: (e.seconds, e.memory_bytes) for e in candidates if method_support(profile, e.method) is None
+        variant_name(e.method, e.options): (e.seconds, e.memory_bytes)
+        for e in candidates
+        if method_support(profile, e.method) is None
     }
-    for method in RUN_METHODS:
-        row.runs[method] = run_best_of(translated(circuit, method), method, args.cap_mb, args.timeout)
+    variants = run_variants(circuit.num_qubits)
+    cores = catalog.resources[0].cores
+    for name, (method, options) in variants.items():
+        # The statevector fusion setting the broker did not pick, where it weighs both.
+        considered = name != UNFUSED or fusion_may_slow(profile)
+        if method == "statevector" and considered and name not in row.predicted:
+            fusion = options.get("fusion_enable", True)
+            row.predicted[name] = (
+                seconds(profile, method, cores, fusion=fusion),
+                memory_bytes(profile, method),
+            )
+        row.runs[name] = run_best_of(
+            translated(circuit, method), method, args.cap_mb, args.timeout, options=options
+        )
     return row
 
 
@@ -251,7 +298,10 @@ def main_benchmark(args: argparse.Namespace) -> None:
         row = measure_circuit(family, circuit, catalog, args)
         rows.append(row)
         best = row.best()
-        cells = " ".join(f"{m[:6]}={r.seconds:.3g}" if r.ok else f"{m[:6]}=x" for m, r in row.runs.items())
+        short = {m: "sv-nof" if m == UNFUSED else m[:6] for m in row.runs}
+        cells = " ".join(
+            f"{short[m]}={r.seconds:.3g}" if r.ok else f"{short[m]}=x" for m, r in row.runs.items()
+        )
         print(f"{family:16s} {row.qubits:3d}q broker={row.choice:21s} oracle={best[0] if best else '-':21s} {cells}",
               flush=True)  # fmt: skip
     if args.save:
@@ -266,13 +316,22 @@ def measure_calibration(
     """Run every calibration circuit with every Aer method the current model does not rule out; the raw runs."""
     raw: list[dict] = []
     for index, ((circuit, shots), profile) in enumerate(zip(circuits, profiles, strict=True)):
-        for method in AER_METHODS:
+        for name, (method, options) in run_variants(circuit.num_qubits).items():
+            if method == "automatic" or (name == UNFUSED and not fusion_may_slow(profile)):
+                continue
             if seconds(profile, method) > 20 * args.timeout:  # it would only time out: save the wait
                 continue
-            run = run_best_of(translated(circuit, method), method, args.cap_mb, args.timeout, shots)
-            raw.append({"index": index, "method": method, "name": circuit.name, "shots": shots, **vars(run)})
+            run = run_best_of(translated(circuit, method), method, args.cap_mb, args.timeout, shots, options)
+            raw.append(
+                {"index": index, "method": method, "options": options, "name": circuit.name, "shots": shots}
+                | vars(run)
+            )
         print(f"{circuit.name[:20]:20s} {circuit.num_qubits:3d}q {shots:6d} shots measured", flush=True)
     return raw
+
+
+def _fusion(run: dict) -> bool:
+    return run.get("options", {}).get("fusion_enable", True)
 
 
 def main_calibrate(args: argparse.Namespace) -> None:
@@ -295,15 +354,15 @@ def main_calibrate(args: argparse.Namespace) -> None:
     )
     if args.save and not args.runs:
         Path(args.save).write_text(json.dumps(raw))
-    samples: dict[str, list[tuple[dict[str, float], float]]] = {m: [] for m in AER_METHODS}
+    samples: dict[str, list[tuple[dict[str, float], float]]] = {model: [] for model in TIME_CONSTANTS}
     for run in raw:
-        if run["ok"]:
-            samples[run["method"]].append(
-                (time_features(profiles[run["index"]], run["method"]), run["seconds"])
-            )
+        profile, fusion = profiles[run["index"]], _fusion(run)
+        if run["ok"] and (fusion or fusion_may_slow(profile)):  # the broker turns fusion off only there
+            model = time_model(profile, run["method"], fusion)
+            samples[model].append((time_features(profile, run["method"], fusion=fusion), run["seconds"]))
     for method, rows in samples.items():
         keys = [k for k in TIME_CONSTANTS[method] if any(f.get(k) for f, _ in rows)]  # "trial" is measured
-        if len(rows) < len(keys):
+        if not rows or len(rows) < len(keys):
             print(f"{method}: {len(rows)} runs, too few to fit; keeping {TIME_CONSTANTS[method]}")
             continue
         a = np.array([[f[k] / t for k in keys] for f, t in rows])

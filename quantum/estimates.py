@@ -66,6 +66,9 @@ TIME_CONSTANTS: dict[str, dict[str, float]] = {
                              "shotchi": 1.56e-08, "term": 3.0e-6, "trial": 1.0},
     "stabilizer": {"call": 0.0, "circuit": 0.0015, "gate": 1.28e-05, "gaten": 6.99e-08, "shot": 1.53e-07,
                    "shotn2": 2.49e-09, "shotdet": 1.34e-10, "term": 1.19e-8},
+    # Fitted on the runs with Aer's fusion off of circuits where `fusion_may_slow` (median error 20 %).
+    "statevector_unfused": {"call": 0.00209, "circuit": 0.0, "gate": 4.3e-05, "amp_mono": 6.13e-10, "amp_mix": 0.0, "shot": 0.0,
+                            "term": 1.0e-9},
     "extended_stabilizer": {"call": 0.00164, "circuit": 0.0, "gate": 1.16e-14, "shot": 3.11e-12, "term": 0.0},
 }  # fmt: skip
 # Statevector time in single vs double precision: Aer 0.18.2 here, 1,000 shots, 20-22 qubits: quantum volume 1.24x,
@@ -76,6 +79,13 @@ CALIBRATION_CORES = 2
 # Aer runs statevector/density-matrix gates on one thread below 14 qubits (AerSimulator option
 # `statevector_parallel_threshold`, default 14).
 PARALLEL_THRESHOLD_QUBITS = 14
+# Aer fuses statevector gates into blocks of up to 5 qubits from 14 qubits on (options `fusion_threshold`,
+# `fusion_max_qubit`). Fused blocks are dense matrices: that saves sweeps over the state where gates mix amplitudes,
+# and costs time where nearly all gates only permute or rephase them. Measured here (Aer 0.18.2, 2 cores, 1,000
+# shots): QFT of GHZ and GHZ (about 90 % such gates) ran 1.03-3.3x faster unfused at 14-24 qubits, while QAOA,
+# EfficientSU2 and graph states (40-60 % of gates mix amplitudes) ran up to 1.5x slower unfused at 18-24 qubits.
+FUSION_THRESHOLD_QUBITS = 14
+FUSION_OFF_MAX_MIXING_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -145,7 +155,11 @@ def _shots(profile: CircuitProfile) -> int:
 
 
 def time_features(
-    profile: CircuitProfile, method: AerMethod, cores: int = CALIBRATION_CORES, precision: str = "double"
+    profile: CircuitProfile,
+    method: AerMethod,
+    cores: int = CALIBRATION_CORES,
+    precision: str = "double",
+    fusion: bool = True,
 ) -> dict[str, float]:
     """Units of work per term of the time model; seconds = sum of TIME_CONSTANTS[method][k] * features[k].
 
@@ -154,6 +168,8 @@ def time_features(
     tableau costs n per gate and n^2 per measured shot or term; the extended stabilizer multiplies by its states.
     """
     features = {"call": 1.0, "circuit": float(profile.num_circuits * profile.parameter_sets)}
+    if time_model(profile, method, fusion) == "statevector_unfused":
+        return features | _unfused_statevector_features(profile, cores, precision)
     if method in ("statevector", "density_matrix"):
         return features | _dense_state_features(profile, method, cores, precision)
     if method == "matrix_product_state":
@@ -197,6 +213,20 @@ def _dense_state_features(
         "sync": threaded * profile.gates * sweeps,
         "shot": float(_shots(profile) * n * runs),
         "term": scale * _expectation_terms(profile) * runs,
+    }
+
+
+def _unfused_statevector_features(profile: CircuitProfile, cores: int, precision: str) -> dict[str, float]:
+    """Statevector gates applied one by one: a sweep per gate, cheaper where it only permutes or rephases."""
+    n = profile.num_qubits
+    scale = 2.0**n * (SINGLE_PRECISION_TIME if precision == "single" else 1.0) / _parallel_speedup(n, cores)
+    sweeps = profile.parameter_sets * _trajectories(profile)
+    return {
+        "gate": float(profile.gates * sweeps),
+        "amp_mono": scale * profile.monomial_gates * sweeps,
+        "amp_mix": scale * (profile.gates - profile.monomial_gates) * sweeps,
+        "shot": float(_shots(profile) * n * _runs(profile)),
+        "term": scale * _expectation_terms(profile) * _runs(profile),
     }
 
 
@@ -260,12 +290,33 @@ def _extended_stabilizer_features(profile: CircuitProfile) -> dict[str, float]:
 
 
 def seconds(
-    profile: CircuitProfile, method: AerMethod, cores: int = CALIBRATION_CORES, precision: str = "double"
+    profile: CircuitProfile,
+    method: AerMethod,
+    cores: int = CALIBRATION_CORES,
+    precision: str = "double",
+    fusion: bool = True,
 ) -> float:
-    """Estimated wall seconds of one primitive call that runs every circuit and parameter set with `method`."""
-    constants = TIME_CONSTANTS[method]
-    features = time_features(profile, method, cores, precision)
+    """Estimated wall seconds of one primitive call that runs every circuit and parameter set with `method`
+    (for statevector, with Aer's gate fusion on or off)."""
+    constants = TIME_CONSTANTS[time_model(profile, method, fusion)]
+    features = time_features(profile, method, cores, precision, fusion)
     return sum(constants[key] * value for key, value in features.items())
+
+
+def time_model(profile: CircuitProfile, method: AerMethod, fusion: bool = True) -> str:
+    """The key of the method's constants in TIME_CONSTANTS: statevector without fusion has its own, fitted on
+    the circuits where fusion may slow the run (`fusion_may_slow`); elsewhere the fused model stands."""
+    unfused = method == "statevector" and not fusion and fusion_may_slow(profile)
+    return "statevector_unfused" if unfused else method
+
+
+def fusion_may_slow(profile: CircuitProfile) -> bool:
+    """Whether Aer's gate fusion may slow the statevector run: wide enough to fuse, and nearly every gate only
+    permutes or rephases amplitudes (the broker then weighs the run without fusion too)."""
+    mixing = profile.gates - profile.monomial_gates
+    return profile.num_qubits >= FUSION_THRESHOLD_QUBITS and mixing <= FUSION_OFF_MAX_MIXING_SHARE * max(
+        profile.gates, 1
+    )
 
 
 def method_support(profile: CircuitProfile, method: AerMethod) -> str | None:
@@ -293,7 +344,11 @@ def method_support(profile: CircuitProfile, method: AerMethod) -> str | None:
 
 
 def estimate_method(
-    profile: CircuitProfile, method: AerMethod, cores: int = CALIBRATION_CORES, precision: str = "double"
+    profile: CircuitProfile,
+    method: AerMethod,
+    cores: int = CALIBRATION_CORES,
+    precision: str = "double",
+    fusion: bool = True,
 ) -> MethodEstimate:
     """Memory, time and fidelity of one Aer method for the segment, and whether the method applies at all."""
     why = method_support(profile, method)
@@ -303,7 +358,7 @@ def estimate_method(
         method=method,
         precision=precision,  # type: ignore[arg-type]
         memory_bytes=memory_bytes(profile, method, precision),
-        seconds=seconds(profile, method, cores, precision),
+        seconds=seconds(profile, method, cores, precision, fusion),
         fidelity=fidelity,
         supported=why is None,
         why_unsupported=why,

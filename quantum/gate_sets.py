@@ -40,6 +40,15 @@ SCHMIDT_RANK_TWO = frozenset(
 # Two-qubit gates diagonal in the computational basis: a simulator multiplies amplitudes instead of mixing them.
 DIAGONAL_TWO_QUBIT_GATES = frozenset({"cz", "cp", "crz", "cu1", "cs", "csdg", "rzz"})
 
+# Gates whose matrix has one nonzero per column (diagonal phases and permutations, up to phase): a statevector
+# simulator moves or rescales amplitudes without mixing them. Fusing them into dense blocks costs more than it saves.
+MONOMIAL_GATES = DIAGONAL_TWO_QUBIT_GATES | frozenset(
+    {
+        "x", "y", "z", "s", "sdg", "t", "tdg", "rz", "p", "u1",
+        "cx", "cy", "swap", "iswap", "dcx", "ccx", "ccz", "cswap", "mcx", "rccx",
+    }
+)  # fmt: skip
+
 # Gates the extended-stabilizer method handles as non-Clifford (Aer 0.18 basis for that method).
 EXTENDED_STABILIZER_NON_CLIFFORD = frozenset({"t", "tdg", "ccx", "ccz", "rz", "p", "u1"})
 

@@ -17,6 +17,7 @@ from qiskit.circuit import ParameterExpression
 from quantum.gate_sets import (
     DIAGONAL_TWO_QUBIT_GATES,
     EXTENDED_STABILIZER_NON_CLIFFORD,
+    MONOMIAL_GATES,
     NON_GATE_INSTRUCTIONS,
     SCHMIDT_RANK_TWO,
     is_clifford_instruction,
@@ -74,6 +75,9 @@ class CircuitProfile(BaseModel):
         0, description="two-qubit gates of operator Schmidt rank 4 (unitary, swap, iswap)"
     )
     multi_qubit_gates: int = Field(description="gates on three or more qubits")
+    monomial_gates: int = Field(
+        0, description="gates that only permute or rephase amplitudes (cx, cz, cp, rz, x, t, ccx)"
+    )
     measurements: int
     is_clifford: bool
     non_clifford_gates: int
@@ -154,6 +158,7 @@ class _Counts:
     two_diagonal: int = 0
     two_dense: int = 0
     multi: int = 0
+    monomial: int = 0
     measurements: int = 0
     non_clifford: int = 0
     extended_ready: bool = True
@@ -171,6 +176,7 @@ def _count_gates(circuit: QuantumCircuit, counts: _Counts, edges: set[tuple[int,
         if name in NON_GATE_INSTRUCTIONS:
             continue
         qubits = [circuit.find_bit(q).index for q in instruction.qubits]
+        counts.monomial += name in MONOMIAL_GATES
         if len(qubits) == 1:
             counts.one += 1
         elif len(qubits) == 2:
@@ -217,6 +223,7 @@ def profile_segment(segment: QuantumSegment) -> CircuitProfile:
         two_qubit_gates=counts.two,
         diagonal_two_qubit_gates=counts.two_diagonal,
         dense_two_qubit_gates=counts.two_dense,
+        monomial_gates=counts.monomial,
         multi_qubit_gates=counts.multi,
         measurements=counts.measurements,
         is_clifford=counts.non_clifford == 0,

@@ -18,9 +18,10 @@ from quantum.circuit_families import (
     quantum_volume,
     random_clifford_circuit,
 )
+from quantum.estimates import fusion_may_slow
 from quantum.gate_sets import is_clifford_instruction
 from quantum.mps_bounds import cut_bounds
-from quantum.profiles import QuantumSegment, profile_segment
+from quantum.profiles import CircuitProfile, QuantumSegment, profile_segment
 
 
 def test_ghz_profile_counts_gates_and_bounds_every_cut_by_one_cnot() -> None:
@@ -128,3 +129,19 @@ def test_segment_rejects_bad_input_naming_the_field() -> None:
     with pytest.raises(ValueError, match="primitive='counts'"):
         QuantumSegment("s", [ghz(2)], "counts")  # type: ignore[arg-type]
     assert QuantumSegment("s", [ghz(2)], "sampler").shots == 1024
+
+
+def test_gates_that_only_permute_or_rephase_amplitudes_are_counted() -> None:
+    """GHZ: the h mixes amplitudes, the cx chain permutes them; QFT's controlled phases are diagonal; quantum
+    volume's SU(4) blocks mix everything. Only the first two are sparse enough for fusion to cost time."""
+
+    def profiled(circuit: QuantumCircuit) -> CircuitProfile:
+        return profile_segment(QuantumSegment(circuit.name, [circuit], "sampler", shots=100))
+
+    ghz_profile = profiled(ghz(16))
+    assert (ghz_profile.monomial_gates, ghz_profile.gates) == (15, 16) and fusion_may_slow(ghz_profile)
+    qft = profiled(qft_of_ghz(16))
+    assert qft.monomial_gates >= 0.8 * qft.gates and fusion_may_slow(qft)
+    assert not fusion_may_slow(profiled(qft_of_ghz(12)))  # Aer fuses from 14 qubits on
+    volume = profiled(quantum_volume(16))
+    assert volume.monomial_gates == 0 and not fusion_may_slow(volume)
