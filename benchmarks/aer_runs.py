@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from qiskit import QuantumCircuit
@@ -28,20 +28,34 @@ def _rss_kib(field_name: str) -> int:
     return 0
 
 
-def _child(conn, circuit: QuantumCircuit, method: str, cap_mb: int, shots: int, options: dict) -> None:  # type: ignore[no-untyped-def]
+@dataclass(frozen=True)
+class AerRun:
+    """One run to measure: a circuit, an Aer method with other Aer options, shots, a memory cap and a time limit."""
+
+    circuit: QuantumCircuit
+    method: str
+    cap_mb: int
+    timeout: float
+    shots: int = SHOTS
+    options: dict = field(default_factory=dict)
+
+
+def _child(conn, run: AerRun) -> None:  # type: ignore[no-untyped-def]
     import resource
 
     from qiskit_aer import AerSimulator
 
     # Cap the address space too: MPS and the stabilizers ignore max_memory_mb and could starve the machine.
-    limit = _rss_kib("VmSize:") * 1024 + (cap_mb + 1024) * 2**20
+    limit = _rss_kib("VmSize:") * 1024 + (run.cap_mb + 1024) * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    simulator = AerSimulator(method=method, max_memory_mb=cap_mb, max_parallel_threads=0, **options)
+    simulator = AerSimulator(
+        method=run.method, max_memory_mb=run.cap_mb, max_parallel_threads=0, **run.options
+    )
     warm_up(simulator)  # Aer's one-off set-up is not the circuit's, as in a long-lived worker
     before = _rss_kib("VmRSS:")
     started = time.perf_counter()
     try:
-        result = simulator.run(circuit, shots=shots).result()
+        result = simulator.run(run.circuit, shots=run.shots).result()
         ok, error = bool(result.success), None if result.success else str(result.status)[:200]
         chosen = result.results[0].metadata.get("method") if ok else None
     except Exception as exc:
@@ -69,37 +83,30 @@ def run_best_of(
     options: dict | None = None,
 ) -> Run:
     """The fastest of up to five runs: five under 0.05 s, three under 0.5 s, two under 2 s (load makes them noisy)."""
-    best = run_once(circuit, method, cap_mb, timeout, shots, options)
+    run = AerRun(circuit, method, cap_mb, timeout, shots, options or {})
+    best = run_once(run)
     repeats = 5 if best.seconds < 0.05 else 3 if best.seconds < 0.5 else 2 if best.seconds < 2.0 else 1
     for _ in range(repeats - 1):
         if not best.ok:
             break
-        again = run_once(circuit, method, cap_mb, timeout, shots, options)
+        again = run_once(run)
         best = again if again.ok and again.seconds < best.seconds else best
     return best
 
 
-def run_once(
-    circuit: QuantumCircuit,
-    method: str,
-    cap_mb: int,
-    timeout: float,
-    shots: int = SHOTS,
-    options: dict | None = None,
-) -> Run:
-    """Run a translated circuit with one Aer method (and other Aer `options`) in a forked child; failures and
-    timeouts are runs too."""
+def run_once(run: AerRun) -> Run:
+    """Run a translated circuit in a forked child; failures and timeouts are runs too."""
     context = mp.get_context("fork")
     parent, child = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(child, circuit, method, cap_mb, shots, options or {}))
+    process = context.Process(target=_child, args=(child, run))
     process.start()
-    if parent.poll(timeout):
+    if parent.poll(run.timeout):
         report = parent.recv()
         process.join()
         return Run(**report)
     process.kill()
     process.join()
-    return Run(ok=False, seconds=timeout, error=f"timeout after {timeout:g} s")
+    return Run(ok=False, seconds=run.timeout, error=f"timeout after {run.timeout:g} s")
 
 
 def translated(circuit: QuantumCircuit, method: str) -> QuantumCircuit:
