@@ -245,8 +245,9 @@ def _versus_automatic(solved: list[Row]) -> None:
               f"total {total:.3f}x")  # fmt: skip
     differ = [x for r, x in zip(both, vs_auto, strict=True) if r.runs["automatic"].chosen != r.choice]
     if differ:
-        print(f"  where the broker runs it otherwise than automatic (another method or option, {len(differ)} circuits): speed-up geometric "
-              f"mean {1 / _geomean(differ):.2f}x, from {1 / max(differ):.2f}x to {1 / min(differ):.0f}x")  # fmt: skip
+        print(f"  where the broker runs a circuit otherwise than automatic (another method or option, {len(differ)} "
+              f"circuits): speed-up geometric mean {1 / _geomean(differ):.2f}x, from {1 / max(differ):.2f}x to "
+              f"{1 / min(differ):.0f}x")  # fmt: skip
     print(f"broker solves {len(solved) - len(both)} circuits automatic fails")
 
 
