@@ -170,8 +170,8 @@ def _aer_estimates(
         estimates.append(estimate)
     if unfused and "statevector" in resource.methods:
         notes.append(
-            "statevector runs with Aer's gate fusion off: nearly every gate only permutes or rephases amplitudes, "
-            "which fused (dense) blocks would slow down"
+            "statevector is estimated, and would run, with Aer's gate fusion off: nearly every gate only permutes "
+            "or rephases amplitudes, which fused (dense) blocks would slow down"
         )
     return estimates, notes
 
