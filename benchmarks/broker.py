@@ -45,6 +45,7 @@ from quantum.estimates import (
     fusion_may_slow,
     memory_bytes,
     method_support,
+    model_constants,
     seconds,
     time_features,
     time_model,
@@ -188,7 +189,7 @@ def measure_circuit(
     variants = run_variants(circuit.num_qubits)
     cores = catalog.resources[0].cores
     for name, (method, options) in variants.items():
-        # The statevector fusion setting the broker did not pick, where it weighs both.
+        # The statevector fusion setting the broker did not pick (unfused: only where it would run it so).
         considered = name != UNFUSED or fusion_may_slow(profile)
         if method == "statevector" and considered and name not in row.predicted:
             fusion = options.get("fusion_enable", True)
@@ -361,15 +362,22 @@ def main_calibrate(args: argparse.Namespace) -> None:
         if run["ok"] and (fusion or fusion_may_slow(profile)):  # the broker turns fusion off only there
             model = time_model(profile, run["method"], fusion)
             samples[model].append((time_features(profile, run["method"], fusion=fusion), run["seconds"]))
-    for method, rows in samples.items():
-        keys = [k for k in TIME_CONSTANTS[method] if any(f.get(k) for f, _ in rows)]  # "trial" is measured
+    for model, rows in samples.items():
+        keys = [k for k in TIME_CONSTANTS[model] if any(f.get(k) for f, _ in rows)]  # "trial" is measured
         if not rows or len(rows) < len(keys):
-            print(f"{method}: {len(rows)} runs, too few to fit; keeping {TIME_CONSTANTS[method]}")
+            print(f"{model}: {len(rows)} runs, too few to fit; keeping {TIME_CONSTANTS[model]}")
             continue
+        # Constants a model shares with another stay fixed: their part of each run's time is known.
+        shared = {k: c for k, c in model_constants(model).items() if k not in TIME_CONSTANTS[model]}
+        known = [sum(c * f.get(k, 0.0) for k, c in shared.items()) for f, _ in rows]
         a = np.array([[f[k] / t for k in keys] for f, t in rows])
-        fit, _ = nnls(a, np.ones(len(rows)))
-        errors = [abs(sum(c * f[k] for c, k in zip(fit, keys, strict=True)) - t) / t for f, t in rows]
-        print(f'"{method}": {{{", ".join(f"{k!r}: {c:.3g}" for k, c in zip(keys, fit, strict=True))}}},'
+        fit, _ = nnls(a, np.array([1.0 - fixed / t for (_, t), fixed in zip(rows, known, strict=True)]))
+        predicted = [
+            fixed + sum(c * f[k] for c, k in zip(fit, keys, strict=True))
+            for (f, _), fixed in zip(rows, known, strict=True)
+        ]
+        errors = [abs(p - t) / t for p, (_, t) in zip(predicted, rows, strict=True)]
+        print(f'"{model}": {{{", ".join(f"{k!r}: {c:.3g}" for k, c in zip(keys, fit, strict=True))}}},'
               f"  # {len(rows)} runs, median error {statistics.median(errors):.0%}")  # fmt: skip
 
 

@@ -66,9 +66,9 @@ TIME_CONSTANTS: dict[str, dict[str, float]] = {
                              "shotchi": 1.56e-08, "term": 3.0e-6, "trial": 1.0},
     "stabilizer": {"call": 0.0, "circuit": 0.0015, "gate": 1.28e-05, "gaten": 6.99e-08, "shot": 1.53e-07,
                    "shotn2": 2.49e-09, "shotdet": 1.34e-10, "term": 1.19e-8},
-    # Fitted on the runs with Aer's fusion off of circuits where `fusion_may_slow` (median error 20 %).
-    "statevector_unfused": {"call": 0.00209, "circuit": 0.0, "gate": 4.3e-05, "amp_mono": 6.13e-10, "amp_mix": 0.0, "shot": 0.0,
-                            "term": 1.0e-9},
+    # Statevector with fusion off, fitted on such runs of circuits where `fusion_may_slow` (12 runs, median error
+    # 22 %); sampling and Pauli terms cost what they cost fused (`model_constants`).
+    "statevector_unfused": {"call": 0.0, "circuit": 0.000725, "gate": 4.22e-05, "amp": 5.58e-10},
     "extended_stabilizer": {"call": 0.00164, "circuit": 0.0, "gate": 1.16e-14, "shot": 3.11e-12, "term": 0.0},
 }  # fmt: skip
 # Statevector time in single vs double precision: Aer 0.18.2 here, 1,000 shots, 20-22 qubits: quantum volume 1.24x,
@@ -80,12 +80,13 @@ CALIBRATION_CORES = 2
 # `statevector_parallel_threshold`, default 14).
 PARALLEL_THRESHOLD_QUBITS = 14
 # Aer fuses statevector gates into blocks of up to 5 qubits from 14 qubits on (options `fusion_threshold`,
-# `fusion_max_qubit`). Fused blocks are dense matrices: that saves sweeps over the state where gates mix amplitudes,
-# and costs time where nearly all gates only permute or rephase them. Measured here (Aer 0.18.2, 2 cores, 1,000
-# shots): QFT of GHZ and GHZ (about 90 % such gates) ran 1.03-3.3x faster unfused at 14-24 qubits, while QAOA,
-# EfficientSU2 and graph states (40-60 % of gates mix amplitudes) ran up to 1.5x slower unfused at 18-24 qubits.
+# `fusion_max_qubit`). Fused blocks are dense matrices: that saves sweeps over the state where gates need a dense
+# matrix anyway, and costs time where nearly all gates have a sparse kernel (gate_sets.SPARSE_KERNEL_GATES).
+# Measured here (Aer 0.18.2, 2 cores, 1,000 shots): QFT of GHZ and GHZ (about 90 % such gates) ran 1.03-3.3x faster
+# unfused at 14-24 qubits; QAOA (rzz, rx), EfficientSU2 and graph states (40-60 % dense gates) ran up to 1.5x
+# slower unfused at 18-24 qubits, and QAOA on complete graphs (rzz only) 2-2.4x slower.
 FUSION_THRESHOLD_QUBITS = 14
-FUSION_OFF_MAX_MIXING_SHARE = 0.25
+FUSION_OFF_MAX_DENSE_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -217,14 +218,13 @@ def _dense_state_features(
 
 
 def _unfused_statevector_features(profile: CircuitProfile, cores: int, precision: str) -> dict[str, float]:
-    """Statevector gates applied one by one: a sweep per gate, cheaper where it only permutes or rephases."""
+    """Statevector gates applied one by one (nearly all with a sparse kernel): a sweep of the state per gate."""
     n = profile.num_qubits
     scale = 2.0**n * (SINGLE_PRECISION_TIME if precision == "single" else 1.0) / _parallel_speedup(n, cores)
     sweeps = profile.parameter_sets * _trajectories(profile)
     return {
         "gate": float(profile.gates * sweeps),
-        "amp_mono": scale * profile.monomial_gates * sweeps,
-        "amp_mix": scale * (profile.gates - profile.monomial_gates) * sweeps,
+        "amp": scale * profile.gates * sweeps,
         "shot": float(_shots(profile) * n * _runs(profile)),
         "term": scale * _expectation_terms(profile) * _runs(profile),
     }
@@ -298,23 +298,31 @@ def seconds(
 ) -> float:
     """Estimated wall seconds of one primitive call that runs every circuit and parameter set with `method`
     (for statevector, with Aer's gate fusion on or off)."""
-    constants = TIME_CONSTANTS[time_model(profile, method, fusion)]
+    constants = model_constants(time_model(profile, method, fusion))
     features = time_features(profile, method, cores, precision, fusion)
     return sum(constants[key] * value for key, value in features.items())
 
 
 def time_model(profile: CircuitProfile, method: AerMethod, fusion: bool = True) -> str:
-    """The key of the method's constants in TIME_CONSTANTS: statevector without fusion has its own, fitted on
-    the circuits where fusion may slow the run (`fusion_may_slow`); elsewhere the fused model stands."""
+    """The key of the method's constants in TIME_CONSTANTS. Statevector without fusion has its own, fitted only on
+    circuits where `fusion_may_slow` (the only ones the broker runs unfused); elsewhere the fused model stands."""
     unfused = method == "statevector" and not fusion and fusion_may_slow(profile)
     return "statevector_unfused" if unfused else method
 
 
+def model_constants(model: str) -> dict[str, float]:
+    """A time model's constants. Statevector without fusion samples shots and measures Pauli terms as the fused
+    one does, so it takes those two constants from it."""
+    if model == "statevector_unfused":
+        return {key: TIME_CONSTANTS["statevector"][key] for key in ("shot", "term")} | TIME_CONSTANTS[model]
+    return TIME_CONSTANTS[model]
+
+
 def fusion_may_slow(profile: CircuitProfile) -> bool:
-    """Whether Aer's gate fusion may slow the statevector run: wide enough to fuse, and nearly every gate only
-    permutes or rephases amplitudes (the broker then weighs the run without fusion too)."""
-    mixing = profile.gates - profile.monomial_gates
-    return profile.num_qubits >= FUSION_THRESHOLD_QUBITS and mixing <= FUSION_OFF_MAX_MIXING_SHARE * max(
+    """Whether Aer's gate fusion slows the statevector run: wide enough for Aer to fuse, and nearly every gate
+    has a sparse kernel that a fused dense block would replace (the broker then runs it with fusion off)."""
+    dense = profile.gates - profile.sparse_kernel_gates
+    return profile.num_qubits >= FUSION_THRESHOLD_QUBITS and dense <= FUSION_OFF_MAX_DENSE_SHARE * max(
         profile.gates, 1
     )
 

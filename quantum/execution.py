@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -48,6 +48,9 @@ class ExecutionRecord(BaseModel):
     job_id: str | None = Field(None, description="the QPU job, as journaled before waiting on it")
     reattached: bool = Field(False, description="a job an earlier run submitted; the time is not the job's")
     started_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    time_model: str | None = Field(
+        None, description="the time model of the prediction, where not the method's own (statevector_unfused)"
+    )
 
     def label(self) -> str:
         """Short name, e.g. 'aer-cpu/statevector'."""
@@ -95,6 +98,8 @@ class ExecutionHistory:
     ) -> tuple[float, int]:
         """(factor, records used): geometric mean of measured / modelled time over recent comparable runs.
 
+        `method` is the method, or the time model where a run option has its own (`statevector_unfused`).
+
         Runs count as comparable when their modelled time is within 10x of `model_seconds` (overhead-bound and
         work-bound runs err differently). The factor is clipped to [0.05, 20].
         """
@@ -102,7 +107,7 @@ class ExecutionHistory:
         for record in reversed(self.records()):
             base = record.model_seconds or record.predicted_seconds
             if (
-                (record.resource, record.method) != (resource, method)
+                (record.resource, record.time_model or record.method) != (resource, method)
                 or record.what_if
                 or record.reattached
                 or not record.succeeded
@@ -121,9 +126,17 @@ class ExecutionHistory:
         return min(max(factor, 0.05), 20.0), len(ratios)
 
 
+def time_model_of(method: str, options: Mapping[str, Any]) -> str | None:
+    """The time model behind an estimate with these run options, where it is not the method's own."""
+    return (
+        "statevector_unfused" if method == "statevector" and options.get("fusion_enable") is False else None
+    )
+
+
 def _record_for(placement: PlacementLike, **fields: Any) -> ExecutionRecord:
     estimate = placement.estimate
     return ExecutionRecord(
+        time_model=time_model_of(placement.method, placement.options),
         segment=placement.segment,
         resource=placement.resource,
         method=placement.method,

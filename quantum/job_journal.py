@@ -7,10 +7,11 @@ in a `JobJournal` (one small JSON file per key) and re-attaches to the job when 
 did not fail; otherwise it submits and journals the job id (fsync'd) before returning the job to wait on.
 Jobs are looked up by id or tag on IBM Quantum or in local testing mode (`quantum.runtime_jobs`).
 
-Before submitting, the entry is written without a job id (state SUBMITTING), and the job carries a tag made from
-its key (`job_tag`). A run that died after the service took the job but before its id was journaled leaves that
-entry behind; the rerun finds the job by its tag among the service's jobs since then (`find_tagged_job`) instead of
-paying for it twice. Without an entry nothing is looked up by tag, so deleting an entry still forces a new job.
+Before submitting, the entry is written without a job id (state SUBMITTING) but with a tag new to this submission
+(`new_job_tag`: part of the key and a random nonce), which the job carries. A run that died after the service took
+the job but before its id was journaled leaves that entry behind; the rerun finds the job by its tag
+(`find_tagged_job`) instead of paying for it twice. Only that submission's job carries the tag, so an older job of
+the same request is never picked up, and deleting an entry still forces a new job.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import io
 import json
 import logging
 import os
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -52,10 +54,10 @@ logger = logging.getLogger(__name__)
 PrimitiveKind = Literal["sampler", "estimator"]
 # Days a journal entry is kept after its last write: long past any queue or job limit (IBM: 3 h per job).
 JOURNAL_KEEP_DAYS = 30.0
-# Job tags qcflow adds: this prefix and the submission key's first 40 hex digits (160 bits).
+# Job tags qcflow adds: this prefix, the submission key's first 24 hex digits and a 12-digit random nonce.
 JOB_TAG_PREFIX = "qcflow-"
 # Seconds before an entry's submission time that a job found by its tag may have been created (clock skew).
-TAG_CLOCK_SLACK_S = 3600.0
+TAG_CLOCK_SLACK_S = 600.0
 
 
 class JournalEntry(BaseModel):
@@ -63,6 +65,7 @@ class JournalEntry(BaseModel):
 
     key: str
     job_id: str | None  # None while submitting: the service may have taken the job before its id came back
+    tag: str | None = None  # the job tag of this submission, to find its job without the id
     backend: str
     primitive: PrimitiveKind
     submitted_at: datetime
@@ -182,9 +185,9 @@ def submission_key(
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def job_tag(key: str) -> str:
-    """The tag a journaled job carries on the service, so that it can be found without its id."""
-    return JOB_TAG_PREFIX + key[:40]
+def new_job_tag(key: str) -> str:
+    """A tag for one submission of the request `key`, which its job carries, so it can be found without its id."""
+    return f"{JOB_TAG_PREFIX}{key[:24]}-{secrets.token_hex(6)}"
 
 
 @dataclass(frozen=True)
@@ -238,11 +241,11 @@ class QpuJobs:
             reattached = job is not None
             if job is None:
                 submitting = JournalEntry(
-                    key=key, job_id=None, backend=self.backend.name, primitive=primitive,
+                    key=key, job_id=None, tag=new_job_tag(key), backend=self.backend.name, primitive=primitive,
                     submitted_at=datetime.now(UTC), state="SUBMITTING",
                 )  # fmt: skip
                 self.journal.record(submitting)
-                tags = [job_tag(key)]
+                tags = [submitting.tag]
                 job = self._submitted(run(tags), tags)
                 self.journal.record(
                     submitting.model_copy(update={"job_id": job.job_id(), "state": "SUBMITTED"})
@@ -265,6 +268,13 @@ class QpuJobs:
             return None
         job = self._entry_job(entry)
         state = None if job is None else job_state(job)
+        if job is None and entry.job_id is None:
+            logger.info(
+                "no QPU job on %s carries tag %s: the submission of %s never reached the service; submitting again",
+                entry.backend, entry.tag, entry.submitted_at.isoformat(),
+            )  # fmt: skip
+            journal.forget(key)
+            return None
         if job is None or state in FAILED_STATES:
             why = "is unknown to the service" if job is None else f"ended {state}"
             # Local testing mode's jobs end with their process: losing one is expected, not worth a warning.
@@ -272,7 +282,7 @@ class QpuJobs:
             logger.log(
                 logging.INFO if expected else logging.WARNING,
                 "QPU job %s on %s (submitted %s) %s; submitting its PUBs again",
-                entry.job_id or "(id never journaled)", entry.backend, entry.submitted_at.isoformat(), why,
+                entry.job_id or job.job_id(), entry.backend, entry.submitted_at.isoformat(), why,
             )  # fmt: skip
             journal.forget(key)
             return None
@@ -282,28 +292,34 @@ class QpuJobs:
         return job
 
     def _entry_job(self, entry: JournalEntry) -> Any | None:
-        """The entry's job by id, or, when the run died before its id was journaled, by its tag."""
+        """The entry's job by id, or, when the submission ended before its id was journaled, by its tag."""
         if entry.job_id is not None:
             return find_job(entry.job_id, self.service)
+        if entry.tag is None:
+            return None
         since = entry.submitted_at - timedelta(seconds=TAG_CLOCK_SLACK_S)
-        job = find_tagged_job(job_tag(entry.key), entry.backend, since, self.service)
+        job = find_tagged_job(entry.tag, entry.backend, since, self.service)
         if job is not None:
             logger.warning(
-                "QPU job %s on %s found by its tag: an earlier run submitted it and died before journaling its id",
-                job.job_id(), entry.backend,
+                "QPU job %s on %s found by its tag %s: it was submitted at %s but its id was never journaled",
+                job.job_id(), entry.backend, entry.tag, entry.submitted_at.isoformat(),
             )  # fmt: skip
         return job
 
 
-def _tagged_run(primitive: Any, tags: list[str], run: Callable[[], Any]) -> Any:
-    """`run()` with `tags` added to the primitive's job tags (qiskit-ibm-runtime's `options.environment`)."""
-    environment = primitive.options.environment
-    before = environment.job_tags
-    environment.job_tags = [*(before or []), *tags] if tags else before
-    try:
+def _tagged_run(primitive: Any, lock: threading.Lock, tags: list[str], run: Callable[[], Any]) -> Any:
+    """`run()` with `tags` added to the primitive's job tags (qiskit-ibm-runtime's `options.environment`). The
+    lock keeps threads that share the primitive from submitting with each other's tags."""
+    if not tags:
         return run()
-    finally:
-        environment.job_tags = before
+    with lock:
+        environment = primitive.options.environment
+        before = environment.job_tags
+        environment.job_tags = [*(before or []), *tags]
+        try:
+            return run()
+        finally:
+            environment.job_tags = before
 
 
 class JournaledSampler(BaseSamplerV2):
@@ -313,13 +329,14 @@ class JournaledSampler(BaseSamplerV2):
         self._sampler = sampler
         self._jobs = jobs
         self._default_shots = default_shots
+        self._lock = threading.Lock()
 
     def run(self, pubs: Iterable[Any], *, shots: int | None = None) -> Any:
         coerced = [SamplerPub.coerce(pub, self._default_shots if shots is None else shots) for pub in pubs]
         return self._jobs.submit(
             "sampler",
             coerced,
-            lambda tags: _tagged_run(self._sampler, tags, lambda: self._sampler.run(coerced)),
+            lambda tags: _tagged_run(self._sampler, self._lock, tags, lambda: self._sampler.run(coerced)),
         )
 
 
@@ -329,6 +346,7 @@ class JournaledEstimator(BaseEstimatorV2):
     def __init__(self, estimator: BaseEstimatorV2, jobs: QpuJobs) -> None:
         self._estimator = estimator
         self._jobs = jobs
+        self._lock = threading.Lock()
 
     def run(self, pubs: Iterable[Any], *, precision: float | None = None) -> Any:
         coerced = [EstimatorPub.coerce(pub, precision) for pub in pubs]
@@ -336,7 +354,7 @@ class JournaledEstimator(BaseEstimatorV2):
             "estimator",
             coerced,
             lambda tags: _tagged_run(
-                self._estimator, tags, lambda: self._estimator.run(coerced, precision=precision)
+                self._estimator, self._lock, tags, lambda: self._estimator.run(coerced, precision=precision)
             ),
         )
 

@@ -17,9 +17,9 @@ from qiskit.circuit import ParameterExpression
 from quantum.gate_sets import (
     DIAGONAL_TWO_QUBIT_GATES,
     EXTENDED_STABILIZER_NON_CLIFFORD,
-    MONOMIAL_GATES,
     NON_GATE_INSTRUCTIONS,
     SCHMIDT_RANK_TWO,
+    SPARSE_KERNEL_GATES,
     is_clifford_instruction,
 )
 from quantum.mps_bounds import clifford_cut_bounds, cut_bounds, merged_cut_bounds
@@ -75,8 +75,9 @@ class CircuitProfile(BaseModel):
         0, description="two-qubit gates of operator Schmidt rank 4 (unitary, swap, iswap)"
     )
     multi_qubit_gates: int = Field(description="gates on three or more qubits")
-    monomial_gates: int = Field(
-        0, description="gates that only permute or rephase amplitudes (cx, cz, cp, rz, x, t, ccx)"
+    sparse_kernel_gates: int = Field(
+        0,
+        description="gates Aer's statevector applies without a dense matrix (cx, cz, cp, swap, x, t, ccx; not rzz)",
     )
     measurements: int
     is_clifford: bool
@@ -158,7 +159,7 @@ class _Counts:
     two_diagonal: int = 0
     two_dense: int = 0
     multi: int = 0
-    monomial: int = 0
+    sparse_kernel: int = 0
     measurements: int = 0
     non_clifford: int = 0
     extended_ready: bool = True
@@ -176,7 +177,7 @@ def _count_gates(circuit: QuantumCircuit, counts: _Counts, edges: set[tuple[int,
         if name in NON_GATE_INSTRUCTIONS:
             continue
         qubits = [circuit.find_bit(q).index for q in instruction.qubits]
-        counts.monomial += name in MONOMIAL_GATES
+        counts.sparse_kernel += name in SPARSE_KERNEL_GATES
         if len(qubits) == 1:
             counts.one += 1
         elif len(qubits) == 2:
@@ -223,7 +224,7 @@ def profile_segment(segment: QuantumSegment) -> CircuitProfile:
         two_qubit_gates=counts.two,
         diagonal_two_qubit_gates=counts.two_diagonal,
         dense_two_qubit_gates=counts.two_dense,
-        monomial_gates=counts.monomial,
+        sparse_kernel_gates=counts.sparse_kernel,
         multi_qubit_gates=counts.multi,
         measurements=counts.measurements,
         is_clifford=counts.non_clifford == 0,

@@ -21,7 +21,7 @@ from quantum.estimates import (
     method_support,
     single_precision_allowed,
 )
-from quantum.execution import ExecutionHistory
+from quantum.execution import ExecutionHistory, time_model_of
 from quantum.mps_trial import tightened_by_trial
 from quantum.profiles import CircuitProfile, QuantumSegment, profile_segment
 from quantum.runtime import estimate_qpu
@@ -152,8 +152,8 @@ def _aer_estimates(
     profile: CircuitProfile, resource: Resource, settings: QcflowSettings
 ) -> tuple[list[Estimate], list[str]]:
     """One estimate per Aer method of the resource, and notes on run options the broker changed: single precision
-    only where double does not fit; statevector gate fusion off where nearly every gate only permutes or rephases
-    amplitudes (`fusion_may_slow`: such circuits ran 1.03-3.3x faster unfused in every measurement here)."""
+    only where double does not fit; on the CPU, statevector gate fusion off where nearly every gate has a sparse
+    kernel in Aer (`fusion_may_slow`; QFT and GHZ ran 1.03-3.3x faster unfused in every calibration run here)."""
     estimates, notes = [], []
     unfused = resource.device == "CPU" and fusion_may_slow(profile)
     for method in resource.methods:
@@ -170,8 +170,8 @@ def _aer_estimates(
         estimates.append(estimate)
     if unfused and "statevector" in resource.methods:
         notes.append(
-            "statevector is estimated, and would run, with Aer's gate fusion off: nearly every gate only permutes "
-            "or rephases amplitudes, which fused (dense) blocks would slow down"
+            f"statevector on {resource.name} is estimated, and would run, with Aer's gate fusion off: nearly every "
+            "gate has a sparse kernel (cx, cz, controlled phases), which fused dense blocks would slow down"
         )
     return estimates, notes
 
@@ -239,7 +239,8 @@ def _apply_policy_limits(estimate: Estimate, policy: Policy) -> Estimate:
 def _corrected(estimate: Estimate, history: ExecutionHistory | None) -> tuple[Estimate, str | None]:
     if history is None or not math.isfinite(estimate.seconds):
         return estimate, None
-    factor, count = history.correction(estimate.resource, estimate.method, estimate.seconds)
+    model = time_model_of(estimate.method, estimate.options) or estimate.method
+    factor, count = history.correction(estimate.resource, model, estimate.seconds)
     if count == 0 or factor == 1.0:
         return estimate, None
     update: dict[str, Any] = {

@@ -29,7 +29,6 @@ from quantum.executors import estimator_for, sampler_for
 from quantum.job_journal import (
     JobJournal,
     JournalEntry,
-    job_tag,
     qpu_jobs,
     submission_key,
     submissions_recorded,
@@ -170,8 +169,8 @@ def test_jobs_carry_their_key_as_a_tag_for_the_service(
     sampler = sampler_for(qpu_placement(), backend=manila, journal=journal)
     sampler.run([bell()], shots=SHOTS).result()
     (entry,) = journal.entries()
-    assert tags_sent == [[job_tag(entry.key)]]
-    assert len(job_tag(entry.key)) < 64
+    assert entry.tag is not None and entry.tag.startswith(f"qcflow-{entry.key[:24]}-")
+    assert tags_sent == [[entry.tag]] and len(entry.tag) < 64
 
 
 def test_a_job_submitted_but_never_journaled_is_found_by_its_tag(
@@ -220,6 +219,28 @@ def test_a_submission_that_never_reached_the_service_is_made_again(
         (job.job_id(), False)
     }  # the inner sampler's too
     assert [e.job_id for e in journal.entries()] == [job.job_id()]
+
+
+def test_a_retry_after_a_failed_submission_never_picks_up_an_older_job(
+    manila: BackendV2, journal: JobJournal
+) -> None:
+    """Deleting an entry forces a new job, even when the next submission fails once and is retried: the tag is new
+    to each submission, so the old job of the same request does not match it."""
+    pubs = [SamplerPub.coerce(bell(), SHOTS)]
+    jobs = qpu_jobs(manila, journal)
+    sampler = sampler_for(qpu_placement(), backend=manila)
+    old = jobs.submit("sampler", pubs, lambda tags: sampler.run(pubs))
+    (entry,) = journal.entries()
+    journal.forget(entry.key)
+
+    def refused(tags: list[str]) -> Any:
+        raise ConnectionError("the service could not be reached")
+
+    with pytest.raises(ConnectionError):
+        jobs.submit("sampler", pubs, refused)
+    new = jobs.submit("sampler", pubs, lambda tags: sampler.run(pubs))
+    assert new.job_id() != old.job_id()
+    assert [e.job_id for e in journal.entries()] == [new.job_id()]
 
 
 def test_a_client_side_timeout_is_retried_by_reattaching(

@@ -139,9 +139,9 @@ def test_gates_that_only_permute_or_rephase_amplitudes_are_counted() -> None:
         return profile_segment(QuantumSegment(circuit.name, [circuit], "sampler", shots=100))
 
     ghz_profile = profiled(ghz(16))
-    assert (ghz_profile.monomial_gates, ghz_profile.gates) == (15, 16) and fusion_may_slow(ghz_profile)
+    assert (ghz_profile.sparse_kernel_gates, ghz_profile.gates) == (15, 16) and fusion_may_slow(ghz_profile)
     qft = profiled(qft_of_ghz(16))
-    assert qft.monomial_gates >= 0.8 * qft.gates and fusion_may_slow(qft)
+    assert qft.sparse_kernel_gates >= 0.8 * qft.gates and fusion_may_slow(qft)
     assert not fusion_may_slow(profiled(qft_of_ghz(12)))  # Aer fuses from 14 qubits on
     volume = profiled(quantum_volume(16))
-    assert volume.monomial_gates == 0 and not fusion_may_slow(volume)
+    assert volume.sparse_kernel_gates == 0 and not fusion_may_slow(volume)
