@@ -135,6 +135,11 @@ def test_history_correction_is_geometric_mean_of_comparable_runs(tmp_path: Path)
     factor, count = history.correction("aer-cpu", "statevector", model_seconds=1.0)
     assert count == 2 and math.isclose(factor, 4.0)
     assert history.correction("aer-cpu", "stabilizer") == (1.0, 0)
+    # Runs with fusion off were predicted by another time model: they correct only that model.
+    history.append(_record(3.0, 1.0, time_model="statevector_unfused"))
+    assert history.correction("aer-cpu", "statevector", model_seconds=1.0) == (factor, 2)
+    unfused, used = history.correction("aer-cpu", "statevector_unfused", model_seconds=1.0)
+    assert used == 1 and math.isclose(unfused, 3.0)
 
 
 def test_mps_trial_measures_bonds_and_times_the_method_on_the_circuit() -> None:

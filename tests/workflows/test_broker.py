@@ -209,7 +209,9 @@ def test_clifford_segments_skip_the_mps_trial(catalog: ResourceCatalog) -> None:
     assert not any("MPS trial" in reason for reason in placement.reasons)
 
 
-def test_gate_fusion_is_turned_off_where_fused_blocks_are_slower(catalog: ResourceCatalog) -> None:
+def test_gate_fusion_is_turned_off_where_fused_blocks_are_slower(
+    catalog: ResourceCatalog, tmp_path: Path
+) -> None:
     """Aer fuses statevector gates into dense blocks of up to 5 qubits from 14 qubits on. Measured here (Aer
     0.18.2, 2 cores, 1,000 shots): QFT of GHZ at 16-20 qubits runs 1.5-1.9x faster unfused (Aer applies its
     controlled phases with a diagonal kernel), quantum volume 1.1x slower (its gates are dense already)."""
@@ -235,5 +237,10 @@ def test_gate_fusion_is_turned_off_where_fused_blocks_are_slower(catalog: Resour
     assert "fusion_enable" not in placed(ising).options
     assert "fusion_enable" not in placed(qft_of_ghz(12)).options  # below 14 qubits Aer does not fuse anyway
     assert aer_backend_options(sparse)["fusion_enable"] is False
-    result = sampler_for(sparse).run([qft_of_ghz(18)], shots=1000).result()
+    history = ExecutionHistory(tmp_path / "records.jsonl")
+    result, record = run_with_fallback(
+        [sparse], lambda sampler: sampler.run([qft_of_ghz(18)], shots=1000).result(), prepare=sampler_for,
+        history=history,
+    )  # fmt: skip
     assert sum(result[0].data.meas.get_counts().values()) == 1000
+    assert record.time_model == "statevector_unfused"  # its time corrects only the unfused model
