@@ -162,13 +162,13 @@ def time_features(
     precision: str = "double",
     fusion: bool = True,
 ) -> dict[str, float]:
-    """Units of work per term of the time model; seconds = sum of TIME_CONSTANTS[method][k] * features[k].
+    """Units of work per term of the time model; seconds = sum of model_constants(time_model(...))[k] * features[k].
 
     Statevector and density matrix sweep the whole state (2^n or 4^n amplitudes) per gate and per Pauli term;
     MPS costs chi^3 per two-qubit gate (profile.mps_gate_work) and sum(chi^2) per shot or term; the stabilizer
     tableau costs n per gate and n^2 per measured shot or term; the extended stabilizer multiplies by its states.
     """
-    features = {"call": 1.0, "circuit": float(profile.num_circuits * profile.parameter_sets)}
+    features = {"call": 1.0, "circuit": float(_runs(profile))}
     if time_model(profile, method, fusion) == "statevector_unfused":
         return features | _unfused_statevector_features(profile, cores, precision)
     if method in ("statevector", "density_matrix"):
@@ -191,16 +191,20 @@ def _trajectories(profile: CircuitProfile) -> int:
     return profile.shots if (profile.noisy and profile.shots) else 1
 
 
+def _sweep_scale(state_qubits: int, cores: int, precision: str) -> float:
+    """Amplitudes one sweep of the state touches, weighted by precision and divided by the threads' speed-up."""
+    precision_factor = SINGLE_PRECISION_TIME if precision == "single" else 1.0
+    return 2.0**state_qubits * precision_factor / _parallel_speedup(state_qubits, cores)
+
+
 def _dense_state_features(
     profile: CircuitProfile, method: AerMethod, cores: int, precision: str
 ) -> dict[str, float]:
     """Statevector or density matrix: every gate and Pauli term sweeps the 2^n or 4^n amplitudes."""
     n = profile.num_qubits
     runs = _runs(profile)
-    size = 2.0**n if method == "statevector" else 4.0**n
-    state_qubits = n if method == "statevector" else 2 * n
-    speed = (SINGLE_PRECISION_TIME if precision == "single" else 1.0) / _parallel_speedup(state_qubits, cores)
-    scale = size * speed
+    state_qubits = n if method == "statevector" else 2 * n  # a density matrix holds 4^n = 2^(2n) amplitudes
+    scale = _sweep_scale(state_qubits, cores, precision)
     sweeps = profile.parameter_sets * (_trajectories(profile) if method == "statevector" else 1)
     controlled = profile.two_qubit_gates - profile.diagonal_two_qubit_gates - profile.dense_two_qubit_gates
     threaded = 1.0 if state_qubits >= PARALLEL_THRESHOLD_QUBITS and cores > 1 else 0.0
@@ -220,7 +224,7 @@ def _dense_state_features(
 def _unfused_statevector_features(profile: CircuitProfile, cores: int, precision: str) -> dict[str, float]:
     """Statevector gates applied one by one (nearly all with a sparse kernel): a sweep of the state per gate."""
     n = profile.num_qubits
-    scale = 2.0**n * (SINGLE_PRECISION_TIME if precision == "single" else 1.0) / _parallel_speedup(n, cores)
+    scale = _sweep_scale(n, cores, precision)
     sweeps = profile.parameter_sets * _trajectories(profile)
     return {
         "gate": float(profile.gates * sweeps),

@@ -1,4 +1,5 @@
-"""Placements with only the attributes quantum/executors.py reads (workflows.broker.Placement has more)."""
+"""Placements with only the attributes quantum/executors.py and quantum/execution.py read (workflows.broker.Placement
+has more)."""
 
 from __future__ import annotations
 
