@@ -13,6 +13,7 @@ import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+from qiskit.transpiler.exceptions import TranspilerError
 
 from quantum.estimates import (
     estimate_method,
@@ -37,6 +38,9 @@ USEFUL_FIDELITY_FLOOR = 0.01
 # correct it (none is calibrated here: this machine has no GPU).
 GPU_SPEEDUP = 20.0
 GPU_FIXED_SECONDS = 0.5
+# Execution records correct a method's estimates only after this many comparable runs: one millisecond run is
+# mostly noise, and correcting one method but not the others would tip a choice between them on it.
+MIN_RUNS_TO_CORRECT = 3
 # The MPS cost of a circuit depends on the entanglement it really builds, which no static bound captures, so the
 # broker times an MPS trial of non-Clifford segments of TRIAL_MIN_QUBITS or more: one unmeasured run with the bond
 # dimension capped at TRIAL_BOND_CAP, then (below the cap) sampling runs of a tenth of and all of at most
@@ -182,20 +186,24 @@ def _qpu_estimate(
     options: dict[str, Any] = {"backend": resource.name, "mode": policy.qpu_mode, "optimization_level": 1}
     options["what_if"] = resource.what_if
     base = {"resource": resource.name, "method": segment.primitive, "device": "QPU", "options": options}
+    zero = {"seconds": 0.0, "memory_bytes": 0, "cost_usd": 0.0, "fidelity": 0.0, "energy_joules": 0.0}
     if resource.max_qubits is not None and profile.num_qubits > resource.max_qubits:
         why = f"{profile.num_qubits} qubits needed, {resource.name} has {resource.max_qubits}"
-        zero = {"seconds": 0.0, "memory_bytes": 0, "cost_usd": 0.0, "fidelity": 0.0, "energy_joules": 0.0}
         return Estimate(**base, **zero, feasible=False, why_not=why)
-    qpu = estimate_qpu(
-        segment.circuits,
-        backend,
-        primitive=segment.primitive,
-        shots=segment.shots,
-        parameter_sets=segment.parameter_sets,
-        observables=segment.observables,
-        precision=segment.precision,
-        queue_seconds=resource.queue_seconds,
-    )
+    try:
+        qpu = estimate_qpu(
+            segment.circuits,
+            backend,
+            primitive=segment.primitive,
+            shots=segment.shots,
+            parameter_sets=segment.parameter_sets,
+            observables=segment.observables,
+            precision=segment.precision,
+            queue_seconds=resource.queue_seconds,
+        )
+    except TranspilerError as exc:  # Qiskit cannot map the circuit onto this device's gates and couplers
+        why = f"Qiskit could not transpile the circuit for {resource.name}: {str(exc).strip()[:200]}"
+        return Estimate(**base, **zero, feasible=False, why_not=why)
     floor = policy.min_fidelity if policy.min_fidelity is not None else USEFUL_FIDELITY_FLOOR
     why = None
     if qpu.fidelity < floor:
@@ -241,7 +249,7 @@ def _corrected(estimate: Estimate, history: ExecutionHistory | None) -> tuple[Es
         return estimate, None
     model = time_model_of(estimate.method, estimate.options) or estimate.method
     factor, count = history.correction(estimate.resource, model, estimate.seconds)
-    if count == 0 or factor == 1.0:
+    if count < MIN_RUNS_TO_CORRECT or factor == 1.0:
         return estimate, None
     update: dict[str, Any] = {
         k: getattr(estimate, k) * factor for k in ("seconds", "cost_usd", "energy_joules")
