@@ -25,7 +25,7 @@ def command_screen(args: argparse.Namespace) -> int:
             shortlist_size=args.shortlist,
             active_orbitals=args.active_orbitals,
             active_electrons=args.active_electrons,
-            batch_size=args.batch_size,
+            batch_size=get_settings().batch_size if args.batch_size is None else args.batch_size,
         )
     except ValidationError as error:
         return invalid_input("screen", error)
@@ -51,7 +51,9 @@ def _add_screen_command(subparsers: argparse._SubParsersAction) -> None:
     screen.add_argument("--hull-threshold", type=float, default=0.1, help="max E above hull, eV/atom (0.1)")
     screen.add_argument("--active-orbitals", type=int, default=2, help="active-space orbitals (2)")
     screen.add_argument("--active-electrons", type=int, default=2, help="active-space electrons (2)")
-    screen.add_argument("--batch-size", type=int, default=16, help="structures per surrogate task (16)")
+    screen.add_argument(
+        "--batch-size", type=int, default=None, help="structures per surrogate task (QCFLOW_BATCH_SIZE, 16)"
+    )
     screen.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     screen.set_defaults(handler=command_screen)
 

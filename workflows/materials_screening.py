@@ -44,7 +44,12 @@ class ScreeningParameters(BaseModel):
     shortlist_size: int = Field(default=3, ge=0, le=50, description="Candidates refined with VQE.")
     active_orbitals: int = Field(default=2, ge=1, le=6, description="Spatial orbitals in the active space.")
     active_electrons: int = Field(default=2, ge=2, le=6, description="Electrons in the active space.")
-    batch_size: int = Field(default=16, ge=1, le=1000, description="Structures per surrogate task.")
+    batch_size: int = Field(
+        default_factory=lambda: get_settings().batch_size,
+        ge=1,
+        le=1000,
+        description="Structures per surrogate task (default: QCFLOW_BATCH_SIZE).",
+    )
 
     @field_validator("candidate_paths")
     @classmethod
@@ -216,7 +221,7 @@ def materials_screening(
     shortlist_size: Annotated[int, Field(ge=0, le=50)] = 3,
     active_orbitals: Annotated[int, Field(ge=1, le=6)] = 2,
     active_electrons: Annotated[int, Field(ge=2, le=6)] = 2,
-    batch_size: Annotated[int, Field(ge=1, le=1000)] = 16,
+    batch_size: Annotated[int, Field(ge=1, le=1000)] = get_settings().batch_size,
 ) -> ScreeningReport:
     """Screen candidate crystals with an ML surrogate of DFT and refine the most stable ones with VQE on Aer.
 
@@ -227,7 +232,8 @@ def materials_screening(
         shortlist_size: how many of the most stable candidates get a quantum refinement.
         active_orbitals: spatial orbitals in each fragment's active space (qubits = 2 x this).
         active_electrons: electrons in each fragment's active space.
-        batch_size: structures per surrogate task (10,000 candidates must not become 10,000 tasks).
+        batch_size: structures per surrogate task (10,000 candidates must not become 10,000 tasks);
+            the default is QCFLOW_BATCH_SIZE (16) where the flow is loaded.
     """
     params = ScreeningParameters(
         candidate_paths=candidate_paths or [],

@@ -25,7 +25,7 @@ class QcflowSettings(BaseSettings):
     )
     surrogate: str = Field(default="chgnet", description="Universal ML potential used as the DFT surrogate.")
     batch_size: int = Field(
-        default=16, ge=1, description="Structures per surrogate task (one Prefect task each)."
+        default=16, ge=1, le=1000, description="Structures per surrogate task (one Prefect task each)."
     )
     progress_bar: bool = Field(default=True, description="Show a progress bar on the terminal.")
     qpu_token_secret_block: str | None = Field(

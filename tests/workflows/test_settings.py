@@ -50,3 +50,28 @@ def test_bad_settings_name_the_variable_and_an_unusable_home_is_one_line(
     error = capsys.readouterr().err
     assert "cannot create the results folder" in error and "QCFLOW_HOME" in error
     assert "Traceback" not in error
+
+
+def screen_parameters_of(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> dict:
+    """The parameters `qcflow screen` hands the flow (the flow itself is not run)."""
+    handed: dict = {}
+
+    def record(command: str, flow: object, parameters: dict) -> None:
+        handed.update(parameters)
+
+    monkeypatch.setattr("workflows.cli.prepare_embedded_prefect", lambda: None)
+    monkeypatch.setattr("workflows.cli.run_flow", record)
+    assert main(["screen", *argv]) == 1  # run_flow returned no report
+    return handed
+
+
+def test_qcflow_batch_size_sets_the_surrogate_batches_unless_the_flag_is_given(
+    monkeypatch: pytest.MonkeyPatch, fresh_settings: None
+) -> None:
+    from workflows.materials_screening import ScreeningParameters  # reads the settings when first imported
+
+    monkeypatch.setenv("QCFLOW_BATCH_SIZE", "1")
+    get_settings.cache_clear()
+    assert screen_parameters_of(["--shortlist", "0"], monkeypatch)["batch_size"] == 1
+    assert screen_parameters_of(["--batch-size", "3"], monkeypatch)["batch_size"] == 3
+    assert ScreeningParameters().batch_size == 1  # the flow's own parameters read the setting too
