@@ -12,7 +12,7 @@ import logging
 import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from qiskit.transpiler.exceptions import TranspilerError
 
 from quantum.estimates import (
@@ -54,7 +54,9 @@ TRIAL_WORTH_SECONDS = 0.02
 
 
 class Policy(BaseModel):
-    """What to optimise and the limits a placement must respect."""
+    """What to optimise and the limits a placement must respect (a misspelt limit is an error, not ignored)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     objective: Literal["time", "cost", "fidelity", "energy"] = "time"
     deadline_seconds: float | None = Field(None, gt=0)

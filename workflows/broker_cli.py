@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from qiskit import QuantumCircuit
 
 from quantum.estimates import human_bytes
@@ -39,12 +40,28 @@ def load_circuit(path: Path) -> QuantumCircuit:
     header = next((line.strip() for line in text.splitlines() if line.strip().startswith("OPENQASM")), "")
     try:
         if header.startswith("OPENQASM 3"):
-            return qasm3.loads(text)
-        return qasm2.loads(text, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
+            circuit = qasm3.loads(text)
+        else:
+            circuit = qasm2.loads(text, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
     except Exception as error:  # qiskit's QASM parsers raise several error types
         raise ValueError(
-            f"CIRCUIT {str(path)!r} is not valid OpenQASM ({header or 'no OPENQASM line'}): {error}"
+            f"CIRCUIT {str(path)!r} is not valid OpenQASM ({header or 'no OPENQASM line'}): "
+            f"{str(error) or _parse_error_location(error)}"
         ) from error
+    if circuit.num_qubits == 0:
+        raise ValueError(f"CIRCUIT {str(path)!r} declares no qubits; give a file with a circuit in it")
+    return circuit
+
+
+def _parse_error_location(error: BaseException) -> str:
+    """Where the OpenQASM 3 parser stopped: its own error carries no text, the ANTLR exception behind it does."""
+    cause: BaseException | None = error
+    while cause is not None:
+        token = next((a.offendingToken for a in cause.args if getattr(a, "offendingToken", None)), None)
+        if token is not None:
+            return f"line {token.line}, column {token.column + 1}: unexpected {token.text!r} (a missing ';' before it?)"
+        cause = cause.__cause__
+    return type(error).__name__
 
 
 def parse_policy(text: str | None) -> Policy:
@@ -56,10 +73,14 @@ def parse_policy(text: str | None) -> Policy:
     source = Path(text).read_text(encoding="utf-8") if Path(text).is_file() else text
     try:
         return Policy.model_validate_json(source)
-    except ValueError as error:
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'policy'}: {e['msg']}" for e in error.errors(include_url=False)
+        )
         raise ValueError(
-            f"--policy {text!r} is neither one of {', '.join(OBJECTIVES)} nor a valid Policy JSON "
-            f'(e.g. \'{{"objective": "cost", "deadline_seconds": 60}}\'): {error}'
+            f"--policy {text!r} is neither one of {', '.join(OBJECTIVES)} nor a valid Policy JSON ({problems}); "
+            f"its fields are {', '.join(Policy.model_fields)}, "
+            f'e.g. \'{{"objective": "cost", "deadline_seconds": 60}}\''
         ) from error
 
 
@@ -81,20 +102,21 @@ def _job_journal() -> Path:
 
 
 def placement_json(placement: Placement) -> dict[str, Any]:
-    """The JSON of `qcflow place`: the choice, its estimates, the reasons and the runners-up."""
-    estimate = placement.estimate
+    """The JSON of `qcflow place`: the choice, its estimates, the reasons and the runners-up (a refusal has no
+    choice: its resource, options and estimates are null, and every option considered is a runner-up)."""
+    estimate, chosen = placement.estimate, not placement.refused
     return {
         "segment": placement.segment,
         "refused": placement.refused,
-        "resource": None if placement.refused else placement.resource,
-        "method": None if placement.refused else placement.method,
-        "device": None if placement.refused else placement.device,
-        "options": placement.options,
-        "estimated_seconds": estimate.seconds,
-        "estimated_memory_bytes": estimate.memory_bytes,
-        "estimated_cost_usd": estimate.cost_usd,
-        "estimated_fidelity": estimate.fidelity,
-        "estimated_energy_joules": estimate.energy_joules,
+        "resource": placement.resource if chosen else None,
+        "method": placement.method if chosen else None,
+        "device": placement.device if chosen else None,
+        "options": placement.options if chosen else None,
+        "estimated_seconds": estimate.seconds if chosen else None,
+        "estimated_memory_bytes": estimate.memory_bytes if chosen else None,
+        "estimated_cost_usd": estimate.cost_usd if chosen else None,
+        "estimated_fidelity": estimate.fidelity if chosen else None,
+        "estimated_energy_joules": estimate.energy_joules if chosen else None,
         "reasons": placement.reasons,
         "runners_up": [e.model_dump(mode="json") for e in placement.runners_up],
     }

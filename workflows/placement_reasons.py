@@ -85,9 +85,12 @@ def what_would_fit(
         widest = largest_statevector_qubits(
             usable, "single" if single_precision_allowed(profile) else "double"
         )
-        ideas.append(f"at most {widest} qubits for statevector on {resource.name} (now {profile.num_qubits})")
-        if "matrix_product_state" in resource.methods:
-            bond = largest_bond_log2(usable, profile.num_qubits)
+        if profile.num_qubits > widest:  # advice the circuit already meets would only confuse
+            ideas.append(
+                f"at most {widest} qubits for statevector on {resource.name} (now {profile.num_qubits})"
+            )
+        bond = largest_bond_log2(usable, profile.num_qubits)
+        if "matrix_product_state" in resource.methods and profile.max_bond_dimension_log2 > bond:
             ideas.append(
                 f"less entanglement for matrix_product_state: bond dimension <= 2^{bond}, i.e. about {bond} "
                 f"controlled gates across any cut of the qubit line (now 2^{profile.max_bond_dimension_log2}, "
@@ -97,7 +100,8 @@ def what_would_fit(
         ideas.append(
             f"a Clifford circuit (now {profile.non_clifford_gates} non-Clifford gates) for the stabilizer"
         )
-    ideas += _qpu_ideas(profile, catalog, ranked)
+    if not any(e.policy_limit for e in ranked):  # something runs but for the policy: a QPU would not help
+        ideas += _qpu_ideas(profile, catalog, ranked)
     return f"segment {name!r} fits no resource: {profile.summary()}. Would fit with: " + "; ".join(ideas)
 
 

@@ -68,6 +68,15 @@ def test_bad_inputs_name_the_value_and_the_fix(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="neither one of time, cost, fidelity, energy"):
         parse_policy("fastest")
     assert parse_policy('{"objective": "cost", "budget_usd": 1}').budget_usd == 1
+    with pytest.raises(ValueError, match=r"deadline: Extra inputs are not permitted.*deadline_seconds"):
+        parse_policy('{"deadline": 1}')  # a misspelt limit must not be silently ignored
+    for text in ("", 'OPENQASM 2.0;\ninclude "qelib1.inc";\n'):
+        (tmp_path / "empty.qasm").write_text(text)
+        with pytest.raises(ValueError, match="declares no qubits"):
+            load_circuit(tmp_path / "empty.qasm")
+    (tmp_path / "q3.qasm").write_text(GHZ_QASM3.replace("h q[0];", "h q[0]"))
+    with pytest.raises(ValueError, match=r"line 6, column 1: unexpected 'cx'"):
+        load_circuit(tmp_path / "q3.qasm")  # openqasm3's own error has no text
 
 
 def test_resources_json_lists_the_cpu(capsys: pytest.CaptureFixture[str]) -> None:
@@ -96,6 +105,10 @@ def test_place_refuses_an_impossible_deadline(
     )
     payload = json.loads(out)
     assert status == 3 and "a deadline of at least" in payload["refused"]
+    # Only the limit is in the way: no advice the 3-qubit circuit already meets, no estimates of a non-choice.
+    assert "qubits for statevector" not in payload["refused"] and "QPU" not in payload["refused"]
+    assert payload["estimated_seconds"] is None and payload["options"] is None
+    assert payload["runners_up"] and all(not e["feasible"] for e in payload["runners_up"])
 
 
 def test_run_circuit_counts_and_records(
