@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from workflows.schemas import CandidateResult, SegmentCost
 from workflows.settings import QcflowSettings
 
@@ -22,21 +24,28 @@ def surrogate_cost(
     )
 
 
-def quantum_costs(candidates: list[CandidateResult]) -> list[SegmentCost]:
-    """One row per VQE: its execution record's measured seconds, dollars and joules."""
+def quantum_costs(
+    candidates: list[CandidateResult], cached_sources: Collection[str] = frozenset()
+) -> list[SegmentCost]:
+    """One row per VQE: its execution record's measured seconds, dollars and joules; zero when reused from cache.
+
+    `cached_sources` are the candidates (by source) whose VQE result came from the cache in this run.
+    """
     rows = []
     for candidate in candidates:
         if not candidate.quantum:
             continue
         record = candidate.quantum.execution
+        from_cache = candidate.source in cached_sources
         rows.append(
             SegmentCost(
                 segment=f"vqe {candidate.quantum.fragment} ({candidate.formula})",
                 resource=f"{record.get('resource', '?')}/{record.get('method', '?')}",
                 kind="qpu" if record.get("device") == "QPU" else "simulator",
-                seconds=record.get("measured_seconds") or 0.0,
-                cost_usd=record.get("cost_usd") or 0.0,
-                energy_joules=record.get("energy_joules") or 0.0,
+                seconds=0.0 if from_cache else record.get("measured_seconds") or 0.0,
+                cost_usd=0.0 if from_cache else record.get("cost_usd") or 0.0,
+                energy_joules=0.0 if from_cache else record.get("energy_joules") or 0.0,
+                from_cache=from_cache,
             )
         )
     return rows

@@ -179,32 +179,40 @@ def _refine(
 
 def _attach_refinements(
     results: dict[str, CandidateResult], refinements: dict[str, PrefectFuture | Exception]
-) -> None:
-    """Attach each finished refinement; a failed one is reported on its candidate, never sinks the run."""
+) -> set[str]:
+    """Attach each finished refinement; a failed one is reported on its candidate, never sinks the run.
+
+    Returns the sources whose VQE result came from the cache (nothing spent on them in this run).
+    """
     logger = get_run_logger()
+    cached: set[str] = set()
     for source, outcome in refinements.items():
         try:
             if isinstance(outcome, Exception):
                 raise outcome
             results[source] = results[source].model_copy(update={"quantum": outcome.result()})
+            if outcome.state.name == "Cached":
+                cached.add(source)
         except Exception as error:
             logger.warning("quantum refinement of %s failed: %s", source, error)
             results[source] = results[source].model_copy(
                 update={"error": f"quantum refinement failed: {error}"}
             )
+    return cached
 
 
 def _segment_costs(
-    energies: list[SurrogateEnergy], report: ScreeningReport, surrogate: str
+    energies: list[SurrogateEnergy], report: ScreeningReport, surrogate: str, cached_vqe: set[str]
 ) -> list[SegmentCost]:
-    """Surrogate CPU time spent now (and reused from cache), then each VQE's measured cost."""
+    """Surrogate CPU time spent now (a row when any was), reused from cache (a row when any was), then each VQE."""
     rates = get_settings()
-    costs = [
-        surrogate_cost(sum(e.cpu_seconds for e in energies if not e.from_cache), False, surrogate, rates)
-    ]
-    if any(e.from_cache for e in energies):
+    fresh = [e for e in energies if not e.from_cache]
+    costs = []
+    if fresh or not energies:
+        costs.append(surrogate_cost(sum(e.cpu_seconds for e in fresh), False, surrogate, rates))
+    if len(fresh) < len(energies):
         costs.append(surrogate_cost(0.0, True, surrogate, rates))
-    return costs + quantum_costs(report.candidates)
+    return costs + quantum_costs(report.candidates, cached_vqe)
 
 
 @flow(
@@ -255,13 +263,13 @@ def materials_screening(
     results = _score(screened, energies, surrogate)
     shortlist = _shortlist(results, params)
     logger.info("shortlist: %s", ", ".join(results[s].formula or s for s in shortlist) or "empty")
-    _attach_refinements(results, _refine(shortlist, {s.source: s for s in screened}, params))
+    cached_vqe = _attach_refinements(results, _refine(shortlist, {s.source: s for s in screened}, params))
     report = ScreeningReport(
         surrogate=surrogate,
         parameters=params.model_dump(),
         candidates=[results[s.source] for s in screened],
         shortlist=shortlist,
     )
-    report.costs = _segment_costs(energies, report, surrogate)
+    report.costs = _segment_costs(energies, report, surrogate, cached_vqe)
     publish_screening_artifacts(report, params.hull_threshold)
     return report

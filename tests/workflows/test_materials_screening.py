@@ -174,3 +174,19 @@ def test_a_failed_run_is_reported_in_one_line(prefect_api: None, capsys: pytest.
         in error
     )
     assert "Traceback" not in error
+
+
+@pytest.mark.slow
+def test_a_rerun_reuses_every_result_and_reports_nothing_spent(
+    prefect_api: None, candidate_folder: Path
+) -> None:
+    from workflows.materials_screening import materials_screening
+
+    materials_screening(candidate_paths=[str(candidate_folder)], shortlist_size=1)
+    rerun = materials_screening(candidate_paths=[str(candidate_folder)], shortlist_size=1)
+
+    assert [c.segment for c in rerun.costs][0] == "surrogate (chgnet)"
+    assert [c.segment for c in rerun.costs].count("surrogate (chgnet)") == 1
+    assert any(c.segment.startswith("vqe ") for c in rerun.costs)
+    assert all(c.from_cache for c in rerun.costs)
+    assert sum(c.seconds for c in rerun.costs) == sum(c.energy_joules for c in rerun.costs) == 0.0
