@@ -185,7 +185,7 @@ def test_a_rerun_reuses_every_result_and_reports_nothing_spent(
     materials_screening(candidate_paths=[str(candidate_folder)], shortlist_size=1)
     rerun = materials_screening(candidate_paths=[str(candidate_folder)], shortlist_size=1)
 
-    assert [c.segment for c in rerun.costs][0] == "surrogate (chgnet)"
+    assert rerun.costs[0].segment == "surrogate (chgnet)"
     assert [c.segment for c in rerun.costs].count("surrogate (chgnet)") == 1
     assert any(c.segment.startswith("vqe ") for c in rerun.costs)
     assert all(c.from_cache for c in rerun.costs)
