@@ -63,10 +63,24 @@ class ScreeningParameters(BaseModel):
 
     @model_validator(mode="after")
     def _active_space_fits(self) -> ScreeningParameters:
-        if self.active_electrons > 2 * self.active_orbitals:
+        """What the fragment and VQE code needs (materials/fragment.py, quantum/ansatz.py), checked up front.
+
+        The fragment's reference is closed-shell RHF (equal alpha and beta electrons), so the electron count
+        is even; VQE needs at least one empty active orbital to excite into, or its ansatz has no parameters.
+        """
+        electrons, orbitals = self.active_electrons, self.active_orbitals
+        if electrons % 2:
             raise ValueError(
-                f"active_electrons={self.active_electrons} does not fit in active_orbitals={self.active_orbitals}"
-                f" (at most {2 * self.active_orbitals}); raise active_orbitals or lower active_electrons"
+                f"active_electrons={electrons} must be even (closed-shell reference: equal alpha and beta "
+                f"electrons); use {electrons - 1} or {electrons + 1}"
+            )
+        if electrons >= 2 * orbitals:
+            fix = f"raise active_orbitals to {electrons // 2 + 1}"
+            if orbitals >= 2:
+                fix += f" or lower active_electrons to {2 * orbitals - 2}"
+            raise ValueError(
+                f"active_electrons={electrons} fill all active_orbitals={orbitals} (at most "
+                f"{2 * orbitals} fit, and VQE needs an empty orbital to excite into); {fix}"
             )
         return self
 

@@ -41,6 +41,17 @@ def test_parameters_refuse_bad_input_before_any_work(tmp_path: Path) -> None:
         ScreeningParameters(shortlist_size=-1)
 
 
+def test_an_active_space_the_vqe_cannot_use_is_refused_before_any_work() -> None:
+    with pytest.raises(ValueError, match=r"active_electrons=3 must be even .*; use 2 or 4"):
+        ScreeningParameters(active_orbitals=3, active_electrons=3)
+    with pytest.raises(ValueError, match=r"active_electrons=4 fill all active_orbitals=2 .*raise active_orbitals "
+                       r"to 3 or lower active_electrons to 2"):  # fmt: skip
+        ScreeningParameters(active_orbitals=2, active_electrons=4)
+    with pytest.raises(ValueError, match=r"active_orbitals=1 .*; raise active_orbitals to 2 \[type"):
+        ScreeningParameters(active_orbitals=1, active_electrons=2)
+    assert ScreeningParameters(active_orbitals=3, active_electrons=4).active_electrons == 4
+
+
 @pytest.mark.slow
 def test_flow_screens_refines_and_publishes_artifacts(prefect_api: None, candidate_folder: Path) -> None:
     from prefect import get_client
