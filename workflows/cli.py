@@ -10,11 +10,20 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from workflows.settings import get_settings
-from workflows.terminal import invalid_input, prepare_embedded_prefect, run_flow, write_json
+from workflows.terminal import (
+    invalid_input,
+    out_problem,
+    prepare_embedded_prefect,
+    refuse,
+    run_flow,
+    write_json,
+)
 
 
 def command_screen(args: argparse.Namespace) -> int:
     """Run the materials-screening flow and print its report."""
+    if problem := out_problem(args.out):
+        return refuse("screen", problem)
     from workflows.materials_screening import ScreeningParameters
 
     try:

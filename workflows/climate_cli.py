@@ -9,11 +9,20 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from workflows.terminal import invalid_input, prepare_embedded_prefect, run_flow, write_json
+from workflows.terminal import (
+    invalid_input,
+    out_problem,
+    prepare_embedded_prefect,
+    refuse,
+    run_flow,
+    write_json,
+)
 
 
 def command_climate(args: argparse.Namespace) -> int:
     """Validate the arguments, run the flow, print its report and write the JSON (per scenario) to --out."""
+    if problem := out_problem(args.out):
+        return refuse("climate", problem)
     prepare_embedded_prefect()  # before the first Prefect import
     from workflows.climate_pathways import DEFAULT_PORTFOLIO_OPTIONS, DEFAULT_SCENARIOS, ClimateParameters
 

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -62,6 +63,35 @@ def invalid_input(command: str, error: ValidationError, env_prefix: str | None =
         message = problem["msg"].removeprefix("Value error, ")
         lines.append(f"  {message}" if message.startswith(f"{field}") else f"  {field}: {message}")
     print("\n".join(lines), file=sys.stderr)
+    return 2
+
+
+def out_problem(out: Path | None) -> str | None:
+    """Why the results JSON could not be written to `out`, or None: checked before any work starts.
+
+    A missing parent folder is created now (the run would create it anyway), then a scratch file proves it writable.
+    """
+    if out is None:
+        return None
+    if out.is_dir():
+        return f"--out {out} is a folder; give a file in it, e.g. --out {out / 'results.json'}"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out.parent):
+            pass
+    except OSError as error:
+        return (
+            f"--out {out}: cannot write in {out.parent} ({error.strerror or error}); "
+            "give a path in a folder you can write"
+        )
+    if out.exists() and not os.access(out, os.W_OK):
+        return f"--out {out}: the file is read-only; give another path or make it writable"
+    return None
+
+
+def refuse(command: str, problem: str) -> int:
+    """Print one line saying why the command cannot start (exit status 2, before any work starts)."""
+    print(f"qcflow {command}: {problem}", file=sys.stderr)
     return 2
 
 
