@@ -19,6 +19,17 @@ from workflows.terminal import (
     write_json,
 )
 
+# Fields of ScreeningParameters -> the `qcflow screen` arguments that set them (named so in error messages).
+SCREEN_FLAGS = {
+    "candidate_paths": "paths",
+    "relax": "--relax",
+    "hull_threshold": "--hull-threshold",
+    "shortlist_size": "--shortlist",
+    "active_orbitals": "--active-orbitals",
+    "active_electrons": "--active-electrons",
+    "batch_size": "--batch-size",
+}
+
 
 def command_screen(args: argparse.Namespace) -> int:
     """Run the materials-screening flow and print its report."""
@@ -37,7 +48,7 @@ def command_screen(args: argparse.Namespace) -> int:
             batch_size=get_settings().batch_size if args.batch_size is None else args.batch_size,
         )
     except ValidationError as error:
-        return invalid_input("screen", error)
+        return invalid_input("screen", error, flags=SCREEN_FLAGS)
     prepare_embedded_prefect()
     from workflows.materials_screening import materials_screening
     from workflows.reports import terminal_report

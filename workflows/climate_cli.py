@@ -18,6 +18,17 @@ from workflows.terminal import (
     write_json,
 )
 
+# Fields of ClimateParameters -> the `qcflow climate` flags that set them (named so in error messages).
+CLIMATE_FLAGS = {
+    "scenarios": "--scenario",
+    "members": "--members",
+    "seed": "--seed",
+    "budget": "--budget",
+    "options": "--option",
+    "qaoa_layers": "--layers",
+    "shots": "--shots",
+}
+
 
 def command_climate(args: argparse.Namespace) -> int:
     """Validate the arguments, run the flow, print its report and write the JSON (per scenario) to --out."""
@@ -37,7 +48,7 @@ def command_climate(args: argparse.Namespace) -> int:
             shots=args.shots,
         )
     except ValidationError as error:
-        return invalid_input("climate", error)
+        return invalid_input("climate", error, flags=CLIMATE_FLAGS)
     from workflows.climate_pathways import climate_pathways
     from workflows.climate_report import terminal_report
 

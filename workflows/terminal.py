@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -50,18 +51,40 @@ def shorten_console_tracebacks() -> None:
             handler.setFormatter(_OneLineErrors(handler.formatter or logging.Formatter()))
 
 
-def invalid_input(command: str, error: ValidationError, env_prefix: str | None = None) -> int:
-    """Print each bad field with its problem (exit status 2, before any work starts).
+def _as_flags(message: str, flags: Mapping[str, str]) -> str:
+    """Field names in a message as the flags that set them: `name=`, `name:` and `name/` always, and anywhere
+    for names with an underscore (identifiers, never plain words such as 'options' in a sentence)."""
+    for field, flag in flags.items():
+        pattern = rf"\b{field}\b" if "_" in field else rf"\b{field}(?=[=:/])"
+        message = re.sub(pattern, flag, message)
+    return message
 
-    With `env_prefix` the fields are settings, named as the environment variables that set them.
+
+def invalid_input(
+    command: str,
+    error: ValidationError,
+    env_prefix: str | None = None,
+    flags: Mapping[str, str] | None = None,
+) -> int:
+    """Print each bad field with its problem and the value given (exit status 2, before any work starts).
+
+    With `env_prefix` the fields are settings, named as the environment variables that set them; with `flags`
+    (field -> command-line flag) they are named as the flags the user typed, in the messages too.
     """
+    flags = flags or {}
     lines = [f"qcflow {command}: invalid input"]
     for problem in error.errors():
-        field = ".".join(str(part) for part in problem["loc"]) or "parameters"
+        loc = [str(part) for part in problem["loc"]]
+        message = _as_flags(problem["msg"].removeprefix("Value error, "), flags)
+        if not loc:  # a check across fields names them in its message
+            lines.append(f"  {message}")
+            continue
+        field = flags.get(loc[0], ".".join(loc))
         if env_prefix:
             field = f"{env_prefix}{field.upper()}"
-        message = problem["msg"].removeprefix("Value error, ")
-        lines.append(f"  {message}" if message.startswith(f"{field}") else f"  {field}: {message}")
+        if problem["type"] != "value_error" and not isinstance(problem.get("input"), dict | list):
+            message += f" (got {problem['input']!r})"
+        lines.append(f"  {message}" if message.startswith(field) else f"  {field}: {message}")
     print("\n".join(lines), file=sys.stderr)
     return 2
 

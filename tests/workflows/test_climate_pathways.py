@@ -84,6 +84,19 @@ def test_cli_refuses_bad_input_with_exit_code_2(capsys: pytest.CaptureFixture[st
     assert "unknown scenario 'rcp45'" in capsys.readouterr().err
 
 
+def test_cli_names_the_flags_a_user_typed(capsys: pytest.CaptureFixture[str]) -> None:
+    from climate.portfolio import DEFAULT_OPTIONS
+    from workflows.cli import main
+
+    assert main(["climate", "--layers", "0"]) == 2
+    assert "  --layers: Input should be greater than or equal to 1 (got 0)" in capsys.readouterr().err
+    every_option = [arg for option in DEFAULT_OPTIONS for arg in ("--option", option.name)]
+    assert main(["climate", *every_option, "--budget", "1000"]) == 2
+    error = capsys.readouterr().err
+    assert "  --option/--budget: 12 options and a budget of 1000 $bn/yr make 20 QAOA qubits" in error
+    assert "qaoa_layers" not in error and "options/budget" not in error
+
+
 def test_fan_chart_is_a_png_embedded_as_a_data_uri() -> None:
     path = WarmingPath(
         years=[1850, 1950, 2100], p05=[0.0, 0.2, 1.5], median=[0.0, 0.3, 2.0], p95=[0.0, 0.4, 2.6]

@@ -143,9 +143,26 @@ def test_cli_names_each_bad_field_without_a_traceback(tmp_path: Path) -> None:
         timeout=120,
     )
     assert completed.returncode == 2
-    assert "candidate_paths: no such file or folder" in completed.stderr
-    assert "shortlist_size: Input should be greater than or equal to 0" in completed.stderr
+    assert "paths: no such file or folder" in completed.stderr
+    assert "--shortlist: Input should be greater than or equal to 0 (got -1)" in completed.stderr
+    assert "candidate_paths" not in completed.stderr and "shortlist_size" not in completed.stderr
     assert "Traceback" not in completed.stdout + completed.stderr
+
+
+def test_cli_names_the_active_space_flags_and_the_fix(capsys: pytest.CaptureFixture[str]) -> None:
+    from workflows.cli import main
+
+    assert main(["screen", "--active-orbitals", "3", "--active-electrons", "3"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "qcflow screen: invalid input",
+        "  --active-electrons=3 must be even (closed-shell reference: equal alpha and beta electrons); "
+        "use 2 or 4",
+    ]
+    assert main(["screen", "--active-electrons", "4"]) == 2
+    assert (
+        "  --active-electrons=4 fill all --active-orbitals=2 (at most 4 fit, and VQE needs an empty orbital "
+        "to excite into); raise --active-orbitals to 3 or lower --active-electrons to 2"
+    ) in capsys.readouterr().err
 
 
 @pytest.mark.slow
