@@ -29,8 +29,8 @@ def validate_structure(
         return problem
     if len(structure) > max_sites:
         return (
-            f"the cell has {len(structure)} sites, more than max_sites={max_sites}; "
-            "use a primitive or smaller cell, or raise max_sites"
+            f"the cell has {len(structure)} sites, more than the {max_sites} qcflow screens; reduce it to its "
+            "primitive cell (pymatgen: structure.get_primitive_structure()) or a smaller supercell"
         )
     problem = _occupancy_problem(structure)
     if problem:
