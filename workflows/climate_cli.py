@@ -94,7 +94,7 @@ def add_climate_command(subparsers: argparse._SubParsersAction) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m workflows.climate_cli climate ...` until the lead registers the command in `qcflow`."""
+    """`python -m workflows.climate_cli climate ...`: the climate command alone, the same as `qcflow climate ...`."""
     parser = argparse.ArgumentParser(prog="qcflow", description=__doc__)
     add_climate_command(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
