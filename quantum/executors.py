@@ -197,7 +197,7 @@ def estimator_for(
         backend_options["noise_model"] = noise_model
     options: dict[str, Any] = {"backend_options": backend_options}
     if seed is not None:
-        options["run_options"] = {"seed": seed}
+        options["run_options"] = {"seed_simulator": seed}  # the key Aer EstimatorV2 reads
     estimator = AerEstimatorV2(options=options)
     return PreparedEstimator(estimator, aer_circuit_preparer(placement.method))
 

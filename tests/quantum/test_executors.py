@@ -172,3 +172,15 @@ def test_mps_trial_reports_the_cap_on_an_entangled_circuit() -> None:
 
     trial = mps_trial([random_circuit(14, 14, max_operands=2, seed=3)], cap=4, shots=100)
     assert trial is not None and trial.capped and trial.timed_shots == 0
+
+
+def test_estimator_seed_makes_aer_precision_noise_reproducible() -> None:
+    circuit = QuantumCircuit(1)
+    circuit.h(0)
+
+    def noisy_value(seed: int) -> float:
+        estimator = estimator_for(SimplePlacement("statevector"), seed=seed)
+        return float(estimator.run([(circuit, SparsePauliOp("X"))], precision=0.1).result()[0].data.evs)
+
+    assert noisy_value(7) == noisy_value(7)
+    assert noisy_value(7) != noisy_value(8)
