@@ -21,6 +21,9 @@ CLIFFORD_GATES = frozenset(
     }
 )  # fmt: skip
 
+# Gates whose parameters are a label, not angles: PauliGate("XY") has params ["XY"] (qiskit.circuit.library).
+LABELLED_GATES = frozenset({"pauli"})
+
 # One-angle rotations that are Clifford exactly when the angle is a multiple of pi/2 (rz(pi/2) = S up to a phase,
 # rzz(pi/2) = exp(-i pi/4 ZZ)), and controlled phases that are Clifford at multiples of pi (cp(pi) = CZ).
 CLIFFORD_AT_QUARTER_TURNS = frozenset({"rz", "p", "u1", "rx", "ry", "rzz", "rxx", "ryy"})
@@ -76,7 +79,7 @@ def is_clifford_instruction(name: str, params: list) -> bool:
         return True
     if any(isinstance(p, ParameterExpression) and p.parameters for p in params):
         return False
-    if name in CLIFFORD_GATES and not params:
+    if name in CLIFFORD_GATES and (not params or name in LABELLED_GATES):
         return True
     if name in CLIFFORD_AT_QUARTER_TURNS and len(params) == 1:
         return _is_multiple_of(params[0], _QUARTER_TURN)
