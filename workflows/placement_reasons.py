@@ -13,6 +13,7 @@ from quantum.estimates import (
     human_bytes,
     largest_bond_log2,
     largest_statevector_qubits,
+    samples_memory_bytes,
     single_precision_allowed,
 )
 from quantum.profiles import CircuitProfile
@@ -85,6 +86,10 @@ def what_would_fit(
         widest = largest_statevector_qubits(
             usable, "single" if single_precision_allowed(profile) else "double"
         )
+        samples = samples_memory_bytes(profile, "statevector")
+        if samples > usable:  # the shots alone do not fit
+            most = profile.shots * usable // samples  # type: ignore[operator]
+            ideas.append(f"at most {most:,} shots on {resource.name} (now {profile.shots:,})")
         if profile.num_qubits > widest:  # advice the circuit already meets would only confuse
             ideas.append(
                 f"at most {widest} qubits for statevector on {resource.name} (now {profile.num_qubits})"

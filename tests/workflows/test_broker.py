@@ -104,6 +104,9 @@ def test_memory_limit_decides_between_statevector_and_refusal() -> None:
     assert squeezed.method == "statevector" and squeezed.options["precision"] == "single"
     with pytest.raises(PlacementRefused, match="at most 26 qubits for statevector"):
         place(QuantumSegment("r", [circuit], "estimator", precision=1e-8), small_machine(1.5))
+    # Aer keeps every shot's outcome (about 250 B each): 10^8 shots of a 5-qubit GHZ need 25 GB, not 4 GiB.
+    with pytest.raises(PlacementRefused, match=r"at most 1[0-9],[0-9,]+ shots on aer-cpu"):
+        place(QuantumSegment("g", [ghz(5)], "sampler", shots=10**8), small_machine(4.0))
 
 
 def test_policy_limits_refuse_with_the_limit_that_would_fit(catalog: ResourceCatalog) -> None:
