@@ -102,7 +102,7 @@ def run_benchmark_circuit(
     """Run one circuit on the broker's placement (falling back down its chain), then with Aer automatic."""
     circuit = benchmark_circuit(family, width)
     chosen = Placement.model_validate(placement)
-    history = ExecutionHistory(get_settings().home / "execution_records.jsonl")
+    history = ExecutionHistory(get_settings().execution_records)
 
     def prepare(on: Any) -> tuple[Any, Any]:
         return on, sampler_for(
@@ -188,7 +188,7 @@ def broker_benchmark(
     logger = get_run_logger()
     catalog = discover_catalog(include_fake_backends=include_fake_backends)
     policy = Policy(objective=objective)
-    history = ExecutionHistory(get_settings().home / "execution_records.jsonl")
+    history = ExecutionHistory(get_settings().execution_records)
     rows: list[BenchmarkRow] = []
     for width in widths:
         for family in families:

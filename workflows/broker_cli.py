@@ -28,6 +28,7 @@ from workflows.qpu_access import read_ibm_token
 
 logger = logging.getLogger(__name__)
 OBJECTIVES = ("time", "cost", "fidelity", "energy")
+DEFAULT_SECRET_BLOCK = "ibm-quantum-token"
 
 
 def load_circuit(path: Path) -> QuantumCircuit:
@@ -85,14 +86,23 @@ def parse_policy(text: str | None) -> Policy:
 
 
 def _catalog(args: argparse.Namespace) -> ResourceCatalog:
-    token = read_ibm_token(args.ibm_secret) if args.ibm else None
-    return discover_catalog(include_fake_backends=args.fake_backends, ibm_token=token)
+    """This machine, plus fake backends with --fake-backends, plus IBM QPUs only with --ibm."""
+    token = None
+    if args.ibm:
+        from workflows.settings import QcflowSettings
+        from workflows.terminal import prepare_embedded_prefect
+
+        prepare_embedded_prefect()  # a Secret block read starts Prefect's embedded API: keep its noise quiet
+        token = read_ibm_token(
+            args.ibm_secret or QcflowSettings().qpu_token_secret_block or DEFAULT_SECRET_BLOCK
+        )
+    return discover_catalog(include_fake_backends=args.fake_backends, ibm_token=token, ibm=args.ibm)
 
 
 def _history() -> ExecutionHistory:
     from workflows.settings import QcflowSettings
 
-    return ExecutionHistory(QcflowSettings().home / "execution_records.jsonl")
+    return ExecutionHistory(QcflowSettings().execution_records)
 
 
 def _job_journal() -> Path:
@@ -242,7 +252,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--ibm", action="store_true", help=f"add IBM QPUs (token: ${TOKEN_ENV_VAR} or --ibm-secret)"
     )
     parser.add_argument(
-        "--ibm-secret", default="ibm-quantum-token", help="Prefect Secret block with the token"
+        "--ibm-secret",
+        default=None,
+        help=f"Prefect Secret block with the token (default: QCFLOW_QPU_TOKEN_SECRET_BLOCK, else {DEFAULT_SECRET_BLOCK!r})",
     )
 
 

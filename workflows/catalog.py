@@ -164,11 +164,12 @@ def discover_catalog(
     ibm_token: str | None = None,
     fake_backends: Sequence[str] = DEFAULT_FAKE_BACKENDS,
     settings: QcflowSettings | None = None,
+    ibm: bool = True,
 ) -> ResourceCatalog:
     """Discover the resources of this machine and, when asked, fake backends and IBM QPUs.
 
-    `ibm_token` falls back to the environment variable QISKIT_IBM_TOKEN; without either, no IBM QPU is listed.
-    An unreachable IBM service is logged (without the token) and left out.
+    `ibm_token` falls back to the environment variable QISKIT_IBM_TOKEN; without either, or with `ibm=False`, no
+    IBM QPU is listed. An unreachable IBM service is logged (without the token) and left out.
     """
     settings = settings or QcflowSettings()
     catalog = ResourceCatalog(resources=[cpu_resource(settings)])
@@ -179,12 +180,15 @@ def discover_catalog(
         for name in fake_backends:
             backend = fake_backend(name)
             catalog.add_backend(qpu_resource(backend, settings, what_if=True), backend)
-    token = resolve_ibm_token(ibm_token)
+    token = resolve_ibm_token(ibm_token) if ibm else None
     if token:
         try:
             backends = ibm_backends(token)
         except Exception as error:  # network or account errors: the flow still runs on local resources
-            logger.warning("IBM Quantum is unreachable (%s); continuing without QPUs", type(error).__name__)
+            said = str(error).replace(token, "***")[:300]  # the service's own words, never the token
+            logger.warning(
+                "IBM Quantum is unreachable (%s: %s); continuing without QPUs", type(error).__name__, said
+            )
             backends = []
         for backend in backends:
             catalog.add_backend(qpu_resource(backend, settings, what_if=False), backend)

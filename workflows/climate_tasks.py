@@ -42,6 +42,8 @@ from workflows.climate_report import (
     WarmingPath,
     WarmingRange,
 )
+from workflows.qpu_access import qpu_backend
+from workflows.qpu_slots import qpu_slot
 from workflows.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -223,9 +225,13 @@ def solve_portfolio(
 
     def run(where: Any) -> QaoaResult:
         journal = get_settings().qpu_job_journal  # QPU jobs re-attach after a crash instead of running twice
-        estimator = estimator_for(where, seed=seed, journal=journal)
-        sampler = sampler_for(where, default_shots=shots, seed=seed, journal=journal)
-        return solve_qubo_qaoa(matrix, qubo.offset, layers, shots, seed, estimator=estimator, sampler=sampler)
+        with qpu_slot(where):  # a QPU placement holds a slot of the global `qpu` concurrency limit
+            backend = qpu_backend(where)
+            estimator = estimator_for(where, backend=backend, seed=seed, journal=journal)
+            sampler = sampler_for(where, backend=backend, default_shots=shots, seed=seed, journal=journal)
+            return solve_qubo_qaoa(
+                matrix, qubo.offset, layers, shots, seed, estimator=estimator, sampler=sampler
+            )
 
     result, record = run_with_fallback(chain, run)
     portfolio = qubo.to_qubo()

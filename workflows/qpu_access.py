@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
+from quantum.execution import ExecutionHistory
 from quantum.runtime import TOKEN_ENV_VAR
 from workflows.catalog import ResourceCatalog, discover_catalog
 from workflows.settings import get_settings
@@ -30,3 +32,25 @@ def read_ibm_token(secret_block: str | None) -> str | None:
 def flow_catalog() -> ResourceCatalog:
     """The catalog a flow places on: local resources, plus IBM QPUs when a token is configured."""
     return discover_catalog(ibm_token=read_ibm_token(get_settings().qpu_token_secret_block))
+
+
+def execution_history() -> ExecutionHistory:
+    """The execution records flows and the command line share: every run teaches later estimates."""
+    return ExecutionHistory(get_settings().execution_records)
+
+
+def qpu_backend(placement: Any) -> Any | None:
+    """The backend object a placement runs on, for the executors: None for simulators and fake backends (the
+    executors build those), else the IBM QPU through the configured account (token as in `read_ibm_token`)."""
+    name = str(placement.options.get("backend", placement.resource))
+    if placement.device != "QPU" or name.startswith("fake_"):
+        return None
+    token = read_ibm_token(get_settings().qpu_token_secret_block)
+    if token is None:
+        raise RuntimeError(
+            f"placement on IBM QPU {name!r} needs an IBM Quantum token: set {TOKEN_ENV_VAR} or the Prefect Secret "
+            f"block named by QCFLOW_QPU_TOKEN_SECRET_BLOCK"
+        )
+    from qiskit_ibm_runtime import QiskitRuntimeService
+
+    return QiskitRuntimeService(channel="ibm_quantum_platform", token=token).backend(name)

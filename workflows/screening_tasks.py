@@ -26,6 +26,7 @@ from quantum.hamiltonian import ElectronicIntegrals, qubit_hamiltonian
 from quantum.vqe import VQEResult, run_vqe
 from workflows.broker import Placement, fallback_placements
 from workflows.caching import RESUMABLE
+from workflows.qpu_access import qpu_backend
 from workflows.qpu_slots import qpu_slot
 from workflows.schemas import QuantumRefinement
 from workflows.settings import get_settings
@@ -190,7 +191,9 @@ def solve_with_vqe(payload: ActiveSpacePayload, placement: dict[str, Any]) -> Qu
 
     def run(where: Placement) -> VQEResult:
         with qpu_slot(where):
-            return run_vqe(hamiltonian, ansatz, estimator_for(where, journal=get_settings().qpu_job_journal))
+            journal = get_settings().qpu_job_journal
+            estimator = estimator_for(where, backend=qpu_backend(where), journal=journal)
+            return run_vqe(hamiltonian, ansatz, estimator)
 
     chain = fallback_placements(Placement.model_validate(placement))
     result, record = run_with_fallback(chain, run)

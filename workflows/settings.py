@@ -70,6 +70,11 @@ class QcflowSettings(BaseSettings):
         return self.home / "references"
 
     @property
+    def execution_records(self) -> Path:
+        """Execution records (JSON lines) every run appends to and the broker learns its time estimates from."""
+        return self.home / "execution_records.jsonl"
+
+    @property
     def qpu_job_journal(self) -> Path:
         """Folder of the QPU job journal: job ids persisted before waiting, so reruns re-attach."""
         return self.home / "qpu_jobs"

@@ -148,3 +148,33 @@ def test_screening_run_leaks_the_token_nowhere(
     assert not leaked(parameters)
     for path in get_settings().result_storage.glob("*"):
         assert not leaked(path.read_text(errors="replace")), f"token in persisted result {path.name}"
+
+
+def test_flows_resolve_a_real_qpu_through_the_account_and_name_the_missing_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.quantum.simple_placements import SimplePlacement
+    from workflows.qpu_access import qpu_backend
+
+    # Simulators and fake backends are built by the executors themselves.
+    assert qpu_backend(SimplePlacement("statevector")) is None
+    assert qpu_backend(SimplePlacement("sampler", resource="fake_manila", device="QPU")) is None
+    # A real QPU needs the account: without a token the task says how to give one (it used to fail with an
+    # internal "needs its backend object" and silently fall back to a simulator).
+    monkeypatch.delenv("QISKIT_IBM_TOKEN", raising=False)
+    monkeypatch.setenv("QCFLOW_QPU_TOKEN_SECRET_BLOCK", "")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(RuntimeError, match="needs an IBM Quantum token: set QISKIT_IBM_TOKEN"):
+            qpu_backend(SimplePlacement("sampler", resource="ibm_torino", device="QPU"))
+    finally:
+        get_settings.cache_clear()
+
+
+def test_without_ibm_the_catalog_does_not_call_ibm_even_with_a_token(
+    monkeypatch: pytest.MonkeyPatch, every_log_record: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("QISKIT_IBM_TOKEN", FAKE_TOKEN)
+    catalog = discover_catalog(ibm=False)  # `qcflow resources` without --ibm
+    assert [r.name for r in catalog.resources if r.kind != "simulator"] == []
+    assert not any("IBM" in r.getMessage() for r in every_log_record.records)
