@@ -155,7 +155,7 @@ def run_with_fallback(
     *,
     prepare: Callable[[PlacementLike], Any] | None = None,
     retries: int = 1,
-    transient: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError),
+    transient: tuple[type[BaseException], ...] | None = None,
     history: ExecutionHistory | None = None,
 ) -> tuple[T, ExecutionRecord]:
     """Run `run(placement)` on the first placement; retry transient errors, then fall back to the next.
@@ -163,16 +163,20 @@ def run_with_fallback(
     With `prepare`, the call is `run(prepare(placement))` and only `run` is timed (build the primitive in
     `prepare`: its one-off set-up would otherwise teach the broker wrong times). Returns the result and the record
     of the placement that succeeded (failed ones in `fallbacks`); raises ExecutionFailed when all fail. The
-    record is appended to `history` either way.
+    record is appended to `history` either way. `transient` defaults to `transient_errors()`. A QPU job that was
+    submitted and then only timed out or lost its connection may still run, and is paid for: the chain stops
+    there (a rerun re-attaches to the journaled job) rather than paying again on the next placement.
     """
     if not placements:
         raise ValueError("placements is empty; pass the broker's placement chain (fallback_placements)")
+    transient = transient_errors() if transient is None else transient
     errors: list[str] = []
     failed: list[str] = []
     attempts = 0
     for placement in placements:
         for attempt in range(retries + 1):
             attempts += 1
+            submissions: list[Submission] = []
             try:
                 argument = prepare(placement) if prepare is not None else placement
                 started = time.perf_counter()
@@ -184,6 +188,9 @@ def run_with_fallback(
                 if isinstance(error, transient) and attempt < retries:
                     continue
                 failed.append(placement.label())
+                if isinstance(error, transient) and placement.device == "QPU" and submissions:
+                    errors.append(_job_may_still_run(placement, submissions[-1]))
+                    raise _failed(placement, attempts, failed, errors, history) from error
                 break
             measured = time.perf_counter() - started
             record = _record_for(
@@ -194,15 +201,52 @@ def run_with_fallback(
             if history is not None:
                 history.append(record)
             return result, record
-    record = _record_for(placements[-1], succeeded=False, attempts=attempts, fallbacks=failed, errors=errors)
+    raise _failed(placements[-1], attempts, failed, errors, history)
+
+
+def _failed(
+    placement: PlacementLike,
+    attempts: int,
+    failed: list[str],
+    errors: list[str],
+    history: ExecutionHistory | None,
+) -> ExecutionFailed:
+    """The failure to raise, with its record (appended to `history`)."""
+    record = _record_for(placement, succeeded=False, attempts=attempts, fallbacks=failed, errors=errors)
     if history is not None:
         history.append(record)
-    raise ExecutionFailed(record)
+    return ExecutionFailed(record)
+
+
+def _job_may_still_run(placement: PlacementLike, submission: Submission) -> str:
+    return (
+        f"{placement.label()}: QPU job {submission.job_id} was submitted and may still be running (and billed); "
+        "not falling back to another resource. Run again to re-attach to it through the job journal"
+    )
+
+
+def transient_errors() -> tuple[type[BaseException], ...]:
+    """Errors worth a retry on the same placement: network trouble and client-side timeouts (Qiskit's
+    JobTimeoutError, which qiskit-ibm-runtime raises from `job.result(timeout=...)`, and IBM's API errors). A
+    retry of a QPU placement re-attaches to its journaled job instead of submitting another."""
+    from qiskit.providers import JobTimeoutError
+
+    found: list[type[BaseException]] = [ConnectionError, TimeoutError, JobTimeoutError]
+    try:
+        from qiskit_ibm_runtime.api.exceptions import RequestsApiError
+
+        found.append(RequestsApiError)
+    except ImportError:  # qiskit-ibm-runtime is optional for simulator-only use
+        pass
+    return tuple(found)
 
 
 def _scaled_costs(placement: PlacementLike, measured: float) -> dict[str, float | None]:
-    """Cost and energy scaled from the estimate by measured / predicted time."""
+    """Cost and energy scaled from the estimate by measured / predicted time; on a QPU the estimate's own, since
+    IBM bills QPU usage, not the wall time the client waited (queue included, or nothing for a re-attached job)."""
     estimate = placement.estimate
+    if placement.device == "QPU":
+        return {"cost_usd": estimate.cost_usd, "energy_joules": estimate.energy_joules}
     if not estimate.seconds or not math.isfinite(estimate.seconds) or estimate.seconds <= 0:
         return {"cost_usd": None, "energy_joules": None}
     scale = measured / estimate.seconds
