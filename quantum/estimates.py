@@ -199,8 +199,10 @@ def _runs(profile: CircuitProfile) -> int:
 
 
 def _trajectories(profile: CircuitProfile) -> int:
-    """Noisy sampling runs the circuit once per shot (Aer's trajectories); noiseless runs it once."""
-    return profile.shots if (profile.noisy and profile.shots) else 1
+    """Runs of the circuit: one per shot when noisy (Aer's trajectories) or when shots cannot all be sampled from
+    one final state (mid-circuit measurement, reset, classical control); else one."""
+    per_shot = profile.noisy or not profile.sampled_once
+    return profile.shots if (per_shot and profile.shots) else 1
 
 
 def _sweep_scale(state_qubits: int, cores: int, precision: str) -> float:
@@ -217,7 +219,9 @@ def _dense_state_features(
     runs = _runs(profile)
     state_qubits = n if method == "statevector" else 2 * n  # a density matrix holds 4^n = 2^(2n) amplitudes
     scale = _sweep_scale(state_qubits, cores, precision)
-    sweeps = profile.parameter_sets * (_trajectories(profile) if method == "statevector" else 1)
+    # A density matrix holds the noise itself, but a mid-circuit measurement still splits it shot by shot.
+    per_shot = method == "statevector" or not profile.sampled_once
+    sweeps = profile.parameter_sets * (_trajectories(profile) if per_shot else 1)
     controlled = profile.two_qubit_gates - profile.diagonal_two_qubit_gates - profile.dense_two_qubit_gates
     threaded = 1.0 if state_qubits >= PARALLEL_THRESHOLD_QUBITS and cores > 1 else 0.0
     return {
@@ -283,9 +287,10 @@ def _stabilizer_features(profile: CircuitProfile) -> dict[str, float]:
     n = profile.num_qubits
     runs, shots = _runs(profile), _shots(profile)
     deterministic = n if profile.deterministic_outcomes is None else profile.deterministic_outcomes
+    sweeps = profile.parameter_sets * _trajectories(profile)
     return {
-        "gate": float(profile.gates * profile.parameter_sets),
-        "gaten": float(profile.gates * n * profile.parameter_sets),
+        "gate": float(profile.gates * sweeps),
+        "gaten": float(profile.gates * n * sweeps),
         "shot": float(shots * n * runs),
         "shotn2": float(shots * n * n * runs),
         "shotdet": float(shots * deterministic * n * n * runs),

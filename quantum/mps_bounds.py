@@ -61,7 +61,9 @@ def mps_shot_work(bond_log2: list[int], num_qubits: int) -> float:
 def _gate_qubits(circuit: QuantumCircuit) -> Iterator[tuple[int, str, list[int]]]:
     """(instruction index, name, qubit indices) of every gate, skipping measurements, barriers and the like."""
     for index, instruction in enumerate(circuit.data):
-        if instruction.operation.name not in NON_GATE_INSTRUCTIONS:
+        if (
+            instruction.operation.name not in NON_GATE_INSTRUCTIONS and instruction.qubits
+        ):  # not a global phase
             yield index, instruction.operation.name, [circuit.find_bit(q).index for q in instruction.qubits]
 
 

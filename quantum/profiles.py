@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 from qiskit import QuantumCircuit
-from qiskit.circuit import ParameterExpression
+from qiskit.circuit import ControlFlowOp, ParameterExpression
 
 from quantum.gate_sets import (
     DIAGONAL_TWO_QUBIT_GATES,
@@ -55,6 +55,16 @@ class QuantumSegment:
             raise ValueError(f"segment {self.name!r}: shots={self.shots}; give a positive count or None")
         if self.parameter_sets < 1:
             raise ValueError(f"segment {self.name!r}: parameter_sets={self.parameter_sets}; must be >= 1")
+        if self.observables < 1 or (self.pauli_terms is not None and self.pauli_terms < 1):
+            raise ValueError(
+                f"segment {self.name!r}: observables={self.observables}, pauli_terms={self.pauli_terms}; "
+                "each must be >= 1 (pauli_terms may be None: it then equals observables)"
+            )
+        if self.precision is not None and not self.precision > 0:
+            raise ValueError(
+                f"segment {self.name!r}: precision={self.precision}; give the target standard error (> 0), or "
+                "None for exact expectation values"
+            )
         if self.primitive == "sampler" and self.shots is None:
             self.shots = 1024
 
@@ -80,6 +90,11 @@ class CircuitProfile(BaseModel):
         description="gates Aer's statevector applies without a dense matrix (cx, cz, cp, swap, x, t, ccx; not rzz)",
     )
     measurements: int
+    sampled_once: bool = Field(
+        True,
+        description="measurements only at the end, no reset or classical control: Aer simulates once and samples "
+        "every shot from the final state (else it re-runs the circuit shot by shot)",
+    )
     is_clifford: bool
     non_clifford_gates: int
     extended_stabilizer_ready: bool = Field(
@@ -177,6 +192,8 @@ def _count_gates(circuit: QuantumCircuit, counts: _Counts, edges: set[tuple[int,
         if name in NON_GATE_INSTRUCTIONS:
             continue
         qubits = [circuit.find_bit(q).index for q in instruction.qubits]
+        if not qubits:  # a global phase: no work for any simulator
+            continue
         counts.sparse_kernel += name in SPARSE_KERNEL_GATES
         if len(qubits) == 1:
             counts.one += 1
@@ -227,6 +244,7 @@ def profile_segment(segment: QuantumSegment) -> CircuitProfile:
         sparse_kernel_gates=counts.sparse_kernel,
         multi_qubit_gates=counts.multi,
         measurements=counts.measurements,
+        sampled_once=all(sampled_once(flat) for flat in flats),
         is_clifford=counts.non_clifford == 0,
         non_clifford_gates=counts.non_clifford,
         extended_stabilizer_ready=counts.extended_ready,
@@ -247,6 +265,23 @@ def profile_segment(segment: QuantumSegment) -> CircuitProfile:
         noisy=segment.noisy,
         primitive=segment.primitive,
     )
+
+
+def sampled_once(circuit: QuantumCircuit) -> bool:
+    """Whether Aer can sample all shots from one final state: nothing but measurements and barriers after the
+    first measurement, and no reset, classical condition or control flow (else every shot is a run of its own)."""
+    measured = False
+    for instruction in circuit.data:
+        operation = instruction.operation
+        if isinstance(operation, ControlFlowOp) or getattr(operation, "condition", None) is not None:
+            return False
+        if operation.name == "reset" and measured:
+            return False
+        if operation.name == "measure":
+            measured = True
+        elif measured and operation.name not in ("barrier", "measure"):
+            return False
+    return True
 
 
 def flatten_circuit(circuit: QuantumCircuit, max_rounds: int = 4) -> QuantumCircuit:

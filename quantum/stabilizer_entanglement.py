@@ -153,7 +153,7 @@ def clifford_mps_path(circuit: QuantumCircuit, checkpoints: int = CHECKPOINTS) -
     path = CliffordMpsPath(checkpoints=[(0, [0] * max(n - 1, 0))], gate_cuts=[])
     for index, instruction in enumerate(circuit.data):
         name = instruction.operation.name
-        if isinstance(instruction.operation, Gate):
+        if isinstance(instruction.operation, Gate) and instruction.qubits:  # a global phase changes nothing
             params = tuple(float(p) for p in instruction.operation.params) if name != "pauli" else ()
             qubits = [circuit.find_bit(q).index for q in instruction.qubits]
             try:
