@@ -155,16 +155,22 @@ class CircuitProfile(BaseModel):
             if self.primitive == "sampler"
             else f", {self.observables} observable(s)"
         )
+        multi = f" and {self.multi_qubit_gates} on 3+ qubits" if self.multi_qubit_gates else ""
         return (
-            f"circuit: {self.num_qubits} qubits, depth {self.depth}, {self.two_qubit_gates} two-qubit gates, "
-            f"{clifford}; at most {self.max_cut_crossings} two-qubit gates cross one cut of the qubit line "
-            f"(bond dimension {bond}); {work}"
+            f"circuit: {self.num_qubits} qubits, depth {self.depth}, {_count(self.two_qubit_gates, 'two-qubit gate')}"
+            f"{multi}, {clifford}; at most {_count(self.max_cut_crossings, 'multi-qubit gate')} "
+            f"{'crosses' if self.max_cut_crossings == 1 else 'cross'} one cut of "
+            f"the qubit line (bond dimension {bond}); {work}"
         )
 
     @property
     def gates(self) -> int:
         """All gates, summed over circuits."""
         return self.one_qubit_gates + self.two_qubit_gates + self.multi_qubit_gates
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 @dataclass

@@ -174,7 +174,7 @@ def _aer_estimates(
             single = _aer_estimate(profile, resource, method, "single", settings, fusion)
             estimate = single if single.feasible else estimate
         estimates.append(estimate)
-    if unfused and "statevector" in resource.methods:
+    if unfused and any(e.method == "statevector" and e.feasible for e in estimates):
         notes.append(
             f"statevector on {resource.name} is estimated, and would run, with Aer's gate fusion off: nearly every "
             "gate has a sparse kernel (cx, cz, controlled phases), which fused dense blocks would slow down"

@@ -279,7 +279,7 @@ def _circuit_args(parser: argparse.ArgumentParser, shots_default: int | None) ->
         type=_positive_shots,
         default=shots_default,
         required=shots_default is None,
-        help="shots to sample",
+        help="shots to sample" + (f" (default {shots_default})" if shots_default else ""),
     )
 
 
