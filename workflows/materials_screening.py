@@ -160,7 +160,12 @@ def _place_vqe(payload: ActiveSpacePayload, catalog: ResourceCatalog) -> Placeme
         parameter_sets=2 * ansatz.num_parameters + 1,
         pauli_terms=len(payload.hamiltonian()),
     )
-    return place(segment, catalog)
+    placement = place(segment, catalog)
+    placement.reasons.append(
+        f"estimates are per optimiser step (one estimator call with {segment.parameter_sets} parameter sets); "
+        "the VQE makes as many steps as its optimiser needs"
+    )
+    return placement
 
 
 def _refine(
