@@ -1,9 +1,10 @@
 """Bundled candidates: AFLOW prototypes shipped with pymatgen, element substitutions on them, elemental crystals.
 
 The prototypes come from pymatgen's copy of the AFLOW Library of Crystallographic Prototypes (Mehl et al.,
-Comput. Mater. Sci. 136, S1 (2017)), `pymatgen/analysis/prototypes/aflow_prototypes.json.gz`; the experimental
-formation enthalpies from pymatgen's `pymatgen/analysis/compatibility/exp_compounds.json.gz`. Everything is read
-from the installed pymatgen: nothing is downloaded.
+Comput. Mater. Sci. 136, S1 (2017)), `pymatgen/analysis/prototypes/aflow_prototypes.json.gz`, with the broken
+entries corrected or left out (materials/prototype_corrections.py); the experimental formation enthalpies from
+pymatgen's `pymatgen/analysis/compatibility/exp_compounds.json.gz`. Everything is read from the installed
+pymatgen: nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import json
 import math
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from pymatgen.core import Composition, Element, Lattice, Structure
 from pymatgen.core.structure_prediction.volume_predictor import RLSVolumePredictor
 
+from materials.prototype_corrections import CORRECTED_PROTOTYPES, DROPPED_PROTOTYPES
 from materials.structures import Candidate
 
 # Bundled default set: binary and ternary prototypes of at most this many sites whose compound has a measured
@@ -72,16 +74,30 @@ def _pymatgen_data(package: str, name: str) -> Any:
 
 
 @functools.cache
-def aflow_prototypes() -> tuple[Prototype, ...]:
-    """Every ordered prototype in pymatgen's AFLOW library, in the library's order."""
+def shipped_aflow_prototypes() -> tuple[Prototype, ...]:
+    """Every ordered prototype in pymatgen's AFLOW library exactly as shipped, some with broken geometry (see
+    materials/prototype_corrections.py); use `aflow_prototypes` for work."""
     records = _pymatgen_data("pymatgen.analysis.prototypes", "aflow_prototypes.json.gz")
     prototypes = []
     for record in records:
         structure = Structure.from_dict(record["snl"])
-        if not structure.is_ordered:
+        if structure.is_ordered:
+            tags = record["tags"]
+            prototypes.append(Prototype(tags["aflow"], tags.get("mineral") or "", structure))
+    return tuple(prototypes)
+
+
+@functools.cache
+def aflow_prototypes() -> tuple[Prototype, ...]:
+    """The ordered prototypes of pymatgen's AFLOW library in its order, with the entries of CORRECTED_PROTOTYPES
+    rebuilt and those of DROPPED_PROTOTYPES left out (wrong lattice constants or Wyckoff parameters as shipped)."""
+    prototypes = []
+    for prototype in shipped_aflow_prototypes():
+        if prototype.identifier in DROPPED_PROTOTYPES:
             continue
-        tags = record["tags"]
-        prototypes.append(Prototype(tags["aflow"], tags.get("mineral") or "", structure))
+        if prototype.identifier in CORRECTED_PROTOTYPES:
+            prototype = replace(prototype, structure=CORRECTED_PROTOTYPES[prototype.identifier]())
+        prototypes.append(prototype)
     return tuple(prototypes)
 
 
