@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 from pymatgen.core import Structure
+from pymatgen.core.molecule_structure_comparator import CovalentRadius
 
 # A cell below this volume (Å^3) is degenerate: its lattice vectors are (nearly) coplanar.
 _MIN_CELL_VOLUME = 1e-6
+
+# Closest approach of two atoms, as a fraction of the sum of their covalent radii (Cordero et al., Dalton Trans.
+# 2008, 2832; pymatgen's CovalentRadius), below which a structure is taken as broken. Over pymatgen's AFLOW
+# prototype library the shortest contacts in real crystals are the metal-metal bonds of the light actinides
+# (beta-U 0.66, alpha-Np 0.68, alpha-Pu 0.69) and triple bonds (solid N2 0.74-0.77); hydrides, oxides and the
+# bundled candidates stay at 0.77 or above. The broken entries pymatgen ships sat at 0.39-0.52 (NiSbS, a sigma
+# phase, MgNi2, B19' NiTi with Ti-Ni 1.45 Å).
+MIN_COVALENT_FRACTION = 0.6
 
 
 def validate_structure(
@@ -15,12 +24,14 @@ def validate_structure(
     *,
     min_distance: float = 0.5,
     max_sites: int = 200,
+    min_covalent_fraction: float = MIN_COVALENT_FRACTION,
 ) -> str | None:
     """The first problem that stops a surrogate from handling the structure, in plain words, or None.
 
     Checks in order, cheapest first: empty cell, non-finite or non-positive cell volume, oversized cell
     (more than max_sites), partial occupancy, unsupported elements, overlapping atoms (closer than min_distance Å,
-    periodic images included).
+    periodic images included), then atoms closer than min_covalent_fraction of the sum of their covalent radii
+    (a wrong lattice constant or Wyckoff position: a surrogate gives such a cell a meaningless energy).
     """
     if len(structure) == 0:
         return "the cell holds no atoms; give a structure with at least one site"
@@ -41,7 +52,8 @@ def validate_structure(
             f"element(s) {', '.join(unsupported)} are not covered by the surrogate; "
             "remove them or choose a surrogate that covers them"
         )
-    return _overlap_problem(structure, min_distance)
+    problem = _overlap_problem(structure, min_distance)
+    return problem or _close_contact_problem(structure, min_covalent_fraction)
 
 
 def _cell_problem(structure: Structure) -> str | None:
@@ -80,4 +92,25 @@ def _overlap_problem(structure: Structure, min_distance: float) -> str | None:
     return (
         f"atoms overlap: site {i} ({structure[i].specie}) {what} are {distance:.3f} Å apart, "
         f"below min_distance={min_distance} Å; fix the coordinates or the lattice"
+    )
+
+
+def _close_contact_problem(structure: Structure, fraction: float) -> str | None:
+    """The closest pair below `fraction` of its covalent-radius sum; elements without a radius are not checked."""
+    radii = np.array([CovalentRadius.radius.get(site.specie.symbol, np.nan) for site in structure])
+    if fraction <= 0 or np.all(np.isnan(radii)):
+        return None
+    centers, neighbors, _, distances = structure.get_neighbor_list(r=fraction * 2 * float(np.nanmax(radii)))
+    ratios = distances / (radii[centers] + radii[neighbors])
+    ratios[np.isnan(ratios)] = np.inf
+    if not np.any(ratios < fraction):
+        return None
+    worst = int(np.argmin(ratios))
+    i, j, distance = int(centers[worst]), int(neighbors[worst]), float(distances[worst])
+    what = "its own periodic image" if i == j else f"site {j} ({structure[j].specie.symbol})"
+    return (
+        f"{structure.composition.reduced_formula}: site {i} ({structure[i].specie.symbol}) and {what} are "
+        f"{distance:.3f} Å apart, {ratios[worst]:.2f} of the sum of their covalent radii "
+        f"({radii[i] + radii[j]:.2f} Å; real crystals stay above {fraction:g}); the lattice constants or atomic "
+        "positions are wrong: check them, the cell setting and the origin choice against the source"
     )

@@ -184,6 +184,13 @@ def test_elemental_trials_with_repaired_lattices(library: dict[str, Structure]) 
     assert indium.volume / len(indium) == pytest.approx(26.1, rel=0.01)
 
 
+def test_no_library_prototype_fails_the_close_contact_check(library: dict[str, Structure]) -> None:
+    for identifier, structure in library.items():
+        elements = frozenset(el.symbol for el in structure.composition)
+        problem = validate_structure(structure, elements, max_sites=10_000)
+        assert problem is None or "covalent" not in problem, identifier
+
+
 def test_compounds_qcflow_uses_are_neither_crowded_nor_swollen(
     library: dict[str, Structure], bundled: list
 ) -> None:

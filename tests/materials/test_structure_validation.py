@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from pymatgen.core import Lattice, Species, Structure
 
+from materials.candidates import shipped_aflow_prototypes
 from materials.surrogate import CHGNET_ELEMENTS
 from materials.validation import validate_structure
 
@@ -50,7 +51,7 @@ def test_overlapping_atoms_name_both_sites_and_distance() -> None:
     crowded = Structure(Lattice.cubic(5.0), ["Na", "Cl"], [[0, 0, 0], [0.3, 0, 0]], coords_are_cartesian=True)
     problem = validate_structure(crowded, CHGNET_ELEMENTS)
     assert "site 0 (Na)" in problem and "1 (Cl)" in problem and "0.300 Å" in problem
-    assert validate_structure(crowded, CHGNET_ELEMENTS, min_distance=0.2) is None
+    assert validate_structure(crowded, CHGNET_ELEMENTS, min_distance=0.2, min_covalent_fraction=0) is None
 
 
 def test_atoms_on_the_same_spot_overlap() -> None:
@@ -91,3 +92,66 @@ def test_nan_coordinates() -> None:
 def test_large_clean_cell_passes(rocksalt_mgo: Structure, min_distance: float) -> None:
     big = rocksalt_mgo * (3, 3, 2)  # 144 sites, none closer than a/2 = 2.1 Å
     assert validate_structure(big, CHGNET_ELEMENTS, min_distance=min_distance) is None
+
+
+def _shipped(identifier: str) -> Structure:
+    """An AFLOW prototype exactly as pymatgen ships it (before materials/prototype_corrections.py)."""
+    return next(p.structure for p in shipped_aflow_prototypes() if p.identifier == identifier)
+
+
+def test_atoms_far_inside_their_covalent_radii_name_structure_pair_distance_and_fix() -> None:
+    # pymatgen's B19' NiTi: a misread cell setting put Ni 1.45 Å from Ti (covalent radii 1.60 + 1.24 Å).
+    problem = validate_structure(_shipped("TiNi-AB_mP4_11_e_e"), CHGNET_ELEMENTS)
+    assert problem.startswith("TiNi: site 0 (Ti) and site 2 (Ni) are 1.453 Å apart")
+    assert "0.51 of the sum of their covalent radii (2.84 Å" in problem and "above 0.6" in problem
+    assert "check them, the cell setting and the origin choice" in problem
+    assert (
+        validate_structure(_shipped("TiNi-AB_mP4_11_e_e"), CHGNET_ELEMENTS, min_covalent_fraction=0.5) is None
+    )
+
+
+def test_close_contact_with_its_own_image() -> None:
+    squeezed = Structure(Lattice.cubic(1.3), ["Ni"], [[0, 0, 0]])  # fcc Ni has 2.49 Å; covalent 2 x 1.24 Å
+    problem = validate_structure(squeezed, CHGNET_ELEMENTS)
+    assert "site 0 (Ni) and its own periodic image are 1.300 Å apart, 0.52" in problem
+
+
+def test_element_without_a_covalent_radius_is_not_judged() -> None:
+    # Cordero et al. (2008) stop at Cm: a Bk pair 1 Å apart passes this check (the 0.5 Å overlap check still holds).
+    berkelium = Structure(
+        Lattice.cubic(6.0), ["Bk", "Bk"], [[0, 0, 0], [1.0, 0, 0]], coords_are_cartesian=True
+    )
+    assert validate_structure(berkelium, frozenset({"Bk"})) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "structure"),
+    [
+        # LiH rocksalt, a = 4.083 Å (Wyckoff, Crystal Structures vol. 1, 1963): Li-H 2.04 Å.
+        (
+            "LiH",
+            Structure.from_spacegroup(
+                "Fm-3m", Lattice.cubic(4.083), ["Li", "H"], [[0, 0, 0], [0.5, 0.5, 0.5]]
+            ),
+        ),
+        # MgH2 rutile, a = 4.5025, c = 3.0123 Å, H 4f x = 0.3040 (Bortz et al., J. Alloys Compd. 287, L4 (1999)).
+        (
+            "MgH2",
+            Structure.from_spacegroup(
+                "P4_2/mnm", Lattice.tetragonal(4.5025, 3.0123), ["Mg", "H"], [[0, 0, 0], [0.304, 0.304, 0]]
+            ),
+        ),
+        # TiH2 fluorite, a = 4.454 Å (Yakel, Acta Cryst. 11, 46 (1958)): Ti-H 1.93 Å.
+        (
+            "TiH2",
+            Structure.from_spacegroup(
+                "Fm-3m", Lattice.cubic(4.454), ["Ti", "H"], [[0, 0, 0], [0.25, 0.25, 0.25]]
+            ),
+        ),
+        # alpha-U as pymatgen ships it (U-U 2.74 Å, 0.70 of 2 x 1.96 Å): the closest real contacts are actinide bonds.
+        ("U", _shipped("U-A_oC4_63_c")),
+        ("N2", _shipped("N2-A_cP8_198_2a")),  # solid alpha-N2, N-N 1.05 Å, 0.74 of 2 x 0.71 Å
+    ],
+)
+def test_real_hydrides_actinides_and_triple_bonds_pass(name: str, structure: Structure) -> None:
+    assert validate_structure(structure, CHGNET_ELEMENTS) is None, name
