@@ -1,8 +1,12 @@
-"""Cheap checks that a structure can be given to a surrogate, run before any surrogate call."""
+"""Cheap checks that a structure can be given to a surrogate, run before any surrogate call, and the search for
+structures given twice in one batch."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+from pymatgen.analysis.structure_matcher import StructureMatcher
 from pymatgen.core import Structure
 from pymatgen.core.molecule_structure_comparator import CovalentRadius
 
@@ -114,3 +118,34 @@ def _close_contact_problem(structure: Structure, fraction: float) -> str | None:
         f"({radii[i] + radii[j]:.2f} Å; real crystals stay above {fraction:g}); the lattice constants or atomic "
         "positions are wrong: check them, the cell setting and the origin choice against the source"
     )
+
+
+def duplicate_problems(structures: Sequence[Structure | None], sources: Sequence[str]) -> list[str | None]:
+    """For each structure of a batch, why it is skipped as a repeat of an earlier one, or None.
+
+    A repeat is the same crystal up to numerical noise: same reduced formula and, by pymatgen's StructureMatcher
+    without rescaling, lattice lengths within 0.01 %, angles within 0.01 deg and sites within 0.001 of
+    (volume per atom)^(1/3), in any cell setting or supercell (a CIF and a JSON file of one structure match). A
+    deliberately strained copy (0.1 % in volume and up) is a different input and is kept. None entries (unreadable
+    or rejected candidates) are skipped; only structures of one formula are compared.
+    """
+    if len(structures) != len(sources):
+        raise ValueError(
+            f"{len(structures)} structures but {len(sources)} sources; give one source per structure"
+        )
+    matcher = StructureMatcher(ltol=1e-4, stol=1e-3, angle_tol=0.01, scale=False)
+    kept: dict[str, list[int]] = {}
+    problems: list[str | None] = [None] * len(structures)
+    for index, structure in enumerate(structures):
+        if structure is None:
+            continue
+        same_formula = kept.setdefault(structure.composition.reduced_formula, [])
+        first = next((k for k in same_formula if matcher.fit(structures[k], structure)), None)
+        if first is None:
+            same_formula.append(index)
+        else:
+            problems[index] = (
+                f"the same structure as {sources[first]} (same composition and geometry), given twice in one "
+                f"batch: skipped; see the result of {sources[first]}"
+            )
+    return problems

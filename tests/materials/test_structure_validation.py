@@ -1,14 +1,18 @@
-"""Each kind of structure problem is found, named in plain words, before any surrogate call."""
+"""Each kind of structure problem is found, named in plain words, before any surrogate call; repeats in a batch
+are found too."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 from pymatgen.core import Lattice, Species, Structure
 
 from materials.candidates import shipped_aflow_prototypes
+from materials.structures import read_candidates
 from materials.surrogate import CHGNET_ELEMENTS
-from materials.validation import validate_structure
+from materials.validation import duplicate_problems, validate_structure
 
 
 def test_valid_structure_passes(rocksalt_mgo: Structure) -> None:
@@ -155,3 +159,36 @@ def test_element_without_a_covalent_radius_is_not_judged() -> None:
 )
 def test_real_hydrides_actinides_and_triple_bonds_pass(name: str, structure: Structure) -> None:
     assert validate_structure(structure, CHGNET_ELEMENTS) is None, name
+
+
+def test_a_structure_given_twice_is_reported_once_as_a_duplicate(
+    tmp_path: Path, rocksalt_mgo: Structure
+) -> None:
+    rocksalt_mgo.to(filename=str(tmp_path / "MgO.cif"))
+    rocksalt_mgo.to(filename=str(tmp_path / "MgO_dup.cif"))
+    candidates = read_candidates([tmp_path / "MgO.cif", tmp_path / "MgO_dup.cif"])
+    problems = duplicate_problems([c.structure for c in candidates], [c.source for c in candidates])
+    assert problems[0] is None
+    assert problems[1].startswith(
+        f"the same structure as {tmp_path / 'MgO.cif'} (same composition and geometry)"
+    )
+    assert "skipped" in problems[1]
+
+
+def test_duplicates_are_found_across_cell_choices_and_only_for_the_same_crystal(
+    rocksalt_mgo: Structure, make_rocksalt
+) -> None:
+    primitive = rocksalt_mgo.get_primitive_structure()
+    cscl_type = Structure(Lattice.cubic(2.66), ["Mg", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    strained = make_rocksalt(
+        "Mg", "O", 4.212 * 1.001 ** (1 / 3)
+    )  # 0.1 % in volume: a strain series, not a repeat
+    structures = [rocksalt_mgo, None, cscl_type, strained, primitive, rocksalt_mgo * (2, 1, 1)]
+    problems = duplicate_problems(structures, ["conv", "unreadable", "cscl", "strained", "prim", "super"])
+    assert problems[:4] == [None, None, None, None]
+    assert "as conv" in problems[4] and "as conv" in problems[5]
+
+
+def test_duplicates_need_one_source_per_structure(rocksalt_mgo: Structure) -> None:
+    with pytest.raises(ValueError, match="2 structures but 1 sources"):
+        duplicate_problems([rocksalt_mgo, rocksalt_mgo], ["one"])
