@@ -1,11 +1,12 @@
 """Accuracy of CHGNet formation energies against measured enthalpies, raw and with a per-element correction.
 
-Compounds: every AFLOW prototype bundled with pymatgen whose reduced formula has a measured formation enthalpy in
-pymatgen's `analysis/compatibility/exp_compounds.json.gz`. Each structure is relaxed with CHGNet (FIRE,
+Compounds: every AFLOW prototype bundled with pymatgen (broken entries corrected or left out, see
+materials/prototype_corrections.py) whose reduced formula has a measured formation enthalpy in pymatgen's
+`analysis/compatibility/exp_compounds.json.gz`. Each structure is relaxed with CHGNet (FIRE,
 fmax 0.1 eV/Å, 200 steps); where a formula has several prototypes the lowest-energy one stands for the compound
 (the measured enthalpy is of the ground state). Elemental references come from `elemental_reference_energies`;
-references and relaxed energies are cached on disk, so a second run only redoes the statistics (--recompute
-relaxes again).
+references and relaxed energies are cached on disk (keyed on the structures too), so a second run only redoes
+the statistics (--recompute relaxes again).
 
 Correction: the residual (experiment - CHGNet) of each compound is fitted as sum_el x_el * c_el (x_el the atomic
 fraction, c_el one number per element, eV/atom) on a seeded training split. Plain least squares has about as many
@@ -20,6 +21,7 @@ mean over several seeded splits.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import sys
@@ -32,7 +34,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from materials.candidates import aflow_prototypes, experimental_formation_enthalpies
+from materials.candidates import Prototype, aflow_prototypes, experimental_formation_enthalpies
 from materials.stability import (
     DEFAULT_CACHE_DIR,
     REFERENCE_RECIPE,
@@ -54,16 +56,26 @@ class Compound:
     measured: float
 
 
-def relaxed_energies(surrogate: Surrogate, max_sites: int) -> dict[str, tuple[float, str]]:
-    """Relax every matching prototype; per formula, the lowest energy (eV/atom) and its AFLOW label."""
+def benchmark_prototypes(surrogate: Surrogate, max_sites: int) -> list[Prototype]:
+    """Prototypes (as corrected in materials/prototype_corrections.py) whose formula has a measured enthalpy."""
     measured = experimental_formation_enthalpies()
-    prototypes = [
+    return [
         p
         for p in aflow_prototypes()
         if p.formula in measured
         and len(p.structure) <= max_sites
         and {el.symbol for el in p.structure.composition.elements} <= surrogate.supported_elements
     ]
+
+
+def structures_digest(prototypes: list[Prototype]) -> str:
+    """A short hash of the prototypes' structures, so cached energies are redone when a structure changes."""
+    payload = json.dumps([[p.identifier, p.structure.as_dict()] for p in prototypes], sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+def relaxed_energies(surrogate: Surrogate, prototypes: list[Prototype]) -> dict[str, tuple[float, str]]:
+    """Relax every prototype; per formula, the lowest energy (eV/atom) and its AFLOW label."""
     best: dict[str, tuple[float, str]] = {}
     for prototype in tqdm(prototypes, desc="relaxing prototypes", unit="structure"):
         (relaxation,) = surrogate.relax([prototype.structure])
@@ -75,12 +87,13 @@ def relaxed_energies(surrogate: Surrogate, max_sites: int) -> dict[str, tuple[fl
 def benchmark_compounds(max_sites: int, cache_dir: Path, recompute: bool) -> list[Compound]:
     """Formation energies of the benchmark compounds, from cached relaxed energies where available."""
     surrogate = load_surrogate("chgnet")
-    key = f"{surrogate.version}_{REFERENCE_RECIPE}_maxsites{max_sites}".replace("/", "-")
-    energies_file = cache_dir / "benchmarks" / f"formation_energy_{key}.json"
+    prototypes = benchmark_prototypes(surrogate, max_sites)
+    key = f"{surrogate.version}_{REFERENCE_RECIPE}_maxsites{max_sites}_{structures_digest(prototypes)}"
+    energies_file = cache_dir / "benchmarks" / f"formation_energy_{key.replace('/', '-')}.json"
     if energies_file.exists() and not recompute:
         energies = {formula: tuple(value) for formula, value in json.loads(energies_file.read_text()).items()}
     else:
-        energies = relaxed_energies(surrogate, max_sites)
+        energies = relaxed_energies(surrogate, prototypes)
         energies_file.parent.mkdir(parents=True, exist_ok=True)
         energies_file.write_text(json.dumps(energies, indent=1, sort_keys=True))
     elements = sorted({el.symbol for formula in energies for el in Composition(formula).elements})
