@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from qiskit import QuantumCircuit
-from qiskit.circuit.library import get_standard_gate_name_mapping
+from qiskit.circuit.library import PhaseGate, get_standard_gate_name_mapping
 from qiskit.primitives import BaseEstimatorV2, BaseSamplerV2
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.sampler_pub import SamplerPub
@@ -124,13 +124,31 @@ class PreparedEstimator(BaseEstimatorV2):
         return self._estimator.run(prepared, precision=precision)
 
 
+def rz_as_phase(circuit: QuantumCircuit) -> QuantumCircuit:
+    """The circuit with each rz(theta) written as p(theta), the same gate up to a global phase (rz(theta) =
+    exp(-i theta/2) p(theta)), which the circuit keeps. Aer's extended stabilizer lists rz in its basis but takes it
+    only at Clifford angles; it takes p at any angle."""
+    if not any(instruction.operation.name == "rz" for instruction in circuit.data):
+        return circuit
+    rewritten = circuit.copy_empty_like()
+    for instruction in circuit.data:
+        if instruction.operation.name != "rz":
+            rewritten.append(instruction)
+            continue
+        (theta,) = instruction.operation.params
+        rewritten.append(PhaseGate(theta), instruction.qubits)
+        rewritten.global_phase -= theta / 2
+    return rewritten
+
+
 def aer_circuit_preparer(method: str) -> Callable[[QuantumCircuit], QuantumCircuit]:
     """Flatten a circuit and translate it to the gates the Aer method accepts (only when it must)."""
     accepted, pass_manager = translation_for(method)
 
     def prepare(circuit: QuantumCircuit) -> QuantumCircuit:
         flat = flatten_circuit(circuit)
-        return pass_manager.run(flat) if _needs_translation(flat, accepted) else flat
+        translated = pass_manager.run(flat) if _needs_translation(flat, accepted) else flat
+        return rz_as_phase(translated) if method == "extended_stabilizer" else translated
 
     return prepare
 

@@ -54,7 +54,8 @@ SPARSE_KERNEL_GATES = frozenset(
     }
 )  # fmt: skip
 
-# Gates the extended-stabilizer method handles as non-Clifford (Aer 0.18 basis for that method).
+# Gates the extended-stabilizer method handles as non-Clifford (Aer 0.18 basis for that method). Aer takes rz there
+# only at Clifford angles, so executors.aer_circuit_preparer runs rz(theta) as p(theta) (equal up to global phase).
 EXTENDED_STABILIZER_NON_CLIFFORD = frozenset({"t", "tdg", "ccx", "ccz", "rz", "p", "u1"})
 
 _QUARTER_TURN = math.pi / 2
