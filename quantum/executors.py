@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from qiskit import QuantumCircuit
+from qiskit.circuit import ControlFlowOp
 from qiskit.circuit.library import PhaseGate, get_standard_gate_name_mapping
 from qiskit.primitives import BaseEstimatorV2, BaseSamplerV2
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
@@ -80,7 +81,16 @@ def translation_for(method: str) -> tuple[set[str], PassManager]:
 
 
 def _needs_translation(circuit: QuantumCircuit, accepted: set[str]) -> bool:
-    return any(instruction.operation.name not in accepted for instruction in circuit.data)
+    """Whether any instruction, at the top level or in a control-flow block (if_test, for_loop, ...), is one the
+    method does not accept."""
+    for instruction in circuit.data:
+        operation = instruction.operation
+        if operation.name not in accepted:
+            return True
+        blocks = operation.blocks if isinstance(operation, ControlFlowOp) else ()
+        if any(_needs_translation(block, accepted) for block in blocks):
+            return True
+    return False
 
 
 class PreparedSampler(BaseSamplerV2):

@@ -184,3 +184,35 @@ def test_estimator_seed_makes_aer_precision_noise_reproducible() -> None:
 
     assert noisy_value(7) == noisy_value(7)
     assert noisy_value(7) != noisy_value(8)
+
+
+def _custom_gate(name: str, *gates: str) -> Any:
+    """A two-qubit gate with no standard name (no Aer method knows it untranslated): H on 0, CX, then `gates` on 1."""
+    block = QuantumCircuit(2, name=name)
+    block.h(0)
+    block.cx(0, 1)
+    for gate in gates:
+        getattr(block, gate)(1)
+    return block.to_gate()
+
+
+@pytest.mark.parametrize("method", ["statevector", "density_matrix", "matrix_product_state", "stabilizer"])
+def test_custom_gates_inside_control_flow_are_translated(method: str) -> None:
+    flip = QuantumCircuit(1, name="flip")
+    flip.x(0)
+    circuit = QuantumCircuit(2, 2)
+    circuit.h(0)
+    circuit.measure(0, 0)
+    with circuit.if_test((circuit.clbits[0], 1)):  # qubit 0 is |1>: H then CX gives (|00> - |11>) / sqrt 2
+        circuit.append(
+            _custom_gate("bell_then_s", "s") if method == "stabilizer" else _custom_gate("bell_then_t", "t"),
+            [0, 1],
+        )
+    with circuit.for_loop(range(2)):  # two flips: no change
+        circuit.append(flip.to_gate(), [1])
+    circuit.measure([0, 1], [0, 1])
+    result = sampler_for(SimplePlacement(method), seed=11).run([circuit], shots=800).result()
+    counts = result[0].data.c.get_counts()
+    # Outcome 0 (probability 1/2) leaves 00; outcome 1 gives 00 or 11 with probability 1/2 each.
+    assert set(counts) == {"00", "11"}
+    assert abs(counts["00"] / 800 - 0.75) < 0.06  # 4 standard deviations of 800 shots
