@@ -112,11 +112,20 @@ class PreparedSampler(BaseSamplerV2):
 
 
 class PreparedEstimator(BaseEstimatorV2):
-    """An EstimatorV2 that rewrites each PUB's circuit and moves its observables onto the circuit's layout."""
+    """An EstimatorV2 that rewrites each PUB's circuit before running it.
 
-    def __init__(self, estimator: Any, prepare: Callable[[QuantumCircuit], QuantumCircuit]) -> None:
+    With `lays_out` (the preparer maps circuits onto a device's qubits: ISA transpilation for a QPU), each PUB's
+    observables move onto the layout the preparer made. Without it (Aer translation, which never moves qubits), the
+    observables stay as given: they already match the circuit's qubits, as the primitives V2 contract requires, so
+    an ISA circuit's own layout is not applied a second time.
+    """
+
+    def __init__(
+        self, estimator: Any, prepare: Callable[[QuantumCircuit], QuantumCircuit], *, lays_out: bool = False
+    ) -> None:
         self._estimator = estimator
         self._prepare = prepare
+        self._lays_out = lays_out
 
     @property
     def options(self) -> Any:
@@ -128,7 +137,7 @@ class PreparedEstimator(BaseEstimatorV2):
         for pub in (EstimatorPub.coerce(p, precision) for p in pubs):
             circuit = self._prepare(pub.circuit)
             observables = pub.observables
-            if circuit.layout is not None:
+            if self._lays_out and circuit.layout is not None:
                 observables = observables.apply_layout(circuit.layout, circuit.num_qubits)
             prepared.append(EstimatorPub(circuit, observables, pub.parameter_values, pub.precision))
         return self._estimator.run(prepared, precision=precision)
@@ -216,7 +225,8 @@ def estimator_for(
         qpu = _qpu_backend(placement, backend)
         estimator = runtime_estimator(qpu, placement.options.get("mode", "job"))
         jobs = qpu_jobs(qpu, journal, optimization_level=_optimization_level(placement))
-        return JournaledEstimator(PreparedEstimator(estimator, _qpu_preparer(qpu, placement)), jobs)
+        prepared = PreparedEstimator(estimator, _qpu_preparer(qpu, placement), lays_out=True)
+        return JournaledEstimator(prepared, jobs)
     from qiskit_aer.primitives import EstimatorV2 as AerEstimatorV2
 
     backend_options = aer_backend_options(placement)
