@@ -3,8 +3,9 @@
 A submission key hashes what decides a job's result (backend, primitive, the PUBs' circuits as OpenQASM 3, their
 parameter values, observables, shots or precision, and the primitive's settings), so the same request gets the
 same key in any process. `JournaledSampler` / `JournaledEstimator` wrap a QPU primitive: `run` looks the key up
-in a `JobJournal` (one small JSON file per key) and re-attaches to the job when the service still knows it and it
-did not fail; otherwise it submits and journals the job id (fsync'd) before returning the job to wait on.
+in a `JobJournal` (one small JSON file per key; `quantum.job_journal_store`) and re-attaches to the job when the
+service still knows it and it did not fail; otherwise it submits and journals the job id (fsync'd) before
+returning the job to wait on.
 Jobs are looked up by id or tag on IBM Quantum or in local testing mode (`quantum.runtime_jobs`).
 
 Before submitting, the entry is written without a job id (state SUBMITTING) but with a tag new to this submission
@@ -18,27 +19,24 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import fcntl
 import hashlib
 import io
 import json
 import logging
-import os
 import secrets
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel
 from qiskit import QuantumCircuit
 from qiskit.primitives import BaseEstimatorV2, BaseSamplerV2
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 
+from quantum.job_journal_store import JobJournal, JournalEntry, PrimitiveKind
 from quantum.profiles import flatten_circuit
 from quantum.runtime_jobs import (
     FAILED_STATES,
@@ -51,93 +49,10 @@ from quantum.runtime_jobs import (
 
 logger = logging.getLogger(__name__)
 
-PrimitiveKind = Literal["sampler", "estimator"]
-# Days a journal entry is kept after its last write: long past any queue or job limit (IBM: 3 h per job).
-JOURNAL_KEEP_DAYS = 30.0
 # Job tags qcflow adds: this prefix, the submission key's first 24 hex digits and a 12-digit random nonce.
 JOB_TAG_PREFIX = "qcflow-"
 # Seconds before an entry's submission time that a job found by its tag may have been created (clock skew).
 TAG_CLOCK_SLACK_S = 600.0
-
-
-class JournalEntry(BaseModel):
-    """One submitted job: its key, id, backend and primitive, when it was submitted and its last seen state."""
-
-    key: str
-    job_id: str | None  # None while submitting: the service may have taken the job before its id came back
-    tag: str | None = None  # the job tag of this submission, to find its job without the id
-    backend: str
-    primitive: PrimitiveKind
-    submitted_at: datetime
-    state: str = "SUBMITTED"
-
-
-class JobJournal:
-    """Journal entries under `folder`, one `<key>.json` each, written atomically and fsync'd."""
-
-    def __init__(self, folder: Path | str) -> None:
-        self.folder = Path(folder)
-
-    def _path(self, key: str) -> Path:
-        return self.folder / f"{key}.json"
-
-    def entry(self, key: str) -> JournalEntry | None:
-        """The entry for `key`, or None (an unreadable entry is skipped with a warning)."""
-        path = self._path(key)
-        try:
-            return JournalEntry.model_validate_json(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None
-        except ValueError:
-            logger.warning("ignoring unreadable QPU job journal entry %s", path)
-            return None
-
-    def entries(self) -> list[JournalEntry]:
-        """All readable entries, oldest submission first."""
-        found = (self.entry(path.stem) for path in self.folder.glob("*.json"))
-        return sorted((e for e in found if e is not None), key=lambda e: e.submitted_at)
-
-    def record(self, entry: JournalEntry) -> None:
-        """Write the entry durably: a temporary file, fsync, rename over the old entry, fsync of the folder."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        path = self._path(entry.key)
-        temporary = path.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")
-        with temporary.open("w", encoding="utf-8") as handle:
-            handle.write(entry.model_dump_json())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-        descriptor = os.open(self.folder, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-
-    def prune(self, keep_days: float = JOURNAL_KEEP_DAYS) -> int:
-        """Remove entries and lock files untouched for `keep_days` days; return how many files went."""
-        cutoff = time.time() - keep_days * 86_400
-        removed = 0
-        for path in [*self.folder.glob("*.json"), *self.folder.glob("*.lock")]:
-            with contextlib.suppress(FileNotFoundError):
-                if path.stat().st_mtime < cutoff:
-                    path.unlink()
-                    removed += 1
-        return removed
-
-    def forget(self, key: str) -> None:
-        """Remove the entry for `key` (nothing happens when there is none)."""
-        self._path(key).unlink(missing_ok=True)
-
-    @contextlib.contextmanager
-    def locked(self, key: str) -> Iterator[None]:
-        """Hold the key's lock file, so overlapping runs (threads or processes) submit the same request once."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with self._path(key).with_suffix(".lock").open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def circuit_text(circuit: QuantumCircuit) -> str:

@@ -1,0 +1,105 @@
+"""The QPU job journal's files: one JSON entry per submission key, written atomically and fsync'd, a lock file per
+key that overlapping runs (threads or processes) take before submitting, and pruning of old entries and locks.
+What goes into an entry and when is `quantum.job_journal`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel
+
+logger = logging.getLogger(__name__)
+
+PrimitiveKind = Literal["sampler", "estimator"]
+# Days a journal entry is kept after its last write: long past any queue or job limit (IBM: 3 h per job).
+JOURNAL_KEEP_DAYS = 30.0
+
+
+class JournalEntry(BaseModel):
+    """One submitted job: its key, id, backend and primitive, when it was submitted and its last seen state."""
+
+    key: str
+    job_id: str | None  # None while submitting: the service may have taken the job before its id came back
+    tag: str | None = None  # the job tag of this submission, to find its job without the id
+    backend: str
+    primitive: PrimitiveKind
+    submitted_at: datetime
+    state: str = "SUBMITTED"
+
+
+class JobJournal:
+    """Journal entries under `folder`, one `<key>.json` each, written atomically and fsync'd."""
+
+    def __init__(self, folder: Path | str) -> None:
+        self.folder = Path(folder)
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{key}.json"
+
+    def entry(self, key: str) -> JournalEntry | None:
+        """The entry for `key`, or None (an unreadable entry is skipped with a warning)."""
+        path = self._path(key)
+        try:
+            return JournalEntry.model_validate_json(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except ValueError:
+            logger.warning("ignoring unreadable QPU job journal entry %s", path)
+            return None
+
+    def entries(self) -> list[JournalEntry]:
+        """All readable entries, oldest submission first."""
+        found = (self.entry(path.stem) for path in self.folder.glob("*.json"))
+        return sorted((e for e in found if e is not None), key=lambda e: e.submitted_at)
+
+    def record(self, entry: JournalEntry) -> None:
+        """Write the entry durably: a temporary file, fsync, rename over the old entry, fsync of the folder."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self._path(entry.key)
+        temporary = path.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")
+        with temporary.open("w", encoding="utf-8") as handle:
+            handle.write(entry.model_dump_json())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+        descriptor = os.open(self.folder, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+    def prune(self, keep_days: float = JOURNAL_KEEP_DAYS) -> int:
+        """Remove entries and lock files untouched for `keep_days` days; return how many files went."""
+        cutoff = time.time() - keep_days * 86_400
+        removed = 0
+        for path in [*self.folder.glob("*.json"), *self.folder.glob("*.lock")]:
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+        return removed
+
+    def forget(self, key: str) -> None:
+        """Remove the entry for `key` (nothing happens when there is none)."""
+        self._path(key).unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def locked(self, key: str) -> Iterator[None]:
+        """Hold the key's lock file, so overlapping runs (threads or processes) submit the same request once."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with self._path(key).with_suffix(".lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
