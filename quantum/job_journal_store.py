@@ -1,6 +1,6 @@
-"""The QPU job journal's files: one JSON entry per submission key, written atomically and fsync'd, a lock file per
-key that overlapping runs (threads or processes) take before submitting, and pruning of old entries and locks.
-What goes into an entry and when is `quantum.job_journal`.
+"""The QPU job journal's files: one JSON entry per submission key, written atomically and fsync'd, a lock
+file per key that overlapping runs (threads or processes) take before submitting, and pruning of old entries
+and locks. What goes into an entry and when is `quantum.job_journal`.
 """
 
 from __future__ import annotations
@@ -79,15 +79,19 @@ class JobJournal:
             os.close(descriptor)
 
     def prune(self, keep_days: float = JOURNAL_KEEP_DAYS) -> int:
-        """Remove entries and lock files untouched for `keep_days` days; return how many files went."""
+        """Remove entries and lock files untouched for `keep_days` days; return how many files went.
+
+        A lock file goes only while prune holds it without waiting, so one a run holds stays (its mtime is its
+        creation time, however recently it was locked); a run that opened it before it went locks again (`locked`).
+        """
         cutoff = time.time() - keep_days * 86_400
         removed = 0
-        for path in [*self.folder.glob("*.json"), *self.folder.glob("*.lock")]:
+        for path in self.folder.glob("*.json"):
             with contextlib.suppress(FileNotFoundError):
                 if path.stat().st_mtime < cutoff:
                     path.unlink()
                     removed += 1
-        return removed
+        return removed + sum(_remove_unheld_lock(path, cutoff) for path in self.folder.glob("*.lock"))
 
     def forget(self, key: str) -> None:
         """Remove the entry for `key` (nothing happens when there is none)."""
@@ -95,11 +99,55 @@ class JobJournal:
 
     @contextlib.contextmanager
     def locked(self, key: str) -> Iterator[None]:
-        """Hold the key's lock file, so overlapping runs (threads or processes) submit the same request once."""
+        """Hold the key's lock file, so overlapping runs (threads or processes) submit the same request once.
+
+        A lock taken on a file `prune` removed meanwhile excludes no one: the file is opened and locked again.
+        """
         self.folder.mkdir(parents=True, exist_ok=True)
-        with self._path(key).with_suffix(".lock").open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        path = self._path(key).with_suffix(".lock")
+        while True:
+            handle = path.open("a")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            except BaseException:
+                handle.close()
+                raise
+            if _is_file_at(handle.fileno(), path):
+                break
+            handle.close()  # releases the lock on the removed file
+        with handle:
             try:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _is_file_at(descriptor: int, path: Path) -> bool:
+    """Whether the open file is still the one at `path` (not removed, nor replaced by a new file)."""
+    try:
+        there = os.stat(path)
+    except FileNotFoundError:
+        return False
+    here = os.fstat(descriptor)
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
+
+
+def _remove_unheld_lock(path: Path, cutoff: float) -> bool:
+    """Remove the lock file when it is older than `cutoff` (s since the epoch) and no run holds it: it is locked
+    without waiting, and removed while locked."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        return False  # a run holds it
+    try:
+        if not _is_file_at(descriptor, path) or os.fstat(descriptor).st_mtime >= cutoff:
+            return False
+        path.unlink()
+        return True
+    finally:
+        os.close(descriptor)  # releases the lock

@@ -5,11 +5,13 @@ The QPU is a qiskit-ibm-runtime fake backend in local testing mode (jobs run in 
 
 from __future__ import annotations
 
+import fcntl
 import gc
 import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -326,3 +328,57 @@ def test_old_entries_are_pruned_when_a_new_job_is_journaled(manila: BackendV2, j
     os.utime(old, (month_ago, month_ago))
     sampler_for(qpu_placement(), backend=manila, journal=journal).run([bell()], shots=SHOTS).result()
     assert not old.exists() and len(journal.entries()) == 1
+
+
+def _age(path: Path, days: float) -> None:
+    then = time.time() - days * 86_400
+    os.utime(path, (then, then))
+
+
+def _enters_within(journal: JobJournal, key: str, seconds: float) -> tuple[threading.Thread, threading.Event]:
+    """A thread that takes the key's lock and sets the event once inside; the event is waited on for `seconds`."""
+    entered = threading.Event()
+
+    def run() -> None:
+        with journal.locked(key):
+            entered.set()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    entered.wait(seconds)
+    return thread, entered
+
+
+def test_prune_keeps_a_lock_file_a_run_holds(journal: JobJournal) -> None:
+    key = "a" * 64
+    with journal.locked(key):
+        pass
+    lock = journal.folder / f"{key}.lock"
+    _age(lock, 31)  # created a month ago by an earlier run: its mtime stays its creation time
+    with journal.locked(key):
+        assert journal.prune() == 0 and lock.exists()
+        thread, entered = _enters_within(journal, key, 0.5)
+        assert not entered.is_set()  # the second run still waits for the first
+    thread.join(5)
+    assert entered.is_set()
+    _age(lock, 31)
+    assert journal.prune() == 1 and not lock.exists()  # nobody holds it now
+
+
+def test_a_run_whose_lock_file_was_replaced_locks_the_new_one(journal: JobJournal) -> None:
+    key = "b" * 64
+    lock = journal.folder / f"{key}.lock"
+    with journal.locked(key):
+        pass
+    with lock.open("a") as old:  # held the way prune holds a lock file it removes
+        fcntl.flock(old, fcntl.LOCK_EX)
+        thread, entered = _enters_within(journal, key, 0.3)  # opens the old file and waits for it
+        lock.unlink()
+        with lock.open("a") as new:  # another run creates the file anew and holds it
+            fcntl.flock(new, fcntl.LOCK_EX)
+            fcntl.flock(old, fcntl.LOCK_UN)
+            entered.wait(0.5)
+            assert not entered.is_set()  # the old file's lock excluded no one: it waits for the new one
+            fcntl.flock(new, fcntl.LOCK_UN)
+    thread.join(5)
+    assert entered.is_set()
