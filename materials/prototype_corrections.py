@@ -34,8 +34,8 @@ def anatase_tio2() -> Structure:
 
     a = 3.785 Å, c = 9.514 Å and z = 0.2081 as shipped (Cromer & Herrington, J. Am. Chem. Soc. 77, 4708 (1955)),
     but pymatgen's entry applies z = 0.2081 in origin choice 2 (Ti at 0, 3/4, 1/8), where the same oxygen sits at
-    z = 0.2081 - 1/8; the shipped cell has no TiO6 octahedra (Ti-O 2.05 Å x 4 and 2.08 Å x 4 instead of
-    1.934 Å x 4 and 1.980 Å x 2).
+    z = 0.2081 - 1/8; the shipped cell puts each Ti in a tetrahedron of four O at 2.05 Å (none other within 2.9 Å)
+    instead of the TiO6 octahedron, Ti-O 1.934 Å x 4 and 1.980 Å x 2.
     """
     lattice = Lattice.tetragonal(3.785, 9.514)
     conventional = Structure.from_spacegroup("I4_1/amd", lattice, ["Ti", "O"], [[0, 0, 0], [0, 0, 0.2081]])
