@@ -2,9 +2,11 @@
 
 `estimator_for` / `sampler_for` return a primitive that takes the segment's PUBs in one call; circuits are
 translated to what the chosen Aer method or QPU accepts (ISA circuits for a QPU, observables moved onto the
-physical layout); QPU jobs are journaled (quantum/job_journal.py), so a rerun re-attaches to them. Running them
-with retries and fallback is `quantum.execution`. The placement types live in workflows/broker.py; this module
-only needs the attributes listed in `PlacementLike`, so quantum/ never imports workflows/.
+physical layout); QPU jobs are journaled (quantum/job_journal.py), so a rerun re-attaches to them. In batch or
+session mode each QPU primitive opens its own Batch or Session: `close()` it, or use it in a `with` block, when
+the segment's work is done (in job mode and on Aer closing does nothing). Running them with retries and fallback
+is `quantum.execution`. The placement types live in workflows/broker.py; this module only needs the attributes
+listed in `PlacementLike`, so quantum/ never imports workflows/.
 """
 
 from __future__ import annotations
@@ -31,7 +33,14 @@ from quantum.job_journal import (
     qpu_jobs,
 )
 from quantum.profiles import flatten_circuit
-from quantum.runtime import fake_backend, isa_pass_manager, runtime_estimator, runtime_sampler
+from quantum.runtime import (
+    ClosablePrimitive,
+    fake_backend,
+    isa_pass_manager,
+    opened_mode,
+    runtime_estimator,
+    runtime_sampler,
+)
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -93,12 +102,16 @@ def _needs_translation(circuit: QuantumCircuit, accepted: set[str]) -> bool:
     return False
 
 
-class PreparedSampler(BaseSamplerV2):
-    """A SamplerV2 that rewrites each PUB's circuit (basis translation or ISA transpilation) before running."""
+class PreparedSampler(BaseSamplerV2, ClosablePrimitive):
+    """A SamplerV2 that rewrites each PUB's circuit (basis translation or ISA transpilation) before running;
+    `close()` closes `opened`, the Batch or Session made for the runtime primitive (see `runtime.opened_mode`)."""
 
-    def __init__(self, sampler: Any, prepare: Callable[[QuantumCircuit], QuantumCircuit]) -> None:
+    def __init__(
+        self, sampler: Any, prepare: Callable[[QuantumCircuit], QuantumCircuit], *, opened: Any | None = None
+    ) -> None:
         self._sampler = sampler
         self._prepare = prepare
+        self._closes = opened
 
     @property
     def options(self) -> Any:
@@ -111,21 +124,27 @@ class PreparedSampler(BaseSamplerV2):
         return self._sampler.run(prepared, shots=shots)
 
 
-class PreparedEstimator(BaseEstimatorV2):
+class PreparedEstimator(BaseEstimatorV2, ClosablePrimitive):
     """An EstimatorV2 that rewrites each PUB's circuit before running it.
 
     With `lays_out` (the preparer maps circuits onto a device's qubits: ISA transpilation for a QPU), each PUB's
     observables move onto the layout the preparer made. Without it (Aer translation, which never moves qubits), the
     observables stay as given: they already match the circuit's qubits, as the primitives V2 contract requires, so
-    an ISA circuit's own layout is not applied a second time.
+    an ISA circuit's own layout is not applied a second time. `close()` closes `opened`, as `PreparedSampler`'s.
     """
 
     def __init__(
-        self, estimator: Any, prepare: Callable[[QuantumCircuit], QuantumCircuit], *, lays_out: bool = False
+        self,
+        estimator: Any,
+        prepare: Callable[[QuantumCircuit], QuantumCircuit],
+        *,
+        lays_out: bool = False,
+        opened: Any | None = None,
     ) -> None:
         self._estimator = estimator
         self._prepare = prepare
         self._lays_out = lays_out
+        self._closes = opened
 
     @property
     def options(self) -> Any:
@@ -223,9 +242,12 @@ def estimator_for(
     """
     if placement.device == "QPU":
         qpu = _qpu_backend(placement, backend)
-        estimator = runtime_estimator(qpu, placement.options.get("mode", "job"))
+        mode = placement.options.get("mode", "job")
+        estimator = runtime_estimator(qpu, mode)
         jobs = qpu_jobs(qpu, journal, optimization_level=_optimization_level(placement))
-        prepared = PreparedEstimator(estimator, _qpu_preparer(qpu, placement), lays_out=True)
+        prepared = PreparedEstimator(
+            estimator, _qpu_preparer(qpu, placement), lays_out=True, opened=opened_mode(estimator, mode)
+        )
         return JournaledEstimator(prepared, jobs)
     from qiskit_aer.primitives import EstimatorV2 as AerEstimatorV2
 
@@ -255,9 +277,11 @@ def sampler_for(
     """
     if placement.device == "QPU":
         qpu = _qpu_backend(placement, backend)
-        sampler = runtime_sampler(qpu, placement.options.get("mode", "job"), default_shots)
+        mode = placement.options.get("mode", "job")
+        sampler = runtime_sampler(qpu, mode, default_shots)
         jobs = qpu_jobs(qpu, journal, optimization_level=_optimization_level(placement))
-        return JournaledSampler(PreparedSampler(sampler, _qpu_preparer(qpu, placement)), jobs, default_shots)
+        prepared = PreparedSampler(sampler, _qpu_preparer(qpu, placement), opened=opened_mode(sampler, mode))
+        return JournaledSampler(prepared, jobs, default_shots)
     from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 
     backend_options = aer_backend_options(placement)

@@ -38,6 +38,7 @@ from qiskit.primitives.containers.sampler_pub import SamplerPub
 
 from quantum.job_journal_store import JobJournal, JournalEntry, PrimitiveKind
 from quantum.profiles import flatten_circuit
+from quantum.runtime import ClosablePrimitive
 from quantum.runtime_jobs import (
     FAILED_STATES,
     find_job,
@@ -237,11 +238,13 @@ def _tagged_run(primitive: Any, lock: threading.Lock, tags: list[str], run: Call
             environment.job_tags = before
 
 
-class JournaledSampler(BaseSamplerV2):
-    """A QPU SamplerV2 whose jobs are journaled and re-attached (see `QpuJobs.submit`)."""
+class JournaledSampler(BaseSamplerV2, ClosablePrimitive):
+    """A QPU SamplerV2 whose jobs are journaled and re-attached (see `QpuJobs.submit`); `close()` closes the
+    wrapped sampler when it can be closed (`runtime.ClosablePrimitive`)."""
 
     def __init__(self, sampler: BaseSamplerV2, jobs: QpuJobs, default_shots: int) -> None:
         self._sampler = sampler
+        self._closes = sampler if isinstance(sampler, ClosablePrimitive) else None
         self._jobs = jobs
         self._default_shots = default_shots
         self._lock = threading.Lock()
@@ -255,11 +258,13 @@ class JournaledSampler(BaseSamplerV2):
         )
 
 
-class JournaledEstimator(BaseEstimatorV2):
-    """A QPU EstimatorV2 whose jobs are journaled and re-attached (see `QpuJobs.submit`)."""
+class JournaledEstimator(BaseEstimatorV2, ClosablePrimitive):
+    """A QPU EstimatorV2 whose jobs are journaled and re-attached (see `QpuJobs.submit`); `close()` closes the
+    wrapped estimator when it can be closed (`runtime.ClosablePrimitive`)."""
 
     def __init__(self, estimator: BaseEstimatorV2, jobs: QpuJobs) -> None:
         self._estimator = estimator
+        self._closes = estimator if isinstance(estimator, ClosablePrimitive) else None
         self._jobs = jobs
         self._lock = threading.Lock()
 

@@ -14,7 +14,7 @@ import os
 import statistics
 import warnings
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel
 from qiskit import QuantumCircuit
@@ -244,3 +244,32 @@ def runtime_estimator(backend: BackendV2, mode: RuntimeMode = "job", precision: 
     if precision:
         estimator.options.default_precision = precision
     return estimator
+
+
+def opened_mode(primitive: Any, mode: RuntimeMode) -> Any | None:
+    """The Batch or Session `runtime_mode` opened for this runtime primitive, for its user to close; None in job
+    mode, which opens nothing (a primitive on an IBM backend inside a caller's `with Session(...)` block runs in
+    that session, which is the caller's to close)."""
+    return None if mode == "job" else primitive.mode
+
+
+class ClosablePrimitive:
+    """A primitive wrapper whose `close()` closes what `_closes` names: the Batch or Session it opened, or the
+    wrapper it wraps; nothing when that is None (job mode, Aer). Also a context manager that closes on exit.
+
+    Closing refuses new jobs; jobs already submitted run to completion (qiskit-ibm-runtime `Session.close`), and
+    an open session keeps the QPU reserved, and billed, until it is closed or times out.
+    """
+
+    _closes: Any | None = None
+
+    def close(self) -> None:
+        """Close the Batch or Session this primitive opened (safe to call more than once)."""
+        if self._closes is not None:
+            self._closes.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

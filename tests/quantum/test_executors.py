@@ -11,7 +11,8 @@ import pytest
 from qiskit import QuantumCircuit
 from qiskit.circuit.library import efficient_su2
 from qiskit.quantum_info import SparsePauliOp, Statevector
-from simple_placements import SimpleEstimate, SimplePlacement
+from qiskit_ibm_runtime.exceptions import IBMRuntimeError
+from simple_placements import SimpleEstimate, SimplePlacement, qpu_placement
 
 from quantum.execution import ExecutionFailed, ExecutionHistory, ExecutionRecord, run_with_fallback
 from quantum.executors import estimator_for, sampler_for
@@ -216,3 +217,28 @@ def test_custom_gates_inside_control_flow_are_translated(method: str) -> None:
     # Outcome 0 (probability 1/2) leaves 00; outcome 1 gives 00 or 11 with probability 1/2 each.
     assert set(counts) == {"00", "11"}
     assert abs(counts["00"] / 800 - 0.75) < 0.06  # 4 standard deviations of 800 shots
+
+
+@pytest.mark.parametrize("mode", ["batch", "session"])
+def test_qpu_primitives_close_the_batch_or_session_they_opened(mode: str) -> None:
+    circuit = bell()
+    circuit.measure_all()
+    placement = qpu_placement(options={"what_if": True, "mode": mode})
+    with sampler_for(placement, default_shots=50) as sampler:
+        assert sum(sampler.run([circuit]).result()[0].data.meas.get_counts().values()) == 50
+    with pytest.raises(IBMRuntimeError, match="closed"):  # closed on leaving the block: no new jobs
+        sampler.run([circuit])
+    estimator = estimator_for(placement)
+    estimator.run([(bell(), SparsePauliOp("ZZ"))], precision=0.1).result()
+    estimator.close()
+    with pytest.raises(IBMRuntimeError, match="closed"):
+        estimator.run([(bell(), SparsePauliOp("ZZ"))], precision=0.1)
+
+
+def test_closing_job_mode_and_aer_primitives_changes_nothing() -> None:
+    circuit = bell()
+    circuit.measure_all()
+    for placement in (qpu_placement(), SimplePlacement("statevector")):
+        sampler = sampler_for(placement, default_shots=50)
+        sampler.close()
+        assert sum(sampler.run([circuit]).result()[0].data.meas.get_counts().values()) == 50
