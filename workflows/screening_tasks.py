@@ -18,7 +18,7 @@ from materials.fragment import active_space_problem, cut_fragment
 from materials.stability import assess_stability, elemental_reference_energies
 from materials.structures import Candidate, read_candidates
 from materials.surrogate import load_surrogate
-from materials.validation import validate_structure
+from materials.validation import duplicate_problems, validate_structure
 from quantum.ansatz import excitation_ansatz
 from quantum.execution import run_with_fallback
 from quantum.executors import estimator_for
@@ -94,10 +94,19 @@ def _screened(candidate: Candidate, supported: frozenset[str]) -> ScreenedInput:
 
 @task(name="load-and-validate-candidates")
 def load_and_validate(candidate_paths: list[str], surrogate_name: str) -> list[ScreenedInput]:
-    """Read every candidate (bundled set when no path is given) and validate it before any surrogate call."""
+    """Read every candidate (bundled set when no path is given) and validate it before any surrogate call; a
+    structure given twice is rejected as a repeat of the first, so it is neither computed nor refined twice."""
     candidates = read_candidates(candidate_paths) if candidate_paths else bundled_candidates()
     supported = load_surrogate(surrogate_name).supported_elements
-    return [_screened(candidate, supported) for candidate in candidates]
+    screened = [_screened(candidate, supported) for candidate in candidates]
+    repeats = duplicate_problems(
+        [c.structure if s.error is None else None for c, s in zip(candidates, screened, strict=True)],
+        [c.source for c in candidates],
+    )
+    return [
+        s.model_copy(update={"structure": None, "error": repeat}) if repeat else s
+        for s, repeat in zip(screened, repeats, strict=True)
+    ]
 
 
 def _energies_one_by_one(

@@ -218,3 +218,20 @@ def test_a_rerun_reuses_every_result_and_reports_nothing_spent(
     assert any(c.segment.startswith("vqe ") for c in rerun.costs)
     assert all(c.from_cache for c in rerun.costs)
     assert sum(c.seconds for c in rerun.costs) == sum(c.energy_joules for c in rerun.costs) == 0.0
+
+
+def test_a_structure_given_twice_is_screened_once(tmp_path: Path) -> None:
+    from workflows.screening_tasks import load_and_validate
+
+    rocksalt("Mg", "O", 4.21).to(filename=str(tmp_path / "MgO.cif"))
+    rocksalt("Mg", "O", 4.21).to(filename=str(tmp_path / "MgO.json"))  # the same crystal, another format
+    rocksalt("Mg", "O", 4.25).to(filename=str(tmp_path / "MgO_strained.cif"))  # a different input: kept
+    screened = load_and_validate.fn([str(tmp_path)], "chgnet")
+    kept = sorted(Path(s.source).name for s in screened if s.error is None)
+    repeats = [s for s in screened if s.error]
+    assert len(kept) == 2 and "MgO_strained.cif" in kept
+    assert (
+        len(repeats) == 1
+        and repeats[0].structure is None
+        and "the same structure as" in (repeats[0].error or "")
+    )
