@@ -177,11 +177,13 @@ def run_with_fallback(
         for attempt in range(retries + 1):
             attempts += 1
             submissions: list[Submission] = []
+            argument: Any = None
             try:
                 argument = prepare(placement) if prepare is not None else placement
                 started = time.perf_counter()
                 with submissions_recorded() as submissions:
                     result = run(argument)
+                measured = time.perf_counter() - started
             except Exception as error:
                 errors.append(f"{placement.label()}: {type(error).__name__}: {error}"[:500])
                 logger.warning("segment %s failed on %s: %s", placement.segment, placement.label(), error)
@@ -192,7 +194,9 @@ def run_with_fallback(
                     errors.append(_job_may_still_run(placement, submissions[-1]))
                     raise _failed(placement, attempts, failed, errors, history) from error
                 break
-            measured = time.perf_counter() - started
+            finally:
+                if prepare is not None:
+                    _close(argument)
             record = _record_for(
                 placement, succeeded=True, measured_seconds=measured, attempts=attempts, retries=attempt,
                 fallbacks=failed, errors=errors, **_job_fields(result, submissions),
@@ -202,6 +206,16 @@ def run_with_fallback(
                 history.append(record)
             return result, record
     raise _failed(placements[-1], attempts, failed, errors, history)
+
+
+def _close(primitive: Any) -> None:
+    """Close a primitive `prepare` built (the Batch or Session it opened on a QPU; nothing for Aer), untimed."""
+    close = getattr(primitive, "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception as error:  # a close that fails must not lose the result
+            logger.warning("could not close %s: %s", type(primitive).__name__, error)
 
 
 def _failed(

@@ -111,7 +111,7 @@ def run_benchmark_circuit(
 
     def run(prepared: tuple[Any, Any]) -> Any:
         on, sampler = prepared
-        with qpu_slot(on):
+        with qpu_slot(on), sampler:  # a QPU Batch or Session closes on the way out
             return sampler.run([circuit], shots=shots).result()
 
     # The sampler is built outside the timed call: its one-off set-up (about 1.4 s for the first Aer primitive of

@@ -227,11 +227,15 @@ def solve_portfolio(
         journal = get_settings().qpu_job_journal  # QPU jobs re-attach after a crash instead of running twice
         with qpu_slot(where):  # a QPU placement holds a slot of the global `qpu` concurrency limit
             backend = qpu_backend(where)
-            estimator = estimator_for(where, backend=backend, seed=seed, journal=journal)
-            sampler = sampler_for(where, backend=backend, default_shots=shots, seed=seed, journal=journal)
-            return solve_qubo_qaoa(
-                matrix, qubo.offset, layers, shots, seed, estimator=estimator, sampler=sampler
-            )
+            with (  # a QPU Batch or Session closes on the way out
+                estimator_for(where, backend=backend, seed=seed, journal=journal) as estimator,
+                sampler_for(
+                    where, backend=backend, default_shots=shots, seed=seed, journal=journal
+                ) as sampler,
+            ):
+                return solve_qubo_qaoa(
+                    matrix, qubo.offset, layers, shots, seed, estimator=estimator, sampler=sampler
+                )
 
     result, record = run_with_fallback(chain, run)
     portfolio = qubo.to_qubo()

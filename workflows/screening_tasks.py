@@ -201,8 +201,8 @@ def solve_with_vqe(payload: ActiveSpacePayload, placement: dict[str, Any]) -> Qu
     def run(where: Placement) -> VQEResult:
         with qpu_slot(where):
             journal = get_settings().qpu_job_journal
-            estimator = estimator_for(where, backend=qpu_backend(where), journal=journal)
-            return run_vqe(hamiltonian, ansatz, estimator)
+            with estimator_for(where, backend=qpu_backend(where), journal=journal) as estimator:
+                return run_vqe(hamiltonian, ansatz, estimator)  # a QPU Batch or Session closes on the way out
 
     chain = fallback_placements(Placement.model_validate(placement))
     result, record = run_with_fallback(chain, run)

@@ -79,3 +79,26 @@ def test_a_submitted_job_that_keeps_timing_out_is_not_paid_for_again_on_the_next
     assert len({job for _, job in submitted}) == 1
     assert "may still be running" in failure.value.record.errors[-1]
     assert failure.value.record.fallbacks == ["fake_manila/qpu"]
+
+
+@pytest.mark.parametrize("mode", ["batch", "session"])
+def test_the_chain_closes_the_batch_or_session_it_opened(mode: str, tmp_path: Path) -> None:
+    from qiskit_ibm_runtime.exceptions import IBMRuntimeError
+
+    built: list[Any] = []
+
+    def prepare(p: Any) -> Any:
+        built.append(sampler_for(p, journal=tmp_path / "jobs"))
+        return built[-1]
+
+    placement = qpu_placement(options={"what_if": True, "mode": mode})
+    result, _ = run_with_fallback(
+        [placement], lambda s: s.run([bell()], shots=SHOTS).result(), prepare=prepare
+    )
+    assert sum(result[0].data.meas.get_counts().values()) == SHOTS
+    with pytest.raises(
+        IBMRuntimeError, match="closed"
+    ):  # an open IBM session keeps the QPU reserved, and billed
+        built[0].run(
+            [bell()], shots=SHOTS + 1
+        )  # a new request (the same one would re-attach to the journaled job)
