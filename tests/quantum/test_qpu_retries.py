@@ -10,23 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from qiskit import QuantumCircuit
 from qiskit_ibm_runtime.api.exceptions import RequestsApiError
 from qiskit_ibm_runtime.exceptions import RuntimeJobTimeoutError
 from simple_placements import qpu_placement
 
+from quantum.circuit_families import ghz
 from quantum.execution import ExecutionFailed, run_with_fallback
 from quantum.executors import sampler_for
 
 SHOTS = 100
-
-
-def bell() -> QuantumCircuit:
-    circuit = QuantumCircuit(2)
-    circuit.h(0)
-    circuit.cx(0, 1)
-    circuit.measure_all()
-    return circuit
 
 
 def chain() -> list[Any]:
@@ -50,7 +42,7 @@ def test_a_client_side_error_retries_by_reattaching_to_the_same_job(
     submitted: list[tuple[str, str]] = []
 
     def run(sampler: Any) -> Any:
-        job = sampler.run([bell()], shots=SHOTS)
+        job = sampler.run([ghz(2)], shots=SHOTS)
         submitted.append((job.backend().name, job.job_id()))
         if len(submitted) == 1:
             raise client_error
@@ -69,7 +61,7 @@ def test_a_submitted_job_that_keeps_timing_out_is_not_paid_for_again_on_the_next
     submitted: list[tuple[str, str]] = []
 
     def run(sampler: Any) -> Any:
-        job = sampler.run([bell()], shots=SHOTS)
+        job = sampler.run([ghz(2)], shots=SHOTS)
         submitted.append((job.backend().name, job.job_id()))
         raise RuntimeJobTimeoutError("Timed out waiting for job to complete after 600 secs.")
 
@@ -93,12 +85,12 @@ def test_the_chain_closes_the_batch_or_session_it_opened(mode: str, tmp_path: Pa
 
     placement = qpu_placement(options={"what_if": True, "mode": mode})
     result, _ = run_with_fallback(
-        [placement], lambda s: s.run([bell()], shots=SHOTS).result(), prepare=prepare
+        [placement], lambda s: s.run([ghz(2)], shots=SHOTS).result(), prepare=prepare
     )
     assert sum(result[0].data.meas.get_counts().values()) == SHOTS
     with pytest.raises(
         IBMRuntimeError, match="closed"
     ):  # an open IBM session keeps the QPU reserved, and billed
         built[0].run(
-            [bell()], shots=SHOTS + 1
+            [ghz(2)], shots=SHOTS + 1
         )  # a new request (the same one would re-attach to the journaled job)
