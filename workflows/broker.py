@@ -13,7 +13,7 @@ import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from qiskit.transpiler.exceptions import TranspilerError
+from qiskit.exceptions import QiskitError
 
 from quantum.estimates import (
     estimate_method,
@@ -203,8 +203,10 @@ def _qpu_estimate(
             precision=segment.precision,
             queue_seconds=resource.queue_seconds,
         )
-    except TranspilerError as exc:  # Qiskit cannot map the circuit onto this device's gates and couplers
-        why = f"Qiskit could not transpile the circuit for {resource.name}: {str(exc).strip()[:200]}"
+    except (
+        QiskitError
+    ) as exc:  # no mapping onto the device's gates and couplers, or no duration (control flow)
+        why = f"Qiskit could not prepare the circuit for {resource.name}: {str(exc).strip()[:200]}"
         return Estimate(**base, **zero, feasible=False, why_not=why)
     floor = policy.min_fidelity if policy.min_fidelity is not None else USEFUL_FIDELITY_FLOOR
     why = None

@@ -146,7 +146,22 @@ def test_qpu_the_transpiler_cannot_map_to_is_ruled_out_not_a_crash(
     placement = place(segment, catalog_with_qpu)
     assert placement.resource == "aer-cpu"
     qpu = next(e for e in placement.runners_up if e.resource == "fake_manila")
-    assert not qpu.feasible and "could not transpile the circuit for fake_manila" in (qpu.why_not or "")
+    assert not qpu.feasible and "could not prepare the circuit for fake_manila" in (qpu.why_not or "")
+
+
+def test_control_flow_a_qpu_cannot_take_rules_it_out_with_qiskits_reason(
+    catalog_with_qpu: ResourceCatalog,
+) -> None:
+    circuit = QuantumCircuit(2, 2)
+    circuit.h(0)
+    circuit.measure(0, 0)
+    with circuit.if_test((circuit.clbits[0], 1)):
+        circuit.x(1)
+    circuit.measure(1, 1)
+    placement = place(QuantumSegment("dynamic", [circuit], "sampler", shots=100), catalog_with_qpu)
+    assert placement.device == "CPU"  # placed on Aer, which runs classical control; it used to crash place()
+    qpu = next(e for e in placement.runners_up if e.resource == "fake_manila")
+    assert not qpu.feasible and "if_else" in (qpu.why_not or "")
 
 
 def test_placement_on_fake_qpu_runs_through_the_runtime_path(catalog_with_qpu: ResourceCatalog) -> None:
