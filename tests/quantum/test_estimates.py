@@ -46,8 +46,9 @@ def test_stabilizer_and_mps_memory_stay_small_for_wide_easy_circuits() -> None:
 
 
 def _peak_rss_growth(shots: int, queue: Any) -> None:
+    from simple_placements import SimplePlacement
+
     from quantum.executors import sampler_for
-    from tests.quantum.simple_placements import SimplePlacement
 
     sampler = sampler_for(SimplePlacement("statevector"), default_shots=shots, seed=1)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

@@ -149,9 +149,9 @@ def test_gates_that_only_permute_or_rephase_amplitudes_are_counted() -> None:
 
 def test_a_global_phase_gate_is_no_work_and_the_circuit_still_runs() -> None:
     from qiskit.circuit.library import GlobalPhaseGate
+    from simple_placements import SimplePlacement
 
     from quantum.executors import sampler_for
-    from tests.quantum.simple_placements import SimplePlacement
 
     circuit = QuantumCircuit(2)
     circuit.h(0)

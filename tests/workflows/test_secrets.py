@@ -153,12 +153,16 @@ def test_screening_run_leaks_the_token_nowhere(
 def test_flows_resolve_a_real_qpu_through_the_account_and_name_the_missing_token(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tests.quantum.simple_placements import SimplePlacement
+    from types import SimpleNamespace
+
     from workflows.qpu_access import qpu_backend
 
+    def on(resource: str, device: str) -> SimpleNamespace:  # the placement attributes qpu_backend reads
+        return SimpleNamespace(resource=resource, device=device, options={})
+
     # Simulators and fake backends are built by the executors themselves.
-    assert qpu_backend(SimplePlacement("statevector")) is None
-    assert qpu_backend(SimplePlacement("sampler", resource="fake_manila", device="QPU")) is None
+    assert qpu_backend(on("aer-cpu", "CPU")) is None
+    assert qpu_backend(on("fake_manila", "QPU")) is None
     # A real QPU needs the account: without a token the task says how to give one (it used to fail with an
     # internal "needs its backend object" and silently fall back to a simulator).
     monkeypatch.delenv("QISKIT_IBM_TOKEN", raising=False)
@@ -166,7 +170,7 @@ def test_flows_resolve_a_real_qpu_through_the_account_and_name_the_missing_token
     get_settings.cache_clear()
     try:
         with pytest.raises(RuntimeError, match="needs an IBM Quantum token: set QISKIT_IBM_TOKEN"):
-            qpu_backend(SimplePlacement("sampler", resource="ibm_torino", device="QPU"))
+            qpu_backend(on("ibm_torino", "QPU"))
     finally:
         get_settings.cache_clear()
 
