@@ -275,13 +275,11 @@ def profile_segment(segment: QuantumSegment) -> CircuitProfile:
 
 def sampled_once(circuit: QuantumCircuit) -> bool:
     """Whether Aer can sample all shots from one final state: nothing but measurements and barriers after the
-    first measurement, and no reset, classical condition or control flow (else every shot is a run of its own)."""
+    first measurement (no reset or gate), and no control flow (else every shot is a run of its own)."""
     measured = False
     for instruction in circuit.data:
         operation = instruction.operation
-        if isinstance(operation, ControlFlowOp) or getattr(operation, "condition", None) is not None:
-            return False
-        if operation.name == "reset" and measured:
+        if isinstance(operation, ControlFlowOp):
             return False
         if operation.name == "measure":
             measured = True

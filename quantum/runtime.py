@@ -83,12 +83,16 @@ def ibm_token(explicit: str | None = None) -> str | None:
     return explicit or os.environ.get(TOKEN_ENV_VAR) or None
 
 
-def ibm_backends(token: str, *, instance: str | None = None) -> list[Any]:
-    """Operational IBM QPUs reachable with `token` (IBM Quantum Platform channel). Needs the network."""
+def ibm_service(token: str, *, instance: str | None = None) -> Any:
+    """The IBM Quantum Platform account for `token` (a QiskitRuntimeService). Needs the network."""
     from qiskit_ibm_runtime import QiskitRuntimeService
 
-    service = QiskitRuntimeService(channel="ibm_quantum_platform", token=token, instance=instance)
-    return service.backends(simulator=False, operational=True)
+    return QiskitRuntimeService(channel="ibm_quantum_platform", token=token, instance=instance)
+
+
+def ibm_backends(token: str, *, instance: str | None = None) -> list[Any]:
+    """Operational IBM QPUs reachable with `token`. Needs the network."""
+    return ibm_service(token, instance=instance).backends(simulator=False, operational=True)
 
 
 def pending_jobs(backend: BackendV2) -> int | None:

@@ -203,9 +203,7 @@ def _qpu_estimate(
             precision=segment.precision,
             queue_seconds=resource.queue_seconds,
         )
-    except (
-        QiskitError
-    ) as exc:  # no mapping onto the device's gates and couplers, or no duration (control flow)
+    except QiskitError as exc:  # no mapping onto the device, or no duration for control flow
         why = f"Qiskit could not prepare the circuit for {resource.name}: {str(exc).strip()[:200]}"
         return Estimate(**base, **zero, feasible=False, why_not=why)
     floor = policy.min_fidelity if policy.min_fidelity is not None else USEFUL_FIDELITY_FLOOR

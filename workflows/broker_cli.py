@@ -25,6 +25,7 @@ from quantum.runtime import TOKEN_ENV_VAR
 from workflows.broker import Placement, PlacementRefused, Policy, fallback_placements, place
 from workflows.catalog import ResourceCatalog, discover_catalog
 from workflows.qpu_access import read_ibm_token
+from workflows.terminal import prepare_embedded_prefect, refuse
 
 logger = logging.getLogger(__name__)
 OBJECTIVES = ("time", "cost", "fidelity", "energy")
@@ -90,7 +91,6 @@ def _catalog(args: argparse.Namespace) -> ResourceCatalog:
     token = None
     if args.ibm:
         from workflows.settings import QcflowSettings
-        from workflows.terminal import prepare_embedded_prefect
 
         prepare_embedded_prefect()  # a Secret block read starts Prefect's embedded API: keep its noise quiet
         token = read_ibm_token(
@@ -177,8 +177,7 @@ def command_place(args: argparse.Namespace) -> int:
     try:
         circuit, policy = load_circuit(args.circuit), parse_policy(args.policy)
     except ValueError as error:
-        print(f"qcflow place: {error}", file=sys.stderr)
-        return 2
+        return refuse("place", str(error))
     placement = place_circuit(circuit, args.circuit.stem, policy, _catalog(args), args.shots)
     if args.json:
         print(json.dumps(placement_json(placement), indent=2))
@@ -192,8 +191,7 @@ def command_run_circuit(args: argparse.Namespace) -> int:
     try:
         circuit, policy = load_circuit(args.circuit), parse_policy(args.policy)
     except ValueError as error:
-        print(f"qcflow run-circuit: {error}", file=sys.stderr)
-        return 2
+        return refuse("run-circuit", str(error))
     if circuit.num_clbits == 0:
         circuit.measure_all()
     catalog = _catalog(args)

@@ -6,8 +6,7 @@ import logging
 import os
 from typing import Any
 
-from quantum.execution import ExecutionHistory
-from quantum.runtime import TOKEN_ENV_VAR
+from quantum.runtime import TOKEN_ENV_VAR, ibm_service
 from workflows.catalog import ResourceCatalog, discover_catalog
 from workflows.settings import get_settings
 
@@ -34,11 +33,6 @@ def flow_catalog() -> ResourceCatalog:
     return discover_catalog(ibm_token=read_ibm_token(get_settings().qpu_token_secret_block))
 
 
-def execution_history() -> ExecutionHistory:
-    """The execution records flows and the command line share: every run teaches later estimates."""
-    return ExecutionHistory(get_settings().execution_records)
-
-
 def qpu_backend(placement: Any) -> Any | None:
     """The backend object a placement runs on, for the executors: None for simulators and fake backends (the
     executors build those), else the IBM QPU through the configured account (token as in `read_ibm_token`)."""
@@ -51,6 +45,4 @@ def qpu_backend(placement: Any) -> Any | None:
             f"placement on IBM QPU {name!r} needs an IBM Quantum token: set {TOKEN_ENV_VAR} or the Prefect Secret "
             f"block named by QCFLOW_QPU_TOKEN_SECRET_BLOCK"
         )
-    from qiskit_ibm_runtime import QiskitRuntimeService
-
-    return QiskitRuntimeService(channel="ibm_quantum_platform", token=token).backend(name)
+    return ibm_service(token).backend(name)
