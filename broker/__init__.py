@@ -1,0 +1,1 @@
+"""The resource broker: segments, resources, placements, records and fallback (no Prefect)."""
