@@ -8,7 +8,7 @@ bound is what makes matrix-product-state (MPS) simulation cheap or impossible (`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field
 from qiskit import QuantumCircuit
@@ -43,6 +43,7 @@ class QuantumSegment:
     precision: float | None = None
     noisy: bool = False
     pauli_terms: int | None = None
+    kind: ClassVar[str] = "quantum"  # the broker's cost model for this segment kind (quantum.cost_model)
 
     def __post_init__(self) -> None:
         if not self.circuits:
