@@ -182,6 +182,13 @@ _LOADED: dict[str, Surrogate] = {}
 _LOADING = threading.Lock()
 
 
+def new_surrogate(name: str = "chgnet", *, torch_threads: int | None = 1) -> Surrogate:
+    """A fresh instance of the named surrogate, for a thread of its own (an instance serialises its callers)."""
+    if name not in _SURROGATES:
+        raise ValueError(f"surrogate name={name!r} is unknown; choose one of {sorted(_SURROGATES)}")
+    return _SURROGATES[name](torch_threads=torch_threads)
+
+
 def load_surrogate(name: str = "chgnet") -> Surrogate:
     """The named surrogate, loaded once per process even under threads (loading CHGNet takes a few seconds)."""
     if name not in _SURROGATES:
