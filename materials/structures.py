@@ -1,23 +1,29 @@
 """Candidate structures read from files: CIF, POSCAR/CONTCAR (VASP) and pymatgen JSON.
 
-Reading never raises for one bad file: the file becomes a `Candidate` whose `error` says why, so a screen of many
-files reports every unreadable one instead of stopping at the first. A path that does not exist is a user error
-and raises before anything is read.
+Reading never raises for one bad file: the file becomes a `Candidate` whose `error` names the file, the field, the
+value and the fix, so a screen of many files reports every unreadable one instead of stopping at the first. Each
+reader checks what it read against the file (materials/poscar_reader.py, cif_reader.py, structure_json.py). A path
+that does not exist, or a folder without structure files, is a user error and raises before anything is read.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pymatgen.core import Structure
-from pymatgen.io.cif import CifParser
-from pymatgen.io.vasp import Poscar
+
+from materials.cif_reader import read_cif_blocks
+from materials.poscar_reader import read_poscar
+from materials.structure_json import read_structure_json
+from materials.structure_text import StructureFileError, read_structure_text
+from materials.validation import wrapped_structure
 
 log = logging.getLogger(__name__)
 
@@ -64,35 +70,49 @@ def is_structure_file(path: Path) -> bool:
     return path.name.upper().startswith(POSCAR_NAMES)
 
 
+def candidate_path_problem(path: str | Path) -> str | None:
+    """Why a path given as candidates cannot be screened (missing, or a folder without structure files), or None."""
+    path = Path(path)
+    if not path.exists():
+        return f"{path} does not exist; pass existing CIF/POSCAR/JSON files or folders that contain them"
+    if path.is_dir() and not structure_files_in(path):
+        return (
+            f"folder {path} holds no CIF, POSCAR/CONTCAR, .vasp, .poscar or .json file (searched recursively); "
+            "put the structure files there or pass them by name"
+        )
+    return None
+
+
+def structure_files_in(folder: Path) -> list[Path]:
+    """Structure files under a folder, recursively, in sorted order (unreadable subfolders are logged, skipped)."""
+    found: list[Path] = []
+    for root, _, names in os.walk(folder, onerror=lambda error: log.warning("skipping %s", error)):
+        found.extend(Path(root) / name for name in names if is_structure_file(Path(root) / name))
+    return sorted(path for path in found if path.is_file())
+
+
 def read_candidates(paths: Sequence[str | Path]) -> list[Candidate]:
     """Read candidate structures from files and folders (searched recursively, in sorted order).
 
     Files: *.cif, POSCAR/CONTCAR (any suffix), *.vasp, *.poscar, *.json (pymatgen `Structure.as_dict()`).
     Inside folders, other files are skipped; a file named explicitly with another type becomes a Candidate with
-    an error. Raises FileNotFoundError, before reading anything, when a path does not exist.
+    an error. Raises FileNotFoundError, before reading anything, when a path does not exist or is a folder
+    without any structure file (the message names it).
     """
     resolved = [Path(path) for path in paths]
-    missing = [str(path) for path in resolved if not path.exists()]
-    if missing:
-        raise FileNotFoundError(
-            f"candidate path(s) {', '.join(missing)} do not exist; "
-            "pass existing CIF/POSCAR/JSON files or folders that contain them"
-        )
+    problems = [problem for path in resolved if (problem := candidate_path_problem(path))]
+    if problems:
+        raise FileNotFoundError("; ".join(problems))
     candidates: list[Candidate] = []
     for path in resolved:
-        if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and is_structure_file(p))
-            if not files:
-                log.warning("folder %s holds no CIF, POSCAR or JSON structure file", path)
-            for file in files:
-                candidates.extend(read_structure_file(file))
-        else:
-            candidates.extend(read_structure_file(path))
+        for file in structure_files_in(path) if path.is_dir() else [path]:
+            candidates.extend(read_structure_file(file))
     return candidates
 
 
 def read_structure_file(path: Path) -> list[Candidate]:
-    """Candidates of one file: one per structure (a CIF may hold several), or one carrying the error."""
+    """Candidates of one file: one per structure (a CIF may hold several blocks: one record each, a block that
+    gives no structure carrying its reason), or one carrying the file's error. Never raises."""
     source = str(path)
     if not is_structure_file(path):
         return [
@@ -102,42 +122,48 @@ def read_structure_file(path: Path) -> list[Candidate]:
                 f"unsupported file type {path.name!r}: use .cif, POSCAR/CONTCAR, .vasp, .poscar or pymatgen .json",
             )
         ]
-    suffix = path.suffix.lower()
-    if suffix in CIF_SUFFIXES:
-        kind, reader = "CIF", _read_cif
-    elif suffix in JSON_SUFFIXES:
-        kind, reader = "pymatgen JSON", _read_json
-    else:
-        kind, reader = "POSCAR", _read_poscar
+    kind = _kind(path)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            structures = reader(path)
-    except Exception as error:  # any parser failure is a property of this one file
-        return [Candidate(source, None, f"unparsable {kind}: {_one_line(error)}")]
+            text = read_structure_text(path)
+            if kind == "CIF":
+                records = [(r.structure, r.error) for r in read_cif_blocks(text)]
+            elif kind == "POSCAR":
+                records = [(structure, None) for structure in read_poscar(path, text)]
+            else:
+                records = [(read_structure_json(text), None)]
+    except StructureFileError as error:
+        return [Candidate(source, None, f"{kind} file {path.name}: {error}")]
+    except Exception as error:  # a parser failure no check foresaw is still a property of this one file
+        return [Candidate(source, None, f"unparsable {kind} file {path.name}: {_one_line(error)}")]
     for warning in caught:
         log.info("%s: %s", path, _one_line(warning.message))
-    if len(structures) == 1:
-        return [Candidate(source, structures[0])]
-    return [Candidate(f"{source}#{index}", structure) for index, structure in enumerate(structures, start=1)]
+    sources = [source] if len(records) == 1 else [f"{source}#{n}" for n in range(1, len(records) + 1)]
+    return [
+        Candidate(name, None, f"{kind} file {path.name}: {error}")
+        if structure is None
+        else Candidate(name, _inside_cell(structure, name))
+        for name, (structure, error) in zip(sources, records, strict=True)
+    ]
 
 
-def _read_cif(path: Path) -> list[Structure]:
-    structures = CifParser(path).parse_structures(primitive=False)
-    if not structures:
-        raise ValueError("no structure could be built from the file")
-    return structures
+def _kind(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in CIF_SUFFIXES:
+        return "CIF"
+    return "pymatgen JSON" if suffix in JSON_SUFFIXES else "POSCAR"
 
 
-def _read_poscar(path: Path) -> list[Structure]:
-    return [Poscar.from_file(path).structure]
-
-
-def _read_json(path: Path) -> list[Structure]:
-    data = json.loads(path.read_text())
-    if not isinstance(data, dict) or "lattice" not in data or "sites" not in data:
-        raise ValueError("expected one pymatgen Structure.as_dict() object with 'lattice' and 'sites'")
-    return [Structure.from_dict(data)]
+def _inside_cell(structure: Structure, source: str) -> Structure:
+    """The structure with its sites wrapped into the cell (the same crystal), saying so when any was outside."""
+    wrapped = wrapped_structure(structure)
+    if wrapped is not structure and np.isfinite(structure.frac_coords).all():
+        outside = np.abs(np.floor(structure.frac_coords)).max()
+        log.warning(
+            "%s: fractional coordinates up to %g cells outside the cell, wrapped into it", source, outside
+        )
+    return wrapped
 
 
 def _one_line(message: object) -> str:

@@ -3,15 +3,30 @@ structures given twice in one batch."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from pymatgen.analysis.structure_matcher import StructureMatcher
 from pymatgen.core import Structure
 from pymatgen.core.molecule_structure_comparator import CovalentRadius
 
+from materials.periodic_pairs import close_pairs, pair_search_cost, plane_spacings
+from materials.plausibility import UNTRUSTED_ELEMENTS, untrusted_element_problem
+
 # A cell below this volume (Å^3) is degenerate: its lattice vectors are (nearly) coplanar.
 _MIN_CELL_VOLUME = 1e-6
+# Most sites in one cell qcflow screens (the default of validate_structure's max_sites).
+MAX_SITES = 200
+# Longest lattice vector (Å). Crystal cells are a few to a few tens of Å, slabs and molecules in a box up to about
+# 50; the surrogate's own neighbour search (pymatgen's, 6 Å cutoff) grids the cell into cubes, so its memory grows
+# with the cube of the cell length (27 GB for a 1000 Å cell at 0.5 Å, measured here).
+MAX_LATTICE_LENGTH = 500.0
+# Least volume per atom (Å^3). Diamond has the highest atomic number density of any solid at ambient pressure,
+# 5.67 Å^3/atom (a = 3.567 Å, 8 atoms; Kittel, Introduction to Solid State Physics, 8th ed., table 1.3); half of
+# it is no material, and it bounds how many neighbours the surrogate's graph gives each atom.
+MIN_VOLUME_PER_ATOM = 2.5
+# Fractional coordinates further than this many cells out lose precision when wrapped into the cell.
+MAX_FRACTIONAL_COORDINATE = 1e8
 
 # Closest approach of two atoms, as a fraction of the sum of their covalent radii (Cordero et al., Dalton Trans.
 # 2008, 2832; pymatgen's CovalentRadius), below which a structure is taken as broken. Over pymatgen's AFLOW
@@ -23,20 +38,36 @@ _MIN_CELL_VOLUME = 1e-6
 MIN_COVALENT_FRACTION = 0.6
 
 
+def wrapped_structure(structure: Structure) -> Structure:
+    """The structure with every fractional coordinate wrapped into [0, 1): the same crystal, cheap to check."""
+    frac = structure.frac_coords
+    if np.all((frac >= 0) & (frac < 1)):
+        return structure
+    return Structure(
+        structure.lattice,
+        [site.species for site in structure],
+        frac % 1.0,
+        site_properties=structure.site_properties or None,
+    )
+
+
 def validate_structure(
     structure: Structure,
     supported_elements: frozenset[str],
     *,
     min_distance: float = 0.5,
-    max_sites: int = 200,
+    max_sites: int = MAX_SITES,
     min_covalent_fraction: float = MIN_COVALENT_FRACTION,
+    untrusted_elements: Mapping[str, str] = UNTRUSTED_ELEMENTS,
 ) -> str | None:
     """The first problem that stops a surrogate from handling the structure, in plain words, or None.
 
-    Checks in order, cheapest first: empty cell, non-finite or non-positive cell volume, oversized cell
-    (more than max_sites), partial occupancy, unsupported elements, overlapping atoms (closer than min_distance Å,
-    periodic images included), then atoms closer than min_covalent_fraction of the sum of their covalent radii
-    (a wrong lattice constant or Wyckoff position: a surrogate gives such a cell a meaningless energy).
+    Checks in order, cheapest first, each bounded in cost before it starts: empty cell, non-finite numbers,
+    degenerate or oversized lattice, oversized cell (more than max_sites), partial occupancy, unsupported
+    elements, elements the surrogate is not trusted with (noble gases), then, on the structure wrapped into its
+    cell, overlapping atoms (closer than min_distance Å, periodic images included), atoms closer than
+    min_covalent_fraction of the sum of their covalent radii (a wrong lattice constant or Wyckoff position: a
+    surrogate gives such a cell a meaningless energy) and a density beyond any solid's.
     """
     if len(structure) == 0:
         return "the cell holds no atoms; give a structure with at least one site"
@@ -51,25 +82,61 @@ def validate_structure(
     problem = _occupancy_problem(structure)
     if problem:
         return problem
-    unsupported = sorted({element.symbol for element in structure.composition} - supported_elements)
+    elements = {element.symbol for element in structure.composition}
+    unsupported = sorted(elements - supported_elements)
     if unsupported:
         return (
             f"element(s) {', '.join(unsupported)} are not covered by the surrogate; "
             "remove them or choose a surrogate that covers them"
         )
-    problem = _overlap_problem(structure, min_distance)
-    return problem or _close_contact_problem(structure, min_covalent_fraction)
+    problem = untrusted_element_problem(elements, untrusted_elements)
+    if problem:
+        return problem
+    wrapped = wrapped_structure(structure)
+    problem = _overlap_problem(wrapped, min_distance)
+    problem = problem or _close_contact_problem(wrapped, min_covalent_fraction)
+    return problem or _density_problem(structure)
 
 
 def _cell_problem(structure: Structure) -> str | None:
     matrix = structure.lattice.matrix
-    if not np.all(np.isfinite(matrix)) or not np.all(np.isfinite(structure.frac_coords)):
-        return "the lattice or the coordinates hold NaN or infinite numbers; fix the file"
+    if not np.all(np.isfinite(matrix)):
+        return "the lattice holds NaN or infinite numbers; fix the lattice in the file"
+    frac = structure.frac_coords
+    finite = np.isfinite(frac).all(axis=1)
+    if not finite.all():
+        site = int(np.argmin(finite))
+        return f"site {site} has coordinates {frac[site].tolist()} (NaN or infinite); fix the coordinates"
     volume = abs(float(np.linalg.det(matrix)))
     if volume <= _MIN_CELL_VOLUME:
         return (
             f"the cell volume is {volume:.3g} Å^3 (not positive): the lattice vectors are coplanar; "
             "fix the lattice in the file"
+        )
+    lengths = structure.lattice.abc
+    if max(lengths) > MAX_LATTICE_LENGTH:
+        axis = "abc"[int(np.argmax(lengths))]
+        return (
+            f"lattice vector {axis} is {max(lengths):.4g} Å long, more than the {MAX_LATTICE_LENGTH:g} Å qcflow "
+            "screens (crystal cells are a few Å to a few tens of Å); check the lattice and its units"
+        )
+    far = np.abs(frac).max(axis=1)
+    if far.max() > MAX_FRACTIONAL_COORDINATE:
+        site = int(np.argmax(far))
+        return (
+            f"site {site} has fractional coordinates {frac[site].tolist()}, more than "
+            f"{MAX_FRACTIONAL_COORDINATE:g} cells out (wrapping them into the cell loses precision); are they "
+            "Cartesian coordinates marked as fractional? give coordinates within the cell"
+        )
+    return None
+
+
+def _density_problem(structure: Structure) -> str | None:
+    per_atom = structure.volume / len(structure)
+    if per_atom < MIN_VOLUME_PER_ATOM:
+        return (
+            f"the cell gives {per_atom:.3g} Å^3 per atom, less than the {MIN_VOLUME_PER_ATOM:g} Å^3 of any solid "
+            "(diamond, the densest, has 5.67); check the lattice constants, the scale factor and their units"
         )
     return None
 
@@ -86,12 +153,30 @@ def _occupancy_problem(structure: Structure) -> str | None:
     return None
 
 
+def _pairs_or_problem(
+    structure: Structure, cutoff: float
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray] | None, str | None]:
+    """Close pairs within `cutoff`, or why finding them is refused (a cell too thin to check cheaply)."""
+    try:
+        return close_pairs(structure, cutoff), None
+    except ValueError:
+        cost = pair_search_cost(structure, cutoff)
+        spacing = float(plane_spacings(structure).min())
+        return None, (
+            f"the cell is too thin to check for close atoms cheaply ({cost} pair distances within {cutoff:.2f} "
+            f"Å; the thinnest lattice planes are about {spacing:.3g} Å apart); give a less skewed, thicker cell "
+            "(pymatgen: structure.get_reduced_structure())"
+        )
+
+
 def _overlap_problem(structure: Structure, min_distance: float) -> str | None:
-    centers, neighbors, _, distances = structure.get_neighbor_list(r=min_distance)
-    overlapping = distances < min_distance
-    if not np.any(overlapping):
+    pairs, problem = _pairs_or_problem(structure, min_distance)
+    if pairs is None:
+        return problem
+    centers, neighbors, distances = pairs
+    if not len(distances):
         return None
-    first = int(np.argmin(np.where(overlapping, distances, np.inf)))
+    first = int(np.argmin(distances))
     i, j, distance = int(centers[first]), int(neighbors[first]), float(distances[first])
     what = "and its own periodic image" if i == j else f"and {j} ({structure[j].specie})"
     return (
@@ -105,7 +190,10 @@ def _close_contact_problem(structure: Structure, fraction: float) -> str | None:
     radii = np.array([CovalentRadius.radius.get(site.specie.symbol, np.nan) for site in structure])
     if fraction <= 0 or np.all(np.isnan(radii)):
         return None
-    centers, neighbors, _, distances = structure.get_neighbor_list(r=fraction * 2 * float(np.nanmax(radii)))
+    pairs, problem = _pairs_or_problem(structure, fraction * 2 * float(np.nanmax(radii)))
+    if pairs is None:
+        return problem
+    centers, neighbors, distances = pairs
     ratios = distances / (radii[centers] + radii[neighbors])
     ratios[np.isnan(ratios)] = np.inf
     if not np.any(ratios < fraction):

@@ -62,10 +62,10 @@ def test_folder_is_searched_recursively_in_sorted_order(rocksalt_mgo: Structure,
 @pytest.mark.parametrize(
     ("name", "content", "expected"),
     [
-        ("broken.cif", "data_x\n_cell_length_a banana\nthis is not a cif\n", "unparsable CIF"),
-        ("POSCAR", "garbage\nnot a number\n", "unparsable POSCAR"),
-        ("broken.json", "{not json", "unparsable pymatgen JSON"),
-        ("list.json", "[1, 2, 3]", "unparsable pymatgen JSON"),
+        ("broken.cif", "data_x\n_cell_length_a banana\nthis is not a cif\n", "CIF file broken.cif: block 1"),
+        ("POSCAR", "garbage\nnot a number\n", "POSCAR file POSCAR: the file stops after 2 line"),
+        ("broken.json", "{not json", "pymatgen JSON file broken.json: not valid JSON"),
+        ("list.json", "[1, 2, 3]", "pymatgen JSON file list.json: expected one pymatgen Structure"),
     ],
 )
 def test_garbage_file_becomes_candidate_with_error(
