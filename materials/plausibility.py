@@ -76,8 +76,7 @@ def reference_problem(element: str, energy_per_atom: float) -> str | None:
         low, high = REFERENCE_ENERGY_BOUNDS
         return (
             f"the reference energy of {element} is {energy_per_atom:.4g} eV/atom, outside the plausible {low:g} "
-            f"to {high:g} eV/atom (a condensed element is bound: negative per atom); the surrogate cannot be "
-            f"trusted with {element}: leave it out"
+            f"to {high:g} eV/atom (a condensed element is bound: negative per atom)"
         )
     return None
 

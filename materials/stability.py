@@ -10,14 +10,11 @@ cached as JSON on disk, so re-runs are instant.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +22,13 @@ from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
 from pymatgen.core import Composition, Lattice, Structure
 
 from materials.candidates import elemental_crystals
+from materials.plausibility import (
+    UNTRUSTED_ELEMENTS,
+    energy_problem,
+    formation_energy_problem,
+    reference_problem,
+)
+from materials.reference_cache import read_reference_cache, write_reference_entry
 from materials.surrogate import Surrogate
 
 log = logging.getLogger(__name__)
@@ -51,6 +55,19 @@ class StabilityResult:
     decomposition: tuple[
         str, ...
     ] = ()  # reduced formulas of the hull phases it decomposes into (itself if stable)
+    # Why the energies are implausible (outside materials.plausibility's bounds), else None. Such a candidate is
+    # left out of every hull and gets energy_above_hull = inf, so it is never ranked as stable.
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class ElementalReferences:
+    """Reference energies (eV/atom) of the elements that have a plausible one, and why each other has none."""
+
+    energies: dict[str, float] = field(default_factory=dict)
+    problems: dict[str, str] = field(
+        default_factory=dict
+    )  # element -> reason (untrusted, failed, implausible)
 
 
 def diatomic_molecule(element: str) -> Structure:
@@ -77,20 +94,51 @@ def elemental_reference_energies(
 
     H, N, O, F, Cl: the diatomic molecule in a box (positions relaxed). Other elements: bcc, fcc, hcp (diamond for
     group 14) and pymatgen's AFLOW prototypes of the element, cell relaxed (Br and I also try the molecule).
-    Results are cached in `cache_dir` (default ~/.cache/qcflow) per surrogate name, version, fmax and steps.
+    Results are cached in `cache_dir` (default ~/.cache/qcflow) per surrogate name, version, fmax and steps, each
+    element as soon as it is done. Raises ValueError naming every element without a plausible reference (see
+    `elemental_references`, which reports them instead).
     """
+    references = elemental_references(elements, surrogate, cache_dir=cache_dir, fmax=fmax, steps=steps)
+    if references.problems:
+        raise ValueError("; ".join(references.problems.values()))
+    return references.energies
+
+
+def elemental_references(
+    elements: Iterable[str],
+    surrogate: Surrogate,
+    *,
+    cache_dir: str | Path | None = None,
+    fmax: float = 0.1,
+    steps: int = 200,
+) -> ElementalReferences:
+    """Like `elemental_reference_energies`, but an element without a plausible reference is reported, not raised:
+    untrusted elements (noble gases) are refused before any surrogate call, and a reference outside
+    materials.plausibility's bounds is neither used nor cached. Each element is cached as soon as it is done."""
     wanted = sorted(set(elements))
     cache_file = _cache_file(
         Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE_DIR, surrogate, fmax, steps
     )
-    cached = _read_cache(cache_file)
-    computed = {
-        element: _reference(element, surrogate, fmax, steps) for element in wanted if element not in cached
-    }
-    if computed:
-        _write_cache(cache_file, computed)
-        cached.update(computed)
-    return {element: float(cached[element]["energy_per_atom"]) for element in wanted}
+    cached = read_reference_cache(cache_file)
+    result = ElementalReferences()
+    for element in wanted:
+        if element in UNTRUSTED_ELEMENTS:
+            result.problems[element] = f"no reference for {element}: {UNTRUSTED_ELEMENTS[element]}"
+            continue
+        if element not in cached:
+            try:
+                entry = _reference(element, surrogate, fmax, steps)
+            except ValueError as error:
+                result.problems[element] = str(error)
+                continue
+            problem = reference_problem(element, float(entry["energy_per_atom"]))
+            if problem:  # computed, so the surrogate is outside its domain: not cached, not used
+                result.problems[element] = f"{problem}; {surrogate.name} cannot be trusted with {element}"
+                continue
+            write_reference_entry(cache_file, element, entry)
+            cached[element] = entry
+        result.energies[element] = float(cached[element]["energy_per_atom"])
+    return result
 
 
 def _reference(element: str, surrogate: Surrogate, fmax: float, steps: int) -> dict[str, object]:
@@ -131,26 +179,6 @@ def _cache_file(cache_dir: Path, surrogate: Surrogate, fmax: float, steps: int) 
     return cache_dir / "elemental_references" / (re.sub(r"[^A-Za-z0-9._-]+", "-", key) + ".json")
 
 
-def _read_cache(path: Path) -> dict[str, dict[str, object]]:
-    if not path.exists():
-        return {}
-    try:
-        return dict(json.loads(path.read_text()))
-    except (OSError, ValueError) as error:
-        log.warning("ignoring unreadable reference cache %s: %s", path, error)
-        return {}
-
-
-def _write_cache(path: Path, computed: Mapping[str, dict[str, object]]) -> None:
-    """Merge into the cache file atomically (write a temporary file, then rename), so readers never see half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    merged = _read_cache(path) | dict(computed)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(handle, "w") as stream:
-        json.dump(merged, stream, indent=1, sort_keys=True)
-    os.replace(temporary, path)
-
-
 def formation_energy_per_atom(
     composition: Composition, energy_per_atom: float, references: Mapping[str, float]
 ) -> float:
@@ -168,7 +196,9 @@ def assess_stability(
 
     Each candidate is placed in the phase diagram (pymatgen PhaseDiagram of PDEntry objects) of its own chemical
     system, built from every candidate whose elements lie in that system plus the elemental references, so
-    candidates compete with each other (e.g. MgAl2O4 with MgO and Al2O3) without one huge diagram.
+    candidates compete with each other (e.g. MgAl2O4 with MgO and Al2O3) without one huge diagram. A candidate
+    whose energy, formation energy or elemental references fall outside materials.plausibility's bounds gets a
+    `problem`, energy_above_hull = inf and no place in any diagram (so it cannot push others off the hull).
     """
     if len(compositions) != len(energies_per_atom):
         raise ValueError(
@@ -188,23 +218,41 @@ def assess_stability(
         PDEntry(composition, float(energy) * composition.num_atoms)
         for composition, energy in zip(compositions, energies_per_atom, strict=True)
     ]
+    problems = [_implausibility(entry, references) for entry in entries]
+    plausible = [entry for entry, problem in zip(entries, problems, strict=True) if problem is None]
     diagrams: dict[frozenset[str], PhaseDiagram] = {}
     results = []
-    for entry in entries:
+    for entry, problem in zip(entries, problems, strict=True):
+        formation = formation_energy_per_atom(entry.composition, entry.energy_per_atom, references)
+        if problem:
+            results.append(StabilityResult(formation, math.inf, (), problem))
+            continue
         system = frozenset(el.symbol for el in entry.composition.elements)
         if system not in diagrams:
-            diagrams[system] = _phase_diagram(system, entries, references)
+            diagrams[system] = _phase_diagram(system, plausible, references)
         decomposition, above_hull = diagrams[system].get_decomp_and_e_above_hull(entry, allow_negative=True)
         results.append(
             StabilityResult(
-                formation_energy_per_atom=formation_energy_per_atom(
-                    entry.composition, entry.energy_per_atom, references
-                ),
+                formation_energy_per_atom=formation,
                 energy_above_hull=max(0.0, float(above_hull)),
                 decomposition=tuple(sorted(phase.composition.reduced_formula for phase in decomposition)),
             )
         )
     return results
+
+
+def _implausibility(entry: PDEntry, references: Mapping[str, float]) -> str | None:
+    """Why a candidate's energies are implausible (its references, its energy, its formation energy), or None."""
+    formula = entry.composition.reduced_formula
+    for element in sorted(el.symbol for el in entry.composition.elements):
+        problem = reference_problem(element, references[element])
+        if problem:
+            return f"{formula}: {problem}; recompute it (elemental_references) or leave {element} out"
+    problem = energy_problem(entry.energy_per_atom, formula)
+    if problem:
+        return problem
+    formation = formation_energy_per_atom(entry.composition, entry.energy_per_atom, references)
+    return formation_energy_problem(formula, formation)
 
 
 def _phase_diagram(
