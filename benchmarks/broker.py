@@ -27,6 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.aer_runs import SHOTS, run_best_of, translated
 from benchmarks.broker_report import Row, report, saved_rows
+from broker.catalog import discover_catalog
+from broker.models import PlacementRefused, Policy, ResourceCatalog
+from broker.place import place
 from quantum.circuit_families import (
     bernstein_vazirani,
     bind_and_measure,
@@ -51,8 +54,6 @@ from quantum.estimates import (
     time_model,
 )
 from quantum.profiles import CircuitProfile, QuantumSegment, profile_segment
-from workflows.broker import PlacementRefused, Policy, place
-from workflows.catalog import ResourceCatalog, discover_catalog
 
 UNFUSED = "statevector_unfused"  # statevector with Aer's gate fusion off
 

@@ -5,8 +5,7 @@ translated to what the chosen Aer method or QPU accepts (ISA circuits for a QPU,
 physical layout); QPU jobs are journaled (quantum/job_journal.py), so a rerun re-attaches to them. In batch or
 session mode each QPU primitive opens its own Batch or Session: `close()` it, or use it in a `with` block, when
 the segment's work is done (in job mode and on Aer closing does nothing). Running them with retries and fallback
-is `quantum.execution`. The placement types live in workflows/broker.py; this module only needs the attributes
-listed in `PlacementLike`, so quantum/ never imports workflows/.
+is `broker.fallback`. Placements are the broker's contract (`broker.models.Placement`).
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ import functools
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from qiskit import QuantumCircuit
 from qiskit.circuit import ControlFlowOp
@@ -25,6 +24,7 @@ from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit.transpiler import PassManager, generate_preset_pass_manager
 
+from broker.models import Placement
 from quantum.gate_sets import NON_GATE_INSTRUCTIONS
 from quantum.job_journal import (
     JobJournal,
@@ -49,27 +49,7 @@ T = TypeVar("T")
 _NON_AER_OPTIONS = frozenset({"backend", "mode", "optimization_level", "what_if", "shots"})
 
 
-class EstimateLike(Protocol):
-    seconds: float
-    memory_bytes: int
-    cost_usd: float
-    energy_joules: float
-
-
-class PlacementLike(Protocol):
-    """What an executor needs from a placement (workflows.broker.Placement satisfies it)."""
-
-    segment: str
-    resource: str
-    method: str
-    device: str
-    options: dict[str, Any]
-    estimate: EstimateLike
-
-    def label(self) -> str: ...
-
-
-def aer_backend_options(placement: PlacementLike) -> dict[str, Any]:
+def aer_backend_options(placement: Placement) -> dict[str, Any]:
     """Aer backend options (method, device, precision, threads, ...) from a simulator placement."""
     return {k: v for k, v in placement.options.items() if k not in _NON_AER_OPTIONS}
 
@@ -208,7 +188,7 @@ def warm_aer(method: str, device: str = "CPU") -> None:
     warm_up(AerSimulator(method=method, device=device))
 
 
-def _qpu_backend(placement: PlacementLike, backend: Any | None) -> Any:
+def _qpu_backend(placement: Placement, backend: Any | None) -> Any:
     if backend is not None:
         return backend
     name = placement.options.get("backend", placement.resource)
@@ -219,16 +199,16 @@ def _qpu_backend(placement: PlacementLike, backend: Any | None) -> Any:
     )
 
 
-def _optimization_level(placement: PlacementLike) -> int:
+def _optimization_level(placement: Placement) -> int:
     return int(placement.options.get("optimization_level", 1))
 
 
-def _qpu_preparer(backend: Any, placement: PlacementLike) -> Callable[[QuantumCircuit], QuantumCircuit]:
+def _qpu_preparer(backend: Any, placement: Placement) -> Callable[[QuantumCircuit], QuantumCircuit]:
     return isa_pass_manager(backend, _optimization_level(placement)).run
 
 
 def estimator_for(
-    placement: PlacementLike,
+    placement: Placement,
     *,
     backend: Any | None = None,
     noise_model: Any | None = None,
@@ -263,7 +243,7 @@ def estimator_for(
 
 
 def sampler_for(
-    placement: PlacementLike,
+    placement: Placement,
     *,
     backend: Any | None = None,
     noise_model: Any | None = None,

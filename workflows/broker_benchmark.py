@@ -19,15 +19,17 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
 from qiskit import QuantumCircuit
 
+from broker.catalog import discover_catalog
+from broker.fallback import fallback_placements, run_with_fallback
+from broker.models import Placement, PlacementRefused, Policy, ResourceCatalog
+from broker.place import place
+from broker.records import ExecutionHistory
+from config.settings import get_settings
 from quantum.circuit_families import ghz, hardware_efficient, qaoa, random_clifford_circuit
 from quantum.estimates import human_bytes
-from quantum.execution import ExecutionHistory, run_with_fallback
 from quantum.executors import sampler_for, translation_for
 from quantum.profiles import QuantumSegment, profile_segment
-from workflows.broker import Placement, PlacementRefused, Policy, fallback_placements, place
-from workflows.catalog import ResourceCatalog, discover_catalog
 from workflows.qpu_slots import qpu_slot
-from workflows.settings import get_settings
 
 CircuitFamily = Literal["ghz", "hardware-efficient", "qaoa", "clifford"]
 FAMILIES: list[CircuitFamily] = ["ghz", "hardware-efficient", "qaoa", "clifford"]

@@ -17,13 +17,15 @@ from typing import Any
 from pydantic import ValidationError
 from qiskit import QuantumCircuit
 
+from broker.catalog import discover_catalog
+from broker.fallback import ExecutionFailed, fallback_placements, run_with_fallback
+from broker.models import Placement, PlacementRefused, Policy, ResourceCatalog
+from broker.place import place
+from broker.records import ExecutionHistory
 from quantum.estimates import human_bytes
-from quantum.execution import ExecutionFailed, ExecutionHistory, run_with_fallback
 from quantum.executors import sampler_for
 from quantum.profiles import QuantumSegment
 from quantum.runtime import TOKEN_ENV_VAR
-from workflows.broker import Placement, PlacementRefused, Policy, fallback_placements, place
-from workflows.catalog import ResourceCatalog, discover_catalog
 from workflows.qpu_access import read_ibm_token
 from workflows.terminal import prepare_embedded_prefect, refuse
 
@@ -90,7 +92,7 @@ def _catalog(args: argparse.Namespace) -> ResourceCatalog:
     """This machine, plus fake backends with --fake-backends, plus IBM QPUs only with --ibm."""
     token = None
     if args.ibm:
-        from workflows.settings import QcflowSettings
+        from config.settings import QcflowSettings
 
         prepare_embedded_prefect()  # a Secret block read starts Prefect's embedded API: keep its noise quiet
         token = read_ibm_token(
@@ -100,13 +102,13 @@ def _catalog(args: argparse.Namespace) -> ResourceCatalog:
 
 
 def _history() -> ExecutionHistory:
-    from workflows.settings import QcflowSettings
+    from config.settings import QcflowSettings
 
     return ExecutionHistory(QcflowSettings().execution_records)
 
 
 def _job_journal() -> Path:
-    from workflows.settings import QcflowSettings
+    from config.settings import QcflowSettings
 
     return QcflowSettings().qpu_job_journal
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from workflows.settings import get_settings
+from config.settings import get_settings
 from workflows.terminal import (
     invalid_input,
     out_problem,

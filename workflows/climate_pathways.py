@@ -14,10 +14,11 @@ from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from broker.models import ResourceCatalog
+from broker.place import place
 from climate.portfolio import DEFAULT_OPTIONS, slack_weights
 from climate.scenarios import available_scenarios, load_scenario
-from workflows.broker import place
-from workflows.catalog import ResourceCatalog
+from config.settings import get_settings
 from workflows.climate_report import (
     ClimateReport,
     ScenarioEnsemble,
@@ -39,7 +40,6 @@ from workflows.climate_tasks import (
     solve_portfolio,
 )
 from workflows.qpu_access import flow_catalog
-from workflows.settings import get_settings
 
 DEFAULT_SCENARIOS = ["ssp126", "ssp245", "ssp585"]
 # Six options + 5 slack bits (150 $bn/yr in 5 $bn units) = 11 qubits: QAOA p=2 takes ~4 s on 2 cores here.

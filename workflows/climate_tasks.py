@@ -16,6 +16,8 @@ import numpy as np
 from prefect import task
 from pydantic import BaseModel
 
+from broker.fallback import fallback_placements, run_with_fallback
+from broker.models import Placement
 from climate.ensemble import EnsembleResult, run_ensemble, sample_parameters, warming_summary
 from climate.portfolio import (
     DEFAULT_OPTIONS,
@@ -27,11 +29,10 @@ from climate.portfolio import (
     decode_portfolio,
 )
 from climate.scenarios import Scenario, available_scenarios, load_scenario
-from quantum.execution import run_with_fallback
+from config.settings import get_settings
 from quantum.executors import estimator_for, sampler_for
 from quantum.profiles import QuantumSegment
 from quantum.qaoa import QaoaResult, SamplingSummary, qaoa_circuit, qubo_to_ising, solve_qubo_qaoa
-from workflows.broker import Placement, fallback_placements
 from workflows.caching import RESUMABLE
 from workflows.climate_report import (
     OptionFigures,
@@ -44,7 +45,6 @@ from workflows.climate_report import (
 )
 from workflows.qpu_access import qpu_backend
 from workflows.qpu_slots import qpu_slot
-from workflows.settings import get_settings
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from config.settings import QcflowSettings
 from workflows.schemas import CandidateResult, SegmentCost
-from workflows.settings import QcflowSettings
 
 
 def surrogate_cost(

@@ -13,11 +13,12 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from pymatgen.core import Composition
 from tqdm import tqdm
 
+from broker.models import Placement, ResourceCatalog
+from broker.place import place
+from config.settings import get_settings
 from quantum.ansatz import excitation_ansatz
 from quantum.profiles import QuantumSegment
 from workflows.artifacts import publish_screening_artifacts
-from workflows.broker import Placement, place
-from workflows.catalog import ResourceCatalog
 from workflows.costs import quantum_costs, surrogate_cost
 from workflows.qpu_access import flow_catalog
 from workflows.schemas import CandidateResult, ScreeningReport, SegmentCost
@@ -32,7 +33,6 @@ from workflows.screening_tasks import (
     stability,
     surrogate_energies,
 )
-from workflows.settings import get_settings
 
 
 class ScreeningParameters(BaseModel):

@@ -6,9 +6,10 @@ import logging
 import os
 from typing import Any
 
+from broker.catalog import discover_catalog
+from broker.models import ResourceCatalog
+from config.settings import get_settings
 from quantum.runtime import TOKEN_ENV_VAR, ibm_service
-from workflows.catalog import ResourceCatalog, discover_catalog
-from workflows.settings import get_settings
 
 logger = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ DEFAULT_QPU_SLOTS = 1
 
 
 def placement_device(placement: Any) -> str:
-    """The device of a placement: a `workflows.broker.Placement` or its JSON dump ('CPU', 'GPU' or 'QPU')."""
+    """The device of a placement: a `broker.models.Placement` or its JSON dump ('CPU', 'GPU' or 'QPU')."""
     device = placement.get("device") if isinstance(placement, Mapping) else getattr(placement, "device", None)
     if device is None:
         raise ValueError(

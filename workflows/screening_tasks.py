@@ -13,6 +13,9 @@ from pydantic import BaseModel
 from pymatgen.core import Composition, Structure
 from qiskit.quantum_info import SparsePauliOp
 
+from broker.fallback import fallback_placements, run_with_fallback
+from broker.models import Placement
+from config.settings import get_settings
 from materials.candidates import bundled_candidates
 from materials.fragment import active_space_problem, cut_fragment
 from materials.stability import assess_stability, elemental_reference_energies
@@ -20,16 +23,13 @@ from materials.structures import Candidate, read_candidates
 from materials.surrogate import load_surrogate
 from materials.validation import duplicate_problems, validate_structure
 from quantum.ansatz import excitation_ansatz
-from quantum.execution import run_with_fallback
 from quantum.executors import estimator_for
 from quantum.hamiltonian import ElectronicIntegrals, qubit_hamiltonian
 from quantum.vqe import VQEResult, run_vqe
-from workflows.broker import Placement, fallback_placements
 from workflows.caching import RESUMABLE
 from workflows.qpu_access import qpu_backend
 from workflows.qpu_slots import qpu_slot
 from workflows.schemas import QuantumRefinement
-from workflows.settings import get_settings
 
 log = logging.getLogger(__name__)
 

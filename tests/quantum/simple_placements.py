@@ -1,40 +1,51 @@
-"""Placements with only the attributes quantum/executors.py and quantum/execution.py read (workflows.broker.Placement
-has more)."""
+"""Real broker placements (`broker.models.Placement`) built in one line, for executor tests that pick a method by
+hand instead of asking the broker."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
-
-@dataclass
-class SimpleEstimate:
-    seconds: float = 0.1
-    memory_bytes: int = 1000
-    cost_usd: float = 0.001
-    energy_joules: float = 1.0
+from broker.models import Estimate, Placement
 
 
-@dataclass
-class SimplePlacement:
-    """A placement with only the attributes executors read (workflows.broker.Placement has more)."""
-
-    method: str
-    resource: str = "aer-cpu"
-    device: str = "CPU"
-    segment: str = "test"
-    options: dict[str, Any] = field(default_factory=dict)
-    estimate: SimpleEstimate = field(default_factory=SimpleEstimate)
-
-    def __post_init__(self) -> None:
-        if self.device != "QPU":
-            self.options = {"method": self.method, "device": self.device, **self.options}
-
-    def label(self) -> str:
-        return f"{self.resource}/{self.method}"
+def SimpleEstimate(
+    seconds: float = 0.1, memory_bytes: int = 1000, cost_usd: float = 0.001, energy_joules: float = 1.0
+) -> dict[str, float]:
+    """The figures of an estimate (the placement fills in where it runs)."""
+    return {
+        "seconds": seconds,
+        "memory_bytes": memory_bytes,
+        "cost_usd": cost_usd,
+        "energy_joules": energy_joules,
+    }
 
 
-def qpu_placement(**changes: Any) -> SimplePlacement:
+def SimplePlacement(
+    method: str,
+    resource: str = "aer-cpu",
+    device: str = "CPU",
+    segment: str = "test",
+    options: dict[str, Any] | None = None,
+    estimate: dict[str, float] | None = None,
+) -> Placement:
+    """A placement on `resource` with `method`; simulator placements carry Aer's method and device options."""
+    options = dict(options or {})
+    if device != "QPU":
+        options = {"method": method, "device": device, **options}
+    figures = estimate or SimpleEstimate()
+    chosen = Estimate(
+        resource=resource,
+        method=method,
+        device=device,
+        fidelity=1.0,
+        feasible=True,
+        options=options,
+        **figures,
+    )
+    return Placement.on(segment, "quantum", chosen, [], ["chosen by the test"])
+
+
+def qpu_placement(**changes: Any) -> Placement:
     """A what-if placement on IBM Manila's calibration snapshot (a fake backend run in local testing mode)."""
     fields: dict[str, Any] = {
         "method": "qpu", "resource": "fake_manila", "device": "QPU", "segment": "bell",

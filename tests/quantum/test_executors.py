@@ -14,7 +14,8 @@ from qiskit.quantum_info import SparsePauliOp, Statevector
 from qiskit_ibm_runtime.exceptions import IBMRuntimeError
 from simple_placements import SimpleEstimate, SimplePlacement, qpu_placement
 
-from quantum.execution import ExecutionFailed, ExecutionHistory, ExecutionRecord, run_with_fallback
+from broker.fallback import ExecutionFailed, run_with_fallback
+from broker.records import ExecutionHistory, ExecutionRecord
 from quantum.executors import estimator_for, sampler_for
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import fcntl
 import gc
 import logging
+import math
 import os
 import subprocess
 import sys
@@ -26,7 +27,8 @@ from qiskit_ibm_runtime.fake_provider.local_runtime_job import LocalRuntimeJob
 from qiskit_ibm_runtime.fake_provider.local_service import QiskitRuntimeLocalService
 from simple_placements import SimplePlacement, qpu_placement
 
-from quantum.execution import ExecutionHistory, run_with_fallback
+from broker.fallback import run_with_fallback
+from broker.records import ExecutionHistory
 from quantum.executors import estimator_for, sampler_for
 from quantum.job_journal import (
     JobJournal,
@@ -274,7 +276,7 @@ def test_records_carry_the_submitted_job_id_and_reattached_ones_teach_no_times(
     manila: BackendV2, tmp_path: Path
 ) -> None:
     placement = qpu_placement(options={})  # a real QPU's records would teach the broker
-    history = ExecutionHistory(tmp_path / "records.jsonl")
+    history = ExecutionHistory(tmp_path / "records.jsonl", loaded_per_core=math.inf)  # any load
 
     def run(sampler: Any) -> Any:
         return sampler.run([bell()], shots=SHOTS).result()

@@ -14,8 +14,8 @@ from qiskit_ibm_runtime.api.exceptions import RequestsApiError
 from qiskit_ibm_runtime.exceptions import RuntimeJobTimeoutError
 from simple_placements import qpu_placement
 
+from broker.fallback import ExecutionFailed, run_with_fallback
 from quantum.circuit_families import ghz
-from quantum.execution import ExecutionFailed, run_with_fallback
 from quantum.executors import sampler_for
 
 SHOTS = 100

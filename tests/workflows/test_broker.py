@@ -12,12 +12,14 @@ from qiskit.circuit.random import random_circuit
 from qiskit.quantum_info import random_clifford
 from qiskit.transpiler.exceptions import TranspilerError
 
+from broker.catalog import discover_catalog
+from broker.fallback import fallback_placements, run_with_fallback
+from broker.models import Placement, PlacementRefused, Policy, Resource, ResourceCatalog
+from broker.place import place
+from broker.records import ExecutionHistory, ExecutionRecord
 from quantum.circuit_families import ghz, qft_of_ghz, quantum_volume
-from quantum.execution import ExecutionHistory, ExecutionRecord, run_with_fallback
 from quantum.executors import aer_backend_options, sampler_for
 from quantum.profiles import QuantumSegment
-from workflows.broker import Placement, PlacementRefused, Policy, fallback_placements, place
-from workflows.catalog import Resource, ResourceCatalog, discover_catalog
 
 GIB = 2**30
 
@@ -141,7 +143,7 @@ def test_qpu_the_transpiler_cannot_map_to_is_ruled_out_not_a_crash(
             "ecr would be supported on [Qubit(102), Qubit(92)] if the direction was swapped"
         )
 
-    monkeypatch.setattr("workflows.broker.estimate_qpu", untranspilable)
+    monkeypatch.setattr("quantum.cost_model.estimate_qpu", untranspilable)
     segment = QuantumSegment("ghz", [ghz(3)], "sampler", shots=1000)
     placement = place(segment, catalog_with_qpu)
     assert placement.resource == "aer-cpu"

@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 from prefect import flow
 
+from broker.catalog import discover_catalog
+from broker.models import Placement, Policy
+from broker.place import place
 from quantum.circuit_families import ghz
 from quantum.executors import sampler_for
 from quantum.profiles import QuantumSegment
-from workflows.broker import Placement, Policy, place
-from workflows.catalog import discover_catalog
 from workflows.qpu_slots import QPU_LIMIT, ensure_qpu_limit, qpu_slot
 
 SHOTS = 200

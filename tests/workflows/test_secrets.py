@@ -11,13 +11,13 @@ import pytest
 from prefect.blocks.system import Secret
 from pymatgen.core import Lattice, Structure
 
-from workflows.catalog import discover_catalog
+from broker.catalog import discover_catalog
+from config.settings import get_settings
 from workflows.materials_screening import materials_screening
 
 # Imported here, not in the tests: importing Prefect's flow machinery sets up its logging, which replaces the root
 # logger's handlers, caplog's among them.
 from workflows.qpu_access import read_ibm_token
-from workflows.settings import get_settings
 
 FAKE_TOKEN = "qcflow-FAKE-ibm-token-7c1e5b2a9d4f"  # recognisable; IBM Quantum is unreachable from here anyway
 FRAGMENT = FAKE_TOKEN[-12:]  # a leak of part of the token counts too
@@ -180,5 +180,5 @@ def test_without_ibm_the_catalog_does_not_call_ibm_even_with_a_token(
 ) -> None:
     monkeypatch.setenv("QISKIT_IBM_TOKEN", FAKE_TOKEN)
     catalog = discover_catalog(ibm=False)  # `qcflow resources` without --ibm
-    assert [r.name for r in catalog.resources if r.kind != "simulator"] == []
+    assert catalog.of_kind("qpu") == []
     assert not any("IBM" in r.getMessage() for r in every_log_record.records)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from config.settings import QcflowSettings, get_settings
 from workflows.cli import main
-from workflows.settings import QcflowSettings, get_settings
 
 
 @pytest.fixture

@@ -82,7 +82,7 @@ def api_post(api: str, path: str, body: dict[str, Any]) -> Any:
 
 
 def test_deployment_run_and_its_artifacts_in_the_prefect_ui(tmp_path: Path) -> None:
-    from workflows.settings import get_settings
+    from config.settings import get_settings
 
     port = free_port()
     api = f"http://127.0.0.1:{port}/api"

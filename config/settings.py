@@ -28,6 +28,10 @@ class QcflowSettings(BaseSettings):
         default=16, ge=1, le=1000, description="Structures per surrogate task (one Prefect task each)."
     )
     progress_bar: bool = Field(default=True, description="Show a progress bar on the terminal.")
+    dask_address: str | None = Field(
+        default=None,
+        description="Scheduler address of a running Dask cluster (tcp://host:8786) for classical work.",
+    )
     qpu_token_secret_block: str | None = Field(
         default=None, description="Prefect Secret block holding an IBM Quantum token (else QISKIT_IBM_TOKEN)."
     )

@@ -1,8 +1,8 @@
-"""Running a segment through its placements: retries, fallback, and the records that teach the estimates.
+"""Running a segment through its placements: retries, fallback to the runners-up, and one record per run.
 
-`run_with_fallback` runs a chain of placements (the choice, then the runners-up), retrying transient errors, and
-returns an `ExecutionRecord`; `ExecutionHistory` persists records as JSON lines and turns them into corrections
-of the broker's time estimates.
+`run_with_fallback` runs a chain of placements (the choice, then the runners-up, from `fallback_placements`),
+retrying transient errors, and returns the result with an `ExecutionRecord`; the record is appended to the history
+whether the run succeeded or not.
 """
 
 from __future__ import annotations
@@ -10,51 +10,15 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, Field
-
-from quantum.executors import PlacementLike
+from broker.models import Placement
+from broker.records import ExecutionHistory, ExecutionRecord, load_per_core, time_model_of
 from quantum.job_journal import Submission, submissions_recorded
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class ExecutionRecord(BaseModel):
-    """What happened when a segment ran: where, predicted vs measured time, retries, fallbacks, errors."""
-
-    segment: str
-    resource: str
-    method: str
-    device: str
-    succeeded: bool
-    predicted_seconds: float
-    model_seconds: float | None = Field(
-        None, description="the uncorrected model estimate behind the prediction"
-    )
-    measured_seconds: float | None = None
-    predicted_memory_bytes: int = 0
-    cost_usd: float | None = None
-    energy_joules: float | None = None
-    attempts: int = 1
-    retries: int = 0
-    fallbacks: list[str] = Field(default_factory=list, description="placements that failed before this one")
-    errors: list[str] = Field(default_factory=list)
-    what_if: bool = Field(False, description="a fake backend run locally; its time says nothing of the QPU")
-    job_id: str | None = Field(None, description="the QPU job, as journaled before waiting on it")
-    reattached: bool = Field(False, description="a job an earlier run submitted; the time is not the job's")
-    started_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    time_model: str | None = Field(
-        None, description="the time model of the prediction, where not the method's own (statevector_unfused)"
-    )
-
-    def label(self) -> str:
-        """Short name, e.g. 'aer-cpu/statevector'."""
-        return f"{self.resource}/{self.method}"
 
 
 class ExecutionFailed(RuntimeError):
@@ -67,73 +31,7 @@ class ExecutionFailed(RuntimeError):
         self.record = record
 
 
-class ExecutionHistory:
-    """Execution records persisted as JSON lines; the broker's estimates learn from them."""
-
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-
-    def append(self, record: ExecutionRecord) -> None:
-        """Add one record (the file and its folder are created when missing)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(record.model_dump_json() + "\n")
-
-    def records(self) -> list[ExecutionRecord]:
-        """All records, oldest first; unreadable lines are skipped with a warning."""
-        if not self.path.exists():
-            return []
-        found = []
-        for number, line in enumerate(self.path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                found.append(ExecutionRecord.model_validate_json(line))
-            except ValueError:
-                logger.warning("skipping unreadable execution record at %s line %d", self.path, number)
-        return found
-
-    def correction(
-        self, resource: str, method: str, model_seconds: float | None = None, last: int = 20
-    ) -> tuple[float, int]:
-        """(factor, records used): geometric mean of measured / modelled time over recent comparable runs.
-
-        `method` is the method, or the time model where a run option has its own (`statevector_unfused`).
-
-        Runs count as comparable when their modelled time is within 10x of `model_seconds` (overhead-bound and
-        work-bound runs err differently). The factor is clipped to [0.05, 20].
-        """
-        ratios = []
-        for record in reversed(self.records()):
-            base = record.model_seconds or record.predicted_seconds
-            if (
-                (record.resource, record.time_model or record.method) != (resource, method)
-                or record.what_if
-                or record.reattached
-                or not record.succeeded
-            ):
-                continue
-            if not record.measured_seconds or not base or base <= 0:
-                continue
-            if model_seconds and not 0.1 <= base / model_seconds <= 10:
-                continue
-            ratios.append(record.measured_seconds / base)
-            if len(ratios) >= last:
-                break
-        if not ratios:
-            return 1.0, 0
-        factor = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
-        return min(max(factor, 0.05), 20.0), len(ratios)
-
-
-def time_model_of(method: str, options: Mapping[str, Any]) -> str | None:
-    """The time model behind an estimate with these run options, where it is not the method's own."""
-    return (
-        "statevector_unfused" if method == "statevector" and options.get("fusion_enable") is False else None
-    )
-
-
-def _record_for(placement: PlacementLike, **fields: Any) -> ExecutionRecord:
+def _record_for(placement: Placement, **fields: Any) -> ExecutionRecord:
     estimate = placement.estimate
     return ExecutionRecord(
         time_model=time_model_of(placement.method, placement.options),
@@ -141,8 +39,9 @@ def _record_for(placement: PlacementLike, **fields: Any) -> ExecutionRecord:
         resource=placement.resource,
         method=placement.method,
         device=placement.device,
+        kind=placement.kind,
         predicted_seconds=estimate.seconds,
-        model_seconds=getattr(estimate, "model_seconds", None),
+        model_seconds=estimate.model_seconds,
         predicted_memory_bytes=estimate.memory_bytes,
         what_if=bool(placement.options.get("what_if", False)),
         **fields,
@@ -150,13 +49,14 @@ def _record_for(placement: PlacementLike, **fields: Any) -> ExecutionRecord:
 
 
 def run_with_fallback(
-    placements: Sequence[PlacementLike],
+    placements: Sequence[Placement],
     run: Callable[[Any], T],
     *,
-    prepare: Callable[[PlacementLike], Any] | None = None,
+    prepare: Callable[[Placement], Any] | None = None,
     retries: int = 1,
     transient: tuple[type[BaseException], ...] | None = None,
     history: ExecutionHistory | None = None,
+    calls_of: Callable[[T], int] | None = None,
 ) -> tuple[T, ExecutionRecord]:
     """Run `run(placement)` on the first placement; retry transient errors, then fall back to the next.
 
@@ -166,6 +66,8 @@ def run_with_fallback(
     record is appended to `history` either way. `transient` defaults to `transient_errors()`. A QPU job that was
     submitted and then only timed out or lost its connection may still run, and is paid for: the chain stops
     there (a rerun re-attaches to the journaled job) rather than paying again on the next placement.
+    `calls_of(result)` counts the primitive calls a run made (VQE, QAOA): the record then holds the time per
+    call, which is what the placement estimated, and the count.
     """
     if not placements:
         raise ValueError("placements is empty; pass the broker's placement chain (fallback_placements)")
@@ -180,6 +82,7 @@ def run_with_fallback(
             argument: Any = None
             try:
                 argument = prepare(placement) if prepare is not None else placement
+                load = load_per_core()
                 started = time.perf_counter()
                 with submissions_recorded() as submissions:
                     result = run(argument)
@@ -197,10 +100,11 @@ def run_with_fallback(
             finally:
                 if prepare is not None:
                     _close(argument)
+            calls = max(calls_of(result), 1) if calls_of is not None else 1
             record = _record_for(
-                placement, succeeded=True, measured_seconds=measured, attempts=attempts, retries=attempt,
-                fallbacks=failed, errors=errors, **_job_fields(result, submissions),
-                **_scaled_costs(placement, measured),
+                placement, succeeded=True, measured_seconds=measured / calls, attempts=attempts, retries=attempt,
+                fallbacks=failed, errors=errors, calls=calls, load_per_core=load, total_seconds=measured,
+                **_job_fields(result, submissions), **_scaled_costs(placement, measured, calls),
             )  # fmt: skip
             if history is not None:
                 history.append(record)
@@ -219,7 +123,7 @@ def _close(primitive: Any) -> None:
 
 
 def _failed(
-    placement: PlacementLike,
+    placement: Placement,
     attempts: int,
     failed: list[str],
     errors: list[str],
@@ -232,7 +136,7 @@ def _failed(
     return ExecutionFailed(record)
 
 
-def _job_may_still_run(placement: PlacementLike, submission: Submission) -> str:
+def _job_may_still_run(placement: Placement, submission: Submission) -> str:
     return (
         f"{placement.label()}: QPU job {submission.job_id} was submitted and may still be running (and billed); "
         "not falling back to another resource. Run again to re-attach to it through the job journal"
@@ -255,12 +159,13 @@ def transient_errors() -> tuple[type[BaseException], ...]:
     return tuple(found)
 
 
-def _scaled_costs(placement: PlacementLike, measured: float) -> dict[str, float | None]:
-    """Cost and energy scaled from the estimate by measured / predicted time; on a QPU the estimate's own, since
-    IBM bills QPU usage, not the wall time the client waited (queue included, or nothing for a re-attached job)."""
+def _scaled_costs(placement: Placement, measured: float, calls: int = 1) -> dict[str, float | None]:
+    """Cost and energy of the whole run (`measured` seconds over `calls` calls of the estimated kind), scaled
+    from the per-call estimate by measured / predicted time; on a QPU the estimate's own per call, since IBM bills
+    QPU usage, not the wall time the client waited (queue included, or nothing for a re-attached job)."""
     estimate = placement.estimate
     if placement.device == "QPU":
-        return {"cost_usd": estimate.cost_usd, "energy_joules": estimate.energy_joules}
+        return {"cost_usd": estimate.cost_usd * calls, "energy_joules": estimate.energy_joules * calls}
     if not estimate.seconds or not math.isfinite(estimate.seconds) or estimate.seconds <= 0:
         return {"cost_usd": None, "energy_joules": None}
     scale = measured / estimate.seconds
@@ -273,3 +178,15 @@ def _job_fields(result: Any, submissions: list[Submission]) -> dict[str, Any]:
         return {"job_id": submissions[-1].job_id, "reattached": any(s.reattached for s in submissions)}
     job_id = getattr(result, "job_id", None)
     return {"job_id": job_id() if callable(job_id) else job_id}
+
+
+def fallback_placements(placement: Placement) -> list[Placement]:
+    """The placement followed by each feasible runner-up as a placement of its own, in order."""
+    chain = [placement]
+    feasible = [e for e in placement.runners_up if e.feasible]
+    for index, estimate in enumerate(feasible):
+        reason = f"fallback: runner-up {index + 1} after {placement.label()} failed"
+        chain.append(
+            Placement.on(placement.segment, placement.kind, estimate, feasible[index + 1 :], [reason])
+        )
+    return chain

@@ -1,0 +1,62 @@
+"""The resource catalog: every place a segment can run, discovered at start-up (plain Python, no Prefect).
+
+It merges what `classical.resources` finds (the flow's threads, local processes, a CUDA GPU, a configured Dask
+cluster) with what `quantum.resources` finds (Aer on the CPU and GPU, fake backends when asked, IBM QPUs when a
+token is given: from a Prefect Secret block read by the caller, or the environment variable QISKIT_IBM_TOKEN).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from broker.models import ResourceCatalog
+from classical.resources import classical_resources
+from config.settings import QcflowSettings
+from quantum.resources import cpu_resource, gpu_resource, qpu_resource
+from quantum.runtime import DEFAULT_FAKE_BACKENDS, fake_backend, ibm_backends
+from quantum.runtime import ibm_token as resolve_ibm_token
+
+logger = logging.getLogger(__name__)
+
+
+def discover_catalog(
+    *,
+    include_fake_backends: bool = False,
+    ibm_token: str | None = None,
+    fake_backends: Sequence[str] = DEFAULT_FAKE_BACKENDS,
+    settings: QcflowSettings | None = None,
+    ibm: bool = True,
+    classical: bool = True,
+    dask_address: str | None = None,
+) -> ResourceCatalog:
+    """Discover the resources of this machine and, when asked, fake backends and IBM QPUs.
+
+    `ibm_token` falls back to the environment variable QISKIT_IBM_TOKEN; without either, or with `ibm=False`, no
+    IBM QPU is listed. An unreachable IBM service is logged (without the token) and left out. `classical=False`
+    leaves out the classical resources; `dask_address` (else QCFLOW_DASK_ADDRESS) adds a running Dask cluster.
+    """
+    settings = settings or QcflowSettings()
+    catalog = ResourceCatalog(resources=[cpu_resource(settings)])
+    gpu = gpu_resource(settings)
+    if gpu is not None:
+        catalog.resources.append(gpu)
+    if include_fake_backends:
+        for name in fake_backends:
+            backend = fake_backend(name)
+            catalog.add_backend(qpu_resource(backend, settings, what_if=True), backend)
+    token = resolve_ibm_token(ibm_token) if ibm else None
+    if token:
+        try:
+            backends = ibm_backends(token)
+        except Exception as error:  # network or account errors: the flow still runs on local resources
+            said = str(error).replace(token, "***")[:300]  # the service's own words, never the token
+            logger.warning(
+                "IBM Quantum is unreachable (%s: %s); continuing without QPUs", type(error).__name__, said
+            )
+            backends = []
+        for backend in backends:
+            catalog.add_backend(qpu_resource(backend, settings, what_if=False), backend)
+    if classical:
+        catalog.resources.extend(classical_resources(settings, dask_address))
+    return catalog

@@ -1,0 +1,284 @@
+"""Cost models of classical segments: time, memory, cost and energy per resource and run option (no Prefect).
+
+Options the broker chooses for a classical segment: the executor (the flow's threads, local processes, a Dask
+cluster), the number of parallel workers, torch threads and device, and the batch size (structures per task).
+
+Constants were measured on the project's reference machine (2 cores, no GPU; `benchmarks/classical_placement.py`
+measures them again and prints the estimate errors). Execution records correct them per resource and method once a
+method has three comparable runs (`broker.records`). The CUDA figures are uncalibrated assumptions: no GPU here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from broker.cost_models import Adjust, Estimates
+from broker.models import Estimate, Policy, Resource, ResourceCatalog
+from classical.segments import ClimateEnsemble, MLPotentialBatch
+from config.settings import QcflowSettings
+from quantum.estimates import human_bytes
+
+# CHGNet 0.3.0 on one core, one torch thread (batched static prediction): 20-38 ms per 8-atom cell, 110-180 ms at
+# 54-64 atoms, so about 6 ms + 2.2 ms per atom per structure.
+STATIC_SECONDS = 0.006
+STATIC_SECONDS_PER_ATOM = 0.0022
+# A FIRE step evaluates energy, forces and stress (autograd): about 2.5 static predictions, plus ASE's own step.
+RELAX_STEP_FACTOR = 2.5
+RELAX_STEP_SECONDS = 0.004
+# Steps a relaxation of a screening cell takes before fmax = 0.1 eV/Å (1-3 s relaxations of small cells here).
+TYPICAL_RELAX_STEPS = 30
+# Loading CHGNet's weights in a fresh process or thread instance (torch import included in a new process).
+MODEL_LOAD_SECONDS = 4.0
+# Starting a Dask LocalCluster of processes (scheduler, nannies, workers) before any task runs.
+CLUSTER_START_SECONDS = 3.0
+# Orchestration per Prefect task (ephemeral API, 2 cores: ~10 ms sequential, ~30 ms mapped), and on Dask.
+TASK_SECONDS = {"threads": 0.03, "processes": 0.06, "dask": 0.06}
+# Fraction of a CHGNet call that runs outside the GIL (torch kernels); the rest (graph building in pymatgen, ASE's
+# optimizer loop) serialises threads of one process. Amdahl's law gives the speed-up of w threads.
+PARALLEL_FRACTION_OUTSIDE_GIL = {"static": 0.6, "relax": 0.5}
+# Memory: torch and CHGNet resident per worker, and the crystal graph with activations per atom (static) or with
+# the autograd graph for forces and stress (relax).
+WORKER_BASE_BYTES = 600 * 2**20
+BYTES_PER_ATOM = {"static": 40_000, "relax": 100_000}
+# Assumption, uncalibrated (no GPU here): a CUDA card predicts 10x faster than one CPU core, after 2 s of start-up.
+CUDA_SPEEDUP = 10.0
+CUDA_START_SECONDS = 2.0
+# Tasks per worker: enough for load balance, few enough that the API never sees thousands of tasks.
+TASKS_PER_WORKER = 4
+MAX_TASKS = 300
+
+# Climate: the two-layer emulator steps 7.0e7 member-years per second per core through `run_ensemble` (numpy),
+# and holds about 12 float64 arrays of members x years while it runs.
+CLIMATE_MEMBER_YEARS_PER_SECOND = 7.0e7
+CLIMATE_BYTES_PER_MEMBER_YEAR = 12 * 8
+CLIMATE_TASK_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class Parallelism:
+    """How a resource would run the work: executor, workers, and the cores they really get."""
+
+    executor: str
+    workers: int
+    cores_free: float
+
+
+def _free_cores(resource: Resource) -> float:
+    """Cores not busy with other work (at least one): the load average counts what else is running."""
+    return max(1.0, resource.cores - resource.load) if resource.executor != "dask" else float(resource.cores)
+
+
+def _speedup(parallel: Parallelism, fraction_outside_gil: float) -> float:
+    """Speed-up of `workers` over one worker: processes scale with the free cores; threads by Amdahl's law."""
+    usable = min(float(parallel.workers), parallel.cores_free)
+    if parallel.executor == "threads":
+        return 1.0 / ((1.0 - fraction_outside_gil) + fraction_outside_gil / usable)
+    return usable
+
+
+def _worker_counts(resource: Resource) -> list[int]:
+    if resource.device == "GPU":
+        return [1]
+    return sorted({1, resource.workers} | ({2} if resource.workers >= 2 else set()))
+
+
+def _batch_size(structures: int, workers: int) -> int:
+    """Structures per task: TASKS_PER_WORKER tasks per worker, never more than MAX_TASKS tasks in all."""
+    tasks = min(MAX_TASKS, max(1, workers * TASKS_PER_WORKER))
+    return max(1, math.ceil(structures / tasks), math.ceil(structures / MAX_TASKS))
+
+
+def _priced(resource: Resource, seconds: float, workers: int) -> dict[str, float]:
+    share = workers / max(resource.workers, 1)
+    return {
+        "cost_usd": seconds * resource.price_per_second_usd * share,
+        "energy_joules": seconds * resource.power_watts * share,
+    }
+
+
+class MLPotentialCostModel:
+    """Time and memory of an ML-potential batch on every classical resource, executor and worker count."""
+
+    kind = "ml_potential"
+
+    def estimate(
+        self,
+        segment: MLPotentialBatch,
+        catalog: ResourceCatalog,
+        policy: Policy,
+        adjust: Adjust,
+        settings: QcflowSettings,
+    ) -> Estimates:
+        estimates, notes = [], []
+        for resource in catalog.of_kind("classical"):
+            if "ml_potential" not in resource.methods:
+                continue
+            for workers in _worker_counts(resource):
+                adjusted, note = adjust(self._one(segment, resource, workers, settings))
+                estimates.append(adjusted)
+                if note:
+                    notes.append(note)
+        return Estimates(estimates=estimates, summary=segment.summary(), notes=notes, profile=segment)
+
+    def _one(
+        self, segment: MLPotentialBatch, resource: Resource, workers: int, settings: QcflowSettings
+    ) -> Estimate:
+        mode = "relax" if segment.relax_steps else "static"
+        parallel = Parallelism(resource.executor or "threads", workers, _free_cores(resource))
+        batch = _batch_size(segment.structures, workers)
+        tasks = math.ceil(segment.structures / batch) if segment.structures else 0
+        compute = sum(_structure_seconds(atoms, segment.relax_steps) for atoms in segment.atoms)
+        if resource.device == "GPU":
+            compute = compute / CUDA_SPEEDUP + CUDA_START_SECONDS
+        seconds = compute / _speedup(parallel, PARALLEL_FRACTION_OUTSIDE_GIL[mode])
+        seconds += tasks * TASK_SECONDS[parallel.executor] / min(workers, parallel.cores_free)
+        if parallel.executor == "processes":
+            seconds += CLUSTER_START_SECONDS + MODEL_LOAD_SECONDS
+        elif parallel.executor == "dask":
+            seconds += MODEL_LOAD_SECONDS
+        elif workers > 1:
+            seconds += MODEL_LOAD_SECONDS  # one model instance per thread, so no lock serialises them
+        largest_batch_atoms = (
+            max(segment.atoms, default=0) if mode == "relax" else _largest_batch(segment, batch)
+        )
+        per_worker = WORKER_BASE_BYTES + BYTES_PER_ATOM[mode] * largest_batch_atoms
+        memory = per_worker * (workers if resource.executor != "dask" else 1)
+        usable = int(resource.memory_free_bytes * settings.memory_headroom)
+        why = None
+        if memory > usable:
+            why = (
+                f"{workers} worker(s) need {human_bytes(memory)} ({human_bytes(per_worker)} each, the largest "
+                f"{'cell' if mode == 'relax' else 'batch'} {largest_batch_atoms:,} atoms), "
+                f"{human_bytes(resource.memory_free_bytes)} free on {resource.name}"
+            )
+        options: dict[str, Any] = {
+            "executor": parallel.executor,
+            "workers": workers,
+            "torch_threads": 1,
+            "device": "cuda" if resource.device == "GPU" else "cpu",
+            "batch_size": batch,
+        }
+        if resource.address:
+            options["address"] = resource.address
+        return Estimate(
+            resource=resource.name,
+            method=mode if workers == 1 else f"{mode}-x{workers}",
+            device=resource.device,
+            seconds=seconds,
+            memory_bytes=memory,
+            fidelity=1.0,
+            feasible=why is None,
+            why_not=why,
+            options=options,
+            **_priced(resource, seconds, workers),
+        )
+
+    def what_would_fit(
+        self,
+        segment: MLPotentialBatch,
+        found: Estimates,
+        catalog: ResourceCatalog,
+        ranked: list[Estimate],
+        settings: QcflowSettings,
+    ) -> list[str]:
+        mode = "relax" if segment.relax_steps else "static"
+        most_free = max((r.memory_free_bytes for r in catalog.of_kind("classical")), default=0)
+        usable = int(most_free * settings.memory_headroom) - WORKER_BASE_BYTES
+        atoms = max(usable // BYTES_PER_ATOM[mode], 0)
+        return [
+            f"cells of at most {atoms:,} atoms (largest now {max(segment.atoms, default=0):,})",
+            "a Dask cluster with more memory per worker (QCFLOW_DASK_ADDRESS)",
+        ]
+
+
+def _structure_seconds(atoms: int, relax_steps: int) -> float:
+    """One structure on one core: a static prediction, or a relaxation of its typical step count."""
+    static = STATIC_SECONDS + STATIC_SECONDS_PER_ATOM * atoms
+    if not relax_steps:
+        return static
+    steps = min(relax_steps, TYPICAL_RELAX_STEPS)
+    return steps * (RELAX_STEP_FACTOR * static + RELAX_STEP_SECONDS) + static
+
+
+def _largest_batch(segment: MLPotentialBatch, batch: int) -> int:
+    """Atoms in the largest batch of `batch` structures, in the segment's order."""
+    return max((sum(segment.atoms[i : i + batch]) for i in range(0, len(segment.atoms), batch)), default=0)
+
+
+class ClimateEnsembleCostModel:
+    """Time and memory of emulator ensembles, one scenario per task, on threads, processes or Dask."""
+
+    kind = "climate_ensemble"
+
+    def estimate(
+        self,
+        segment: ClimateEnsemble,
+        catalog: ResourceCatalog,
+        policy: Policy,
+        adjust: Adjust,
+        settings: QcflowSettings,
+    ) -> Estimates:
+        estimates, notes = [], []
+        for resource in catalog.of_kind("classical"):
+            if "climate_ensemble" not in resource.methods:
+                continue
+            for workers in sorted({1, min(resource.workers, segment.scenarios)}):
+                adjusted, note = adjust(self._one(segment, resource, workers, settings))
+                estimates.append(adjusted)
+                if note:
+                    notes.append(note)
+        return Estimates(estimates=estimates, summary=segment.summary(), notes=notes, profile=segment)
+
+    def _one(
+        self, segment: ClimateEnsemble, resource: Resource, workers: int, settings: QcflowSettings
+    ) -> Estimate:
+        parallel = Parallelism(resource.executor or "threads", workers, _free_cores(resource))
+        compute = segment.member_years / CLIMATE_MEMBER_YEARS_PER_SECOND
+        # numpy releases the GIL in its array loops: threads scale nearly like processes here
+        seconds = compute / _speedup(parallel, 0.9) + segment.scenarios * CLIMATE_TASK_SECONDS
+        if parallel.executor == "processes":
+            seconds += CLUSTER_START_SECONDS
+        per_scenario = segment.members * segment.years * CLIMATE_BYTES_PER_MEMBER_YEAR
+        memory = per_scenario * (workers if resource.executor != "dask" else 1)
+        usable = int(resource.memory_free_bytes * settings.memory_headroom)
+        why = None
+        if memory > usable:
+            why = (
+                f"{workers} scenario(s) at once need {human_bytes(memory)}, "
+                f"{human_bytes(resource.memory_free_bytes)} free on {resource.name}"
+            )
+        options: dict[str, Any] = {"executor": parallel.executor, "workers": workers}
+        if resource.address:
+            options["address"] = resource.address
+        return Estimate(
+            resource=resource.name,
+            method="ensemble" if workers == 1 else f"ensemble-x{workers}",
+            device=resource.device,
+            seconds=seconds,
+            memory_bytes=memory,
+            fidelity=1.0,
+            feasible=why is None,
+            why_not=why,
+            options=options,
+            **_priced(resource, seconds, workers),
+        )
+
+    def what_would_fit(
+        self,
+        segment: ClimateEnsemble,
+        found: Estimates,
+        catalog: ResourceCatalog,
+        ranked: list[Estimate],
+        settings: QcflowSettings,
+    ) -> list[str]:
+        most_free = max((r.memory_free_bytes for r in catalog.of_kind("classical")), default=0)
+        members = int(most_free * settings.memory_headroom) // (segment.years * CLIMATE_BYTES_PER_MEMBER_YEAR)
+        return [f"at most {members:,} members per scenario (now {segment.members:,})"]
+
+
+CLASSICAL_COST_MODELS: dict[str, Any] = {
+    MLPotentialCostModel.kind: MLPotentialCostModel(),
+    ClimateEnsembleCostModel.kind: ClimateEnsembleCostModel(),
+}

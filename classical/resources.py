@@ -1,0 +1,119 @@
+"""Resources for classical work, discovered at start-up: this machine's CPU (cores, free memory, the load on
+them), local worker processes, a CUDA GPU when torch sees one, and a Dask cluster when a scheduler address is
+configured (its workers, threads and memory). No Prefect.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import psutil
+
+from broker.models import Resource
+from config.settings import QcflowSettings
+
+logger = logging.getLogger(__name__)
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def busy_cores() -> float:
+    """Cores busy with other work now: the 1-minute load average (0 where the platform has none)."""
+    try:
+        return float(os.getloadavg()[0])
+    except (AttributeError, OSError):
+        return 0.0
+
+
+def _local(name: str, executor: str, settings: QcflowSettings) -> Resource:
+    memory = psutil.virtual_memory()
+    cores = usable_cores()
+    return Resource(
+        name=name,
+        kind="classical",
+        device="CPU",
+        methods=["ml_potential", "climate_ensemble"],
+        cores=cores,
+        memory_total_bytes=int(memory.total),
+        memory_free_bytes=int(memory.available),
+        price_per_second_usd=settings.cpu_price_per_core_hour_usd * cores / 3600.0,
+        power_watts=settings.cpu_watts_per_core * cores,
+        executor=executor,  # type: ignore[arg-type]
+        workers=cores,
+        load=busy_cores(),
+    )
+
+
+def cuda_resource(settings: QcflowSettings) -> Resource | None:
+    """A CUDA GPU for torch models when torch sees one (else None); runs in the flow's own threads."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    if not torch.cuda.is_available():
+        return None
+    free, total = torch.cuda.mem_get_info()
+    return Resource(
+        name="cuda",
+        kind="classical",
+        device="GPU",
+        methods=["ml_potential"],
+        cores=1,
+        memory_total_bytes=int(total),
+        memory_free_bytes=int(free),
+        price_per_second_usd=settings.gpu_price_per_hour_usd / 3600.0,
+        power_watts=settings.gpu_watts,
+        executor="threads",
+        workers=1,
+    )
+
+
+def dask_resource(address: str, settings: QcflowSettings, timeout_seconds: float = 10.0) -> Resource | None:
+    """A running Dask cluster at `address`: its workers, threads and memory (None, with a warning, when it does
+    not answer within `timeout_seconds`)."""
+    from distributed import Client
+
+    try:
+        with Client(address, timeout=timeout_seconds) as client:
+            workers = client.scheduler_info(n_workers=-1)["workers"].values()
+    except Exception as error:  # unreachable or refused: the flow still runs on local resources
+        logger.warning("Dask scheduler %s did not answer (%s); continuing without it", address, error)
+        return None
+    threads = sum(int(w.get("nthreads", 1)) for w in workers)
+    memory = sum(int(w.get("memory_limit", 0)) for w in workers)
+    per_worker = memory // max(len(workers), 1)
+    return Resource(
+        name="dask",
+        kind="classical",
+        device="CPU",
+        methods=["ml_potential", "climate_ensemble"],
+        cores=threads,
+        memory_total_bytes=memory,
+        memory_free_bytes=per_worker,
+        price_per_second_usd=settings.cpu_price_per_core_hour_usd * threads / 3600.0,
+        power_watts=settings.cpu_watts_per_core * threads,
+        executor="dask",
+        workers=len(workers),
+        address=address,
+    )
+
+
+def classical_resources(settings: QcflowSettings, dask_address: str | None = None) -> list[Resource]:
+    """Every classical resource: the flow's threads, local processes, a CUDA GPU and a Dask cluster if any."""
+    found = [_local("local-threads", "threads", settings), _local("local-processes", "processes", settings)]
+    cuda = cuda_resource(settings)
+    if cuda is not None:
+        found.append(cuda)
+    address = dask_address or settings.dask_address
+    if address:
+        dask = dask_resource(address, settings)
+        if dask is not None:
+            found.append(dask)
+    return found

@@ -1,0 +1,60 @@
+"""Classical segments: what an expensive classical step must compute, profiled from its inputs (no Prefect).
+
+Each kind has a cost model in `classical.cost_models`; `broker.place` finds it by the segment's `kind`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import BaseModel, Field
+
+
+class MLPotentialBatch(BaseModel):
+    """Energies (static) or relaxations of many structures with a universal ML potential (CHGNet).
+
+    `atoms` are the atoms of each structure; `relax_steps` is the optimiser's step limit (0 for static energies).
+    """
+
+    kind: ClassVar[str] = "ml_potential"
+
+    name: str
+    atoms: list[int] = Field(description="atoms per structure, one entry per structure")
+    relax_steps: int = Field(0, ge=0, description="optimizer step limit per relaxation; 0 = static energies")
+    model: str = "chgnet"
+
+    @property
+    def structures(self) -> int:
+        """Number of structures in the segment."""
+        return len(self.atoms)
+
+    def summary(self) -> str:
+        """One line for reasons and reports."""
+        what = f"relaxations (<= {self.relax_steps} steps)" if self.relax_steps else "static energies"
+        largest = max(self.atoms, default=0)
+        return (
+            f"{self.structures} {self.model} {what}, {sum(self.atoms)} atoms in all, largest cell {largest}"
+        )
+
+
+class ClimateEnsemble(BaseModel):
+    """Emulator ensembles: every scenario run with every member over the years (numpy, vectorised over members)."""
+
+    kind: ClassVar[str] = "climate_ensemble"
+
+    name: str
+    scenarios: int = Field(ge=1)
+    members: int = Field(ge=1)
+    years: int = Field(ge=1)
+
+    @property
+    def member_years(self) -> int:
+        """Member-years of time stepping over all scenarios."""
+        return self.scenarios * self.members * self.years
+
+    def summary(self) -> str:
+        """One line for reasons and reports."""
+        return (
+            f"{self.scenarios} scenario(s) x {self.members:,} members x {self.years} years "
+            f"= {self.member_years:,} member-years"
+        )

@@ -1,0 +1,1 @@
+"""qcflow configuration: one settings object read from QCFLOW_* environment variables (no Prefect)."""
