@@ -14,7 +14,7 @@ import re
 import warnings
 from dataclasses import dataclass
 
-from pymatgen.core import Structure
+from pymatgen.core import Element, Structure
 from pymatgen.io.cif import CifParser
 
 from materials.structure_text import StructureFileError, parse_number
@@ -91,6 +91,14 @@ def _read_block(block: CifBlock) -> CifRecord:
             f"{where}: no structure could be built ({detail}); check its cell, symmetry and _atom_site_ loop",
         )
     structure = structures[0]
+    unknown = sorted({sp.symbol for sp in structure.composition if not Element.is_valid_symbol(sp.symbol)})
+    if unknown:
+        return CifRecord(
+            block,
+            None,
+            f"{where}: atom site type(s) {', '.join(map(repr, unknown))} are not element symbols; correct "
+            "_atom_site_type_symbol (or the site labels it is read from)",
+        )
     mismatch = parser.check(structure)
     if mismatch:
         return CifRecord(
@@ -150,6 +158,11 @@ def _check_block_fields(data: dict[str, object]) -> None:
             f"the _atom_site_ loop lists {len(labels)} sites, more than the {MAX_SITES} sites qcflow screens in "
             "one cell; give a smaller (primitive) cell"
         )
+    for axis in ("x", "y", "z"):
+        for key in (f"_atom_site_fract_{axis}", f"_atom_site_Cartn_{axis}"):
+            values = data.get(key, [])
+            for row, value in enumerate(values if isinstance(values, list) else [values], start=1):
+                parse_number(str(value), f"{key} of atom site {row}")
 
 
 def _cell_value(data: dict[str, object], key: str) -> float:

@@ -28,6 +28,7 @@ class PoscarHeader:
 
     symbols: tuple[str, ...] | None
     counts: tuple[int, ...]
+    counts_line: int  # 1-based line number of the (first) counts line
     first_coordinate_line: int  # 0-based index into the lines of the first block
     cartesian: bool
 
@@ -99,6 +100,7 @@ def poscar_header(lines: list[str]) -> PoscarHeader:
             symbols.extend(_element_symbol(token, index + 1) for token in lines[index].split())
             index += 1
     counts: list[int] = []
+    counts_line = index + 1
     while index < len(lines) and _is_integer(_first_token(lines[index])):
         counts.extend(_count(token, index + 1) for token in lines[index].split())
         index += 1
@@ -128,6 +130,7 @@ def poscar_header(lines: list[str]) -> PoscarHeader:
     return PoscarHeader(
         symbols=None if symbols is None else tuple(symbols),
         counts=tuple(counts),
+        counts_line=counts_line,
         first_coordinate_line=index + 1,
         cartesian=mode[0] in "cCkK",
     )
@@ -141,7 +144,7 @@ def _coordinate_lines(lines: list[str], header: PoscarHeader) -> list[list[str]]
     if len(rows) < header.atoms or extra:
         found = min(len(rows), header.atoms) + len(extra)
         raise StructureFileError(
-            f"the counts line gives {_counts_text(header.symbols, header.counts)}: {header.atoms} atom(s), but "
+            f"line {header.counts_line} (counts) gives {_counts_text(header.symbols, header.counts)}: {header.atoms} atom(s), but "
             f"{found} coordinate line(s) follow from line {first}; make the counts match the coordinate "
             "lines (or restore the missing lines)"
         )

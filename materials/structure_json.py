@@ -28,6 +28,8 @@ def read_structure_json(text: str) -> Structure:
     sites = data["sites"]
     if not isinstance(sites, list):
         raise StructureFileError(f"'sites' is {_describe(sites)}; give a list of sites")
+    if not sites:
+        raise StructureFileError("'sites' is empty: the cell holds no atoms; give at least one site")
     if len(sites) > MAX_SITES:
         raise StructureFileError(
             f"'sites' lists {len(sites)} sites, more than the {MAX_SITES} qcflow screens; give a smaller cell"

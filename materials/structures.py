@@ -23,7 +23,7 @@ from materials.cif_reader import read_cif_blocks
 from materials.poscar_reader import read_poscar
 from materials.structure_json import read_structure_json
 from materials.structure_text import StructureFileError, read_structure_text
-from materials.validation import wrapped_structure
+from materials.validation import MAX_FRACTIONAL_COORDINATE, wrapped_structure
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +157,11 @@ def _kind(path: Path) -> str:
 
 def _inside_cell(structure: Structure, source: str) -> Structure:
     """The structure with its sites wrapped into the cell (the same crystal), saying so when any was outside."""
+    frac = structure.frac_coords
+    if not np.isfinite(frac).all() or np.abs(frac).max() > MAX_FRACTIONAL_COORDINATE:
+        return structure  # validation refuses it, naming the site
     wrapped = wrapped_structure(structure)
-    if wrapped is not structure and np.isfinite(structure.frac_coords).all():
+    if wrapped is not structure:
         outside = np.abs(np.floor(structure.frac_coords)).max()
         log.warning(
             "%s: fractional coordinates up to %g cells outside the cell, wrapped into it", source, outside
