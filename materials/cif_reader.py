@@ -44,24 +44,25 @@ class CifRecord:
 
 
 def cif_blocks(text: str) -> list[CifBlock]:
-    """The data blocks of a CIF text, in file order, repeated names included (semicolon text fields skipped)."""
+    """The data blocks of a CIF text, in file order, repeated names included. A line of a semicolon text field
+    that starts with data_ is not a block; it gets a '> ' in front, because pymatgen splits at any such line."""
     starts: list[tuple[int, str]] = []
     lines = text.splitlines(keepends=True)
     in_text_field = False
-    offset = 0
-    for line in lines:
+    for number, line in enumerate(lines):
         if line.startswith(";"):
             in_text_field = not in_text_field
-        elif not in_text_field and (match := _DATA_LINE.match(line)):
-            starts.append((offset, match.group(1)))
-        offset += len(line)
+        elif in_text_field and _DATA_LINE.match(line):
+            lines[number] = "> " + line
+        elif match := _DATA_LINE.match(line):
+            starts.append((number, match.group(1)))
     if not starts:
         raise StructureFileError(
             "the file has no 'data_' line, so no CIF data block; is it a CIF? (a CIF starts with data_<name>)"
         )
-    ends = [start for start, _ in starts[1:]] + [len(text)]
+    ends = [start for start, _ in starts[1:]] + [len(lines)]
     return [
-        CifBlock(name=name or "(unnamed)", index=index, text=text[start:end])
+        CifBlock(name=name or "(unnamed)", index=index, text="".join(lines[start:end]))
         for index, ((start, name), end) in enumerate(zip(starts, ends, strict=True), start=1)
     ]
 

@@ -91,6 +91,15 @@ def poscar_cases() -> list[Case]:
             "vasp6-potcar-names", _replace_line(POSCAR, 6, "Mg_pv/f474ac0d O/79d99"), "MgO", refused=False
         ),
     ]
+    selective = Poscar(MGO, selective_dynamics=[[True, True, False]] * len(MGO)).get_str()
+    cartesian = Poscar(MGO).get_str(direct=False)
+    volume = f"{-MGO.volume:.6f}"
+    cases += [
+        _poscar("selective-dynamics", selective, "MgO", refused=False),
+        _poscar("cartesian", cartesian, "MgO", refused=False),
+        _poscar("negative-scale-is-volume", _replace_line(POSCAR, 2, volume), "MgO", refused=False),
+        _poscar("velocities-block", POSCAR.rstrip() + "\n\n" + "0.0 0.0 0.0\n" * 8, "MgO", refused=False),
+    ]
     for keep in (1, 3, 5, 6, 7, 8, 10, 12, 15):  # truncated after `keep` lines
         cases.append(_poscar(f"truncated-{keep}", "\n".join(lines[:keep]), "line"))
     return cases
@@ -169,6 +178,12 @@ def cif_cases() -> list[Case]:
             ),
             "block 1",
         ),
+    ]
+    abstract = "_publ_section_abstract\n;\ndata_not_a_block, inside a text field\n;\n"
+    text_field = CIF.replace("data_MgO\n", "data_MgO\n" + abstract)
+    cases += [
+        _cif("symmetrized", str(CifWriter(MGO, symprec=0.01)), "MgO", refused=False),
+        _cif("data-inside-text-field", text_field, "MgO", refused=False),
     ]
     for fraction in (0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95):  # truncated at a fraction of its characters
         cases.append(_cif(f"truncated-{fraction}", CIF[: int(len(CIF) * fraction)], "block 1"))
