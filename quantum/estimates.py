@@ -45,6 +45,12 @@ EXTENDED_STABILIZER_ERROR = 0.05
 T_GATE_EXTENT = 1.0 / math.cos(math.pi / 8) ** 2
 # Aer's own limit for the extended-stabilizer and MPS methods (AerSimulator configuration n_qubits, 0.18.2).
 EXTENDED_STABILIZER_MAX_QUBITS = 63
+# Estimates stay finite at any width: powers of two are evaluated up to 2^MAX_LOG2 (a float overflows at 2^1024),
+# every time feature is capped at MAX_FEATURE and memory at 2^MAX_LOG2 bytes. Nothing near these fits anywhere, so
+# a capped estimate is refused as the exact one would be.
+MAX_LOG2 = 1000
+MAX_FEATURE = 1e250
+MAX_MEMORY_BYTES = 2**MAX_LOG2
 
 # Seconds. Fitted by `python benchmarks/broker.py calibrate` (non-negative least squares on relative error; Aer
 # 0.18.2 AerSimulator.run after a warm-up run, fastest of up to five, 100-10,000 shots, 2 cores otherwise idle,
@@ -76,6 +82,22 @@ TIME_CONSTANTS: dict[str, dict[str, float]] = {
     "statevector_unfused": {"call": 0.0, "circuit": 0.000725, "gate": 4.22e-05, "amp": 5.58e-10},
     "extended_stabilizer": {"call": 0.00164, "circuit": 0.0, "gate": 1.16e-14, "shot": 3.11e-12, "term": 0.0},
 }  # fmt: skip
+# Circuits Aer runs shot by shot (mid-circuit measurement, reset, classical control, noise): each instruction is set
+# up once per run, then every shot re-runs the gates. Per-shot costs measured here (Aer 0.18.2, 2 cores under
+# load, counterfeit-coin circuits of 10-151 qubits with QASM 2 `if` on the register, 1-100 shots): stabilizer
+# 12-21 ns per gate x qubit; MPS about 10 us per gate plus 0.3 us per unit of MPS work (chi^3 per swap or
+# contraction); statevector 4.7 ns per amplitude per gate or measurement (14-18 qubits). Aer's Python compiler
+# inlines control flow once per circuit, at about 18 us per control-flow instruction x classical bit (151 qubits:
+# 0.82 s whatever the method). The per-shot sampling terms stay as fitted above.
+SHOT_BY_SHOT_CONSTANTS: dict[str, dict[str, float]] = {
+    "statevector": {"trajamp": 4.7e-9},
+    "statevector_unfused": {"trajamp": 4.7e-9},
+    "density_matrix": {"trajamp": 4.7e-9},
+    "matrix_product_state": {"trajgate": 1.0e-5, "trajwork": 3.1e-7},
+    "stabilizer": {"trajgaten": 1.7e-8},
+    "extended_stabilizer": {},
+}
+CONTROL_FLOW_SECONDS_PER_BIT = 1.8e-5
 # Statevector time in single vs double precision: Aer 0.18.2 here, 1,000 shots, 20-22 qubits: quantum volume 1.24x,
 # QAOA 1.13x, EfficientSU2 0.90x (single is no faster: it is chosen to fit in memory, never for speed).
 SINGLE_PRECISION_TIME = 1.1
@@ -107,6 +129,11 @@ class MethodEstimate:
     why_unsupported: str | None = None
 
 
+def capped_power_of_two(exponent: float) -> float:
+    """2^exponent as a float, at most 2^MAX_LOG2 (2.0 ** 1024 raises OverflowError)."""
+    return 2.0 ** min(exponent, MAX_LOG2)
+
+
 def samples_memory_bytes(profile: CircuitProfile, method: AerMethod) -> int:
     """Memory for the sampled shots: Aer keeps every shot's outcome (SamplerV2 asks for per-shot memory) before
     the primitive packs them, so memory grows with shots, not with distinct outcomes.
@@ -123,8 +150,9 @@ def samples_memory_bytes(profile: CircuitProfile, method: AerMethod) -> int:
 
 
 def memory_bytes(profile: CircuitProfile, method: AerMethod, precision: str = "double") -> int:
-    """Bytes of state a method stores for the widest circuit of the segment (without the Python process)."""
-    n = profile.num_qubits
+    """Bytes of state a method stores for the widest circuit of the segment (without the Python process), at most
+    MAX_MEMORY_BYTES."""
+    n = min(profile.num_qubits, MAX_LOG2)  # beyond, a statevector or density matrix is over the cap anyway
     amplitude = BYTES_PER_AMPLITUDE[precision]
     if method == "statevector":
         state = amplitude * 2**n
@@ -135,8 +163,8 @@ def memory_bytes(profile: CircuitProfile, method: AerMethod, precision: str = "d
     elif method == "extended_stabilizer":
         state = extended_stabilizer_states(profile) * (n * n // 4 + 64)
     else:
-        state = mps_memory_bytes(profile.bond_dimension_log2, n, amplitude)
-    return int(state) + samples_memory_bytes(profile, method)
+        state = mps_memory_bytes(profile.bond_dimension_log2, profile.num_qubits, amplitude)
+    return min(int(state) + samples_memory_bytes(profile, method), MAX_MEMORY_BYTES)
 
 
 def mps_memory_bytes(bond_log2: list[int], num_qubits: int, amplitude: int = 16) -> int:
@@ -181,34 +209,64 @@ def time_features(
     tableau costs n per gate and n^2 per measured shot or term; the extended stabilizer multiplies by its states.
     """
     features = {"call": 1.0, "circuit": float(_runs(profile))}
-    if time_model(profile, method, fusion) == "statevector_unfused":
-        return features | _unfused_statevector_features(profile, cores, precision)
-    if method in ("statevector", "density_matrix"):
-        return features | _dense_state_features(profile, method, cores, precision)
-    if method == "matrix_product_state":
-        if profile.mps_trial_seconds is not None:  # measured here on these circuits: no model needed
-            return _mps_trial_features(profile)
-        return features | _mps_features(profile)
-    if method == "stabilizer":
-        return features | _stabilizer_features(profile)
-    return features | _extended_stabilizer_features(profile)
+    model = time_model(profile, method, fusion)
+    if method == "matrix_product_state" and profile.mps_trial_seconds is not None:
+        return _capped(_mps_trial_features(profile))  # measured here on these circuits: no model needed
+    if model == "statevector_unfused":
+        features |= _unfused_statevector_features(profile, cores, precision)
+    elif method in ("statevector", "density_matrix"):
+        features |= _dense_state_features(profile, method, cores, precision)
+    elif method == "matrix_product_state":
+        features |= _mps_features(profile)
+    elif method == "stabilizer":
+        features |= _stabilizer_features(profile)
+    else:
+        return _capped(features | _extended_stabilizer_features(profile))
+    features["cflow"] = float(profile.control_flow_ops * profile.num_clbits * profile.parameter_sets)
+    return _capped(features | _shot_by_shot_features(profile, method))
+
+
+def _capped(features: dict[str, float]) -> dict[str, float]:
+    """Every feature finite and at most MAX_FEATURE (a product of huge factors overflows to inf, inf * 0 is nan)."""
+    return {key: value if value <= MAX_FEATURE else MAX_FEATURE for key, value in features.items()}
 
 
 def _runs(profile: CircuitProfile) -> int:
     return profile.num_circuits * profile.parameter_sets
 
 
-def _trajectories(profile: CircuitProfile) -> int:
-    """Runs of the circuit: one per shot when noisy (Aer's trajectories) or when shots cannot all be sampled from
-    one final state (mid-circuit measurement, reset, classical control); else one."""
-    per_shot = profile.noisy or not profile.sampled_once
+def _trajectories(profile: CircuitProfile, method: AerMethod | None = None) -> int:
+    """Runs of the circuit: one per shot when noisy (Aer's trajectories; a density matrix holds the noise itself)
+    or when shots cannot all be sampled from one final state (mid-circuit measurement, reset, classical control);
+    else one."""
+    noisy_trajectories = profile.noisy and method != "density_matrix"
+    per_shot = noisy_trajectories or not profile.sampled_once
     return profile.shots if (per_shot and profile.shots) else 1
+
+
+def _shot_by_shot_features(profile: CircuitProfile, method: AerMethod) -> dict[str, float]:
+    """What every shot of a circuit run shot by shot costs on top of one run of its gates (SHOT_BY_SHOT_CONSTANTS):
+    the gates again on a fresh state, and for the statevector and density matrix each measurement's sweep."""
+    trajectories = _trajectories(profile, method)
+    if trajectories <= 1:
+        return {}
+    repeats = float(trajectories * profile.parameter_sets)
+    n = profile.num_qubits
+    if method in ("statevector", "density_matrix"):
+        amplitudes = capped_power_of_two(n if method == "statevector" else 2 * n)
+        return {"trajamp": amplitudes * (profile.gates + profile.measurements) * repeats}
+    if method == "matrix_product_state":
+        exact = profile.bond_dimension_exact
+        chi = capped_power_of_two(profile.max_bond_dimension_log2)
+        work = profile.mps_gate_work if exact else profile.two_qubit_gates * profile.max_gate_span * chi**3
+        return {"trajgate": profile.gates * repeats, "trajwork": min(work, MAX_FEATURE) * repeats}
+    return {"trajgaten": profile.gates * n * repeats}
 
 
 def _sweep_scale(state_qubits: int, cores: int, precision: str) -> float:
     """Amplitudes one sweep of the state touches, weighted by precision and divided by the threads' speed-up."""
     precision_factor = SINGLE_PRECISION_TIME if precision == "single" else 1.0
-    return 2.0**state_qubits * precision_factor / _parallel_speedup(state_qubits, cores)
+    return capped_power_of_two(state_qubits) * precision_factor / _parallel_speedup(state_qubits, cores)
 
 
 def _dense_state_features(
@@ -219,9 +277,7 @@ def _dense_state_features(
     runs = _runs(profile)
     state_qubits = n if method == "statevector" else 2 * n  # a density matrix holds 4^n = 2^(2n) amplitudes
     scale = _sweep_scale(state_qubits, cores, precision)
-    # A density matrix holds the noise itself, but a mid-circuit measurement still splits it shot by shot.
-    per_shot = method == "statevector" or not profile.sampled_once
-    sweeps = profile.parameter_sets * (_trajectories(profile) if per_shot else 1)
+    sweeps = profile.parameter_sets  # one run of the gates; shot by shot, each further shot costs its own
     controlled = profile.two_qubit_gates - profile.diagonal_two_qubit_gates - profile.dense_two_qubit_gates
     threaded = 1.0 if state_qubits >= PARALLEL_THRESHOLD_QUBITS and cores > 1 else 0.0
     return {
@@ -241,7 +297,7 @@ def _unfused_statevector_features(profile: CircuitProfile, cores: int, precision
     """Statevector gates applied one by one (nearly all with a sparse kernel): a sweep of the state per gate."""
     n = profile.num_qubits
     scale = _sweep_scale(n, cores, precision)
-    sweeps = profile.parameter_sets * _trajectories(profile)
+    sweeps = profile.parameter_sets
     return {
         "gate": float(profile.gates * sweeps),
         "amp": scale * profile.gates * sweeps,
@@ -251,11 +307,16 @@ def _unfused_statevector_features(profile: CircuitProfile, cores: int, precision
 
 
 def _mps_trial_features(profile: CircuitProfile) -> dict[str, float]:
-    """MPS measured here on these circuits (`quantum.mps_trial`): the trial's time, scaled to the shots."""
+    """MPS measured here on these circuits (`quantum.mps_trial`): the trial's time, scaled to the shots.
+
+    A trial that timed shots of a circuit Aer runs shot by shot measured every shot's run of the gates already;
+    only noise (absent from the trial) then adds a run of the gates per shot."""
     extra_shots = max(_shots(profile) - profile.mps_trial_shots, 0)
     measured = profile.mps_trial_seconds + extra_shots * profile.mps_trial_seconds_per_shot  # type: ignore[operator]
+    timed_shot_by_shot = profile.mps_trial_shots > 0 and not profile.sampled_once
+    trajectories = 1 if timed_shot_by_shot else _trajectories(profile, "matrix_product_state")
     return {
-        "trial": measured * profile.parameter_sets * _trajectories(profile),
+        "trial": measured * profile.parameter_sets * trajectories,
         "term": _expectation_terms(profile) * profile.mps_shot_work * _runs(profile),
     }
 
@@ -265,7 +326,7 @@ def _mps_features(profile: CircuitProfile) -> dict[str, float]:
     n = profile.num_qubits
     runs, shots = _runs(profile), _shots(profile)
     chi = 2.0 ** min(profile.max_bond_dimension_log2, 40)
-    sweeps = profile.parameter_sets * _trajectories(profile)
+    sweeps = profile.parameter_sets
     exact = profile.bond_dimension_exact  # Clifford: the work itself is known, not only a bound on chi
     # Sampling a shot measures qubit by qubit; where a bond is 1 nothing propagates to the neighbours.
     entangled_cuts = sum(b > 0 for b in profile.bond_dimension_log2) if exact else 0
@@ -287,7 +348,7 @@ def _stabilizer_features(profile: CircuitProfile) -> dict[str, float]:
     n = profile.num_qubits
     runs, shots = _runs(profile), _shots(profile)
     deterministic = n if profile.deterministic_outcomes is None else profile.deterministic_outcomes
-    sweeps = profile.parameter_sets * _trajectories(profile)
+    sweeps = profile.parameter_sets
     return {
         "gate": float(profile.gates * sweeps),
         "gaten": float(profile.gates * n * sweeps),
@@ -333,10 +394,12 @@ def time_model(profile: CircuitProfile, method: AerMethod, fusion: bool = True) 
 
 def model_constants(model: str) -> dict[str, float]:
     """A time model's constants. Statevector without fusion samples shots and measures Pauli terms as the fused
-    one does, so it takes those two constants from it."""
+    one does, so it takes those two constants from it; costs of shot-by-shot runs and of control flow are shared
+    (SHOT_BY_SHOT_CONSTANTS, CONTROL_FLOW_SECONDS_PER_BIT)."""
+    shared = {"cflow": CONTROL_FLOW_SECONDS_PER_BIT} | SHOT_BY_SHOT_CONSTANTS[model]
     if model == "statevector_unfused":
-        return {key: TIME_CONSTANTS["statevector"][key] for key in ("shot", "term")} | TIME_CONSTANTS[model]
-    return TIME_CONSTANTS[model]
+        shared |= {key: TIME_CONSTANTS["statevector"][key] for key in ("shot", "term")}
+    return shared | TIME_CONSTANTS[model]
 
 
 def fusion_may_slow(profile: CircuitProfile) -> bool:
@@ -415,9 +478,15 @@ def largest_bond_log2(free_bytes: int, num_qubits: int) -> int:
 
 
 def human_bytes(n: float) -> str:
-    """Bytes in words: '1.1 GB'."""
+    """Bytes in words: '1.1 GB'; beyond a million EB as a power of two ('2^1000 B'), for any int or float."""
+    if not math.isfinite(n):
+        return f"{n} B"
+    if abs(n) >= 1e24:
+        return (
+            f"2^{math.log2(abs(n)):.0f} B"  # math.log2 takes ints of any size; n / 1000 overflows past 1e308
+        )
     for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
         if abs(n) < 1000:
             return f"{n:.3g} {unit}"
         n /= 1000
-    return f"{n:.3g} EB" if n < 1e6 else f"2^{math.log2(n * 1e18):.0f} B"
+    return f"{n:.3g} EB"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from qiskit import QuantumCircuit
 
-from quantum.gate_sets import NON_GATE_INSTRUCTIONS, SCHMIDT_RANK_TWO
+from quantum.gate_sets import NON_GATE_INSTRUCTIONS, SCHMIDT_RANK_TWO, circuit_operations
 from quantum.stabilizer_entanglement import clifford_mps_path
 
 
@@ -59,12 +59,11 @@ def mps_shot_work(bond_log2: list[int], num_qubits: int) -> float:
 
 
 def _gate_qubits(circuit: QuantumCircuit) -> Iterator[tuple[int, str, list[int]]]:
-    """(instruction index, name, qubit indices) of every gate, skipping measurements, barriers and the like."""
-    for index, instruction in enumerate(circuit.data):
-        if (
-            instruction.operation.name not in NON_GATE_INSTRUCTIONS and instruction.qubits
-        ):  # not a global phase
-            yield index, instruction.operation.name, [circuit.find_bit(q).index for q in instruction.qubits]
+    """(top-level instruction index, name, qubit indices) of every gate, control flow opened (a conditional gate
+    counts as if it ran), skipping measurements, resets, barriers and global phases."""
+    for operation in circuit_operations(circuit):
+        if operation.name not in NON_GATE_INSTRUCTIONS and operation.qubits:
+            yield operation.index, operation.name, list(operation.qubits)
 
 
 def cut_bounds(circuit: QuantumCircuit) -> CutBounds:

@@ -20,6 +20,7 @@ from quantum.gate_sets import (
     NON_GATE_INSTRUCTIONS,
     SCHMIDT_RANK_TWO,
     SPARSE_KERNEL_GATES,
+    circuit_operations,
     is_clifford_instruction,
 )
 from quantum.mps_bounds import clifford_cut_bounds, cut_bounds, merged_cut_bounds
@@ -95,6 +96,9 @@ class CircuitProfile(BaseModel):
         True,
         description="measurements only at the end, no reset or classical control: Aer simulates once and samples "
         "every shot from the final state (else it re-runs the circuit shot by shot)",
+    )
+    control_flow_ops: int = Field(
+        0, description="control-flow instructions (if_else, loops, switch): Aer inlines each one per circuit"
     )
     is_clifford: bool
     non_clifford_gates: int
@@ -188,18 +192,20 @@ class _Counts:
 
 
 def _count_gates(circuit: QuantumCircuit, counts: _Counts, edges: set[tuple[int, int]]) -> int:
-    """Add the circuit's gates to `counts` and its two-qubit pairs to `edges`; return the largest gate span."""
+    """Add the circuit's gates to `counts` and its two-qubit pairs to `edges`; return the largest gate span.
+
+    Gates inside control flow (if_else on measured bits, loops) count as the gates they are: a Clifford gate
+    applied on a condition keeps the circuit Clifford (Aer's stabilizer method runs control flow).
+    """
     span = 0
-    for instruction in circuit.data:
-        operation = instruction.operation
-        name = operation.name
+    for operation in circuit_operations(circuit):
+        name, qubits = operation.name, operation.qubits
         if name == "measure":
             counts.measurements += 1
             continue
-        if name in NON_GATE_INSTRUCTIONS:
-            continue
-        qubits = [circuit.find_bit(q).index for q in instruction.qubits]
-        if not qubits:  # a global phase: no work for any simulator
+        if (
+            name in NON_GATE_INSTRUCTIONS or not qubits
+        ):  # no gate, or a global phase: no work for any simulator
             continue
         counts.sparse_kernel += name in SPARSE_KERNEL_GATES
         if len(qubits) == 1:
@@ -252,6 +258,7 @@ def profile_segment(segment: QuantumSegment) -> CircuitProfile:
         multi_qubit_gates=counts.multi,
         measurements=counts.measurements,
         sampled_once=all(sampled_once(flat) for flat in flats),
+        control_flow_ops=sum(_control_flow_ops(flat) for flat in flats),
         is_clifford=counts.non_clifford == 0,
         non_clifford_gates=counts.non_clifford,
         extended_stabilizer_ready=counts.extended_ready,
@@ -271,6 +278,15 @@ def profile_segment(segment: QuantumSegment) -> CircuitProfile:
         precision=segment.precision,
         noisy=segment.noisy,
         primitive=segment.primitive,
+    )
+
+
+def _control_flow_ops(circuit: QuantumCircuit) -> int:
+    """Control-flow instructions of the circuit, nested ones included."""
+    return sum(
+        1 + sum(_control_flow_ops(block) for block in instruction.operation.blocks)
+        for instruction in circuit.data
+        if isinstance(instruction.operation, ControlFlowOp)
     )
 
 

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from qiskit import QuantumCircuit
-from qiskit.circuit import Gate
 from qiskit.circuit.library import get_standard_gate_name_mapping
 from qiskit.quantum_info import Clifford
+
+from quantum.gate_sets import LABELLED_GATES, NON_GATE_INSTRUCTIONS, CircuitOperation, circuit_operations
 
 # Widest circuit handled exactly: elimination costs about n^3 / 8 byte operations per checkpoint.
 MAX_EXACT_QUBITS = 512
@@ -137,10 +138,30 @@ def _move_adjacent(order: list[int], position: list[int], qubits: list[int]) -> 
     return [*cuts, low]
 
 
+def measure_z(x: np.ndarray, z: np.ndarray, qubit: int) -> None:
+    """Project the stabilizer state on a Z outcome of `qubit`, in place (a reset too: it then flips the qubit,
+    a Pauli). The generators that anticommute with Z are multiplied by one of them, which Z then replaces
+    (Aaronson & Gottesman, PRA 70, 052328 (2004), section III); signs, and so the outcome, are dropped: the
+    entanglement is the same for either outcome."""
+    anticommuting = np.flatnonzero(x[:, qubit])
+    if not anticommuting.size:
+        return  # a fixed outcome: the state does not change
+    first, others = anticommuting[0], anticommuting[1:]
+    x[others] ^= x[first]
+    z[others] ^= z[first]
+    x[first] = 0
+    z[first] = 0
+    z[first, qubit] = 1
+
+
 def clifford_mps_path(circuit: QuantumCircuit, checkpoints: int = CHECKPOINTS) -> CliffordMpsPath:
     """Entanglement of a Clifford circuit's state along the way, in the qubit order Aer's MPS method keeps.
 
-    Raises ValueError when the circuit is too wide to handle exactly or holds a gate that is not Clifford.
+    Resets and mid-circuit measurements project the state (which lowers the entanglement); a qubit's final
+    measurement does not, since Aer samples the final state (and `random_outcomes` counts its cost). Gates inside control flow
+    are applied as if their condition held: exact for conditional Paulis, which change no entanglement, and for
+    other gates what the shots that take the branch see. Raises ValueError when the circuit is too wide to handle
+    exactly or holds a gate that is not Clifford.
     """
     n = circuit.num_qubits
     if n > MAX_EXACT_QUBITS:
@@ -151,19 +172,49 @@ def clifford_mps_path(circuit: QuantumCircuit, checkpoints: int = CHECKPOINTS) -
     size = len(circuit.data)
     step = max(1, -(-size // max(checkpoints, 1)))
     path = CliffordMpsPath(checkpoints=[(0, [0] * max(n - 1, 0))], gate_cuts=[])
-    for index, instruction in enumerate(circuit.data):
-        name = instruction.operation.name
-        if isinstance(instruction.operation, Gate) and instruction.qubits:  # a global phase changes nothing
-            params = tuple(float(p) for p in instruction.operation.params) if name != "pauli" else ()
-            qubits = [circuit.find_bit(q).index for q in instruction.qubits]
-            try:
-                _apply_gate(x, z, name, params, qubits)
-            except Exception as error:  # unknown gate, unbound parameter, or not Clifford
-                raise ValueError(f"{name} is not a Clifford gate this model handles: {error}") from error
-            cuts = _move_adjacent(order, position, qubits) if len(qubits) == 2 else []
-            path.gate_cuts.append((index, position[qubits[0]], cuts))
-        if (index + 1) % step == 0 or index + 1 == size:
-            entropies = stabilizer_cut_entropies(x[:, order].astype(bool), z[:, order].astype(bool))
-            path.checkpoints.append((index + 1, entropies))
+    operations = list(circuit_operations(circuit))
+    last_change = {q: k for k, op in enumerate(operations) if op.name != "measure" for q in op.qubits}
+    done = 0  # top-level instructions fully applied
+    for k, operation in enumerate(operations):
+        while operation.index > done:
+            _checkpoint(path, x, z, order, done := done + 1, size, step)
+        if operation.name == "measure" and k > last_change.get(operation.qubits[0], -1):
+            continue  # a final measurement: sampled from the final state
+        _apply_operation(path, x, z, order, position, operation)
+    while done < size:
+        _checkpoint(path, x, z, order, done := done + 1, size, step)
     path.random_outcomes = random_outcomes(x)
     return path
+
+
+def _apply_operation(
+    path: CliffordMpsPath,
+    x: np.ndarray,
+    z: np.ndarray,
+    order: list[int],
+    position: list[int],
+    operation: CircuitOperation,
+) -> None:
+    """One instruction on the tableau, and where Aer's MPS contracts for it."""
+    name, qubits = operation.name, list(operation.qubits)
+    if name in ("measure", "reset"):
+        measure_z(x, z, qubits[0])
+        return
+    if name in NON_GATE_INSTRUCTIONS or not qubits:  # a barrier, or a global phase: nothing changes
+        return
+    params = () if name in LABELLED_GATES else operation.params
+    try:
+        _apply_gate(x, z, name, tuple(float(p) for p in params), qubits)
+    except Exception as error:  # unknown gate, unbound parameter, or not Clifford
+        raise ValueError(f"{name} is not a Clifford gate this model handles: {error}") from error
+    cuts = _move_adjacent(order, position, qubits) if len(qubits) == 2 else []
+    path.gate_cuts.append((operation.index, position[qubits[0]], cuts))
+
+
+def _checkpoint(
+    path: CliffordMpsPath, x: np.ndarray, z: np.ndarray, order: list[int], done: int, size: int, step: int
+) -> None:
+    """After `done` top-level instructions: record the entanglement per cut at every step-th and at the last."""
+    if done % step == 0 or done == size:
+        entropies = stabilizer_cut_entropies(x[:, order].astype(bool), z[:, order].astype(bool))
+        path.checkpoints.append((done, entropies))

@@ -196,6 +196,8 @@ def test_mid_circuit_measurement_is_estimated_shot_by_shot() -> None:
     assert [p.sampled_once for p in profiles.values()] == [True, False, False, False]
     one_run = seconds(profiles["final"], "statevector")
     assert seconds(profiles["middle"], "statevector") > 50 * one_run
-    assert seconds(profiles["middle"], "matrix_product_state") > 50 * seconds(
+    # MPS re-runs its gates per shot too, but each costs far less than at the first run (measured here: 0.033 s
+    # against 0.25 s, 14 qubits, 300 shots).
+    assert seconds(profiles["middle"], "matrix_product_state") > 5 * seconds(
         profiles["final"], "matrix_product_state"
     )
