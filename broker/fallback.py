@@ -7,10 +7,12 @@ whether the run succeeded or not.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 from broker.models import Placement
@@ -57,6 +59,8 @@ def run_with_fallback(
     transient: tuple[type[BaseException], ...] | None = None,
     history: ExecutionHistory | None = None,
     calls_of: Callable[[T], int] | None = None,
+    hold: Callable[[Placement], AbstractContextManager[Any]] | None = None,
+    reused_of: Callable[[T], bool] | None = None,
 ) -> tuple[T, ExecutionRecord]:
     """Run `run(placement)` on the first placement; retry transient errors, then fall back to the next.
 
@@ -67,7 +71,9 @@ def run_with_fallback(
     submitted and then only timed out or lost its connection may still run, and is paid for: the chain stops
     there (a rerun re-attaches to the journaled job) rather than paying again on the next placement.
     `calls_of(result)` counts the primitive calls a run made (VQE, QAOA): the record then holds the time per
-    call, which is what the placement estimated, and the count.
+    call, which is what the placement estimated, and the count. `hold(placement)` is a context held around
+    preparing and running on that placement, untimed where it waits (a QPU slot of a global concurrency limit).
+    `reused_of(result)` says when part of the result came from a cache: its time then teaches no estimate.
     """
     if not placements:
         raise ValueError("placements is empty; pass the broker's placement chain (fallback_placements)")
@@ -81,12 +87,13 @@ def run_with_fallback(
             submissions: list[Submission] = []
             argument: Any = None
             try:
-                argument = prepare(placement) if prepare is not None else placement
-                load = load_per_core()
-                started = time.perf_counter()
-                with submissions_recorded() as submissions:
-                    result = run(argument)
-                measured = time.perf_counter() - started
+                with hold(placement) if hold is not None else contextlib.nullcontext():
+                    argument = prepare(placement) if prepare is not None else placement
+                    load = load_per_core()
+                    started = time.perf_counter()
+                    with submissions_recorded() as submissions:
+                        result = run(argument)
+                    measured = time.perf_counter() - started
             except Exception as error:
                 errors.append(f"{placement.label()}: {type(error).__name__}: {error}"[:500])
                 logger.warning("segment %s failed on %s: %s", placement.segment, placement.label(), error)
@@ -104,10 +111,10 @@ def run_with_fallback(
             record = _record_for(
                 placement, succeeded=True, measured_seconds=measured / calls, attempts=attempts, retries=attempt,
                 fallbacks=failed, errors=errors, calls=calls, load_per_core=load, total_seconds=measured,
+                reused=bool(reused_of and reused_of(result)),
                 **_job_fields(result, submissions), **_scaled_costs(placement, measured, calls),
             )  # fmt: skip
-            if history is not None:
-                history.append(record)
+            _append(history, record)
             return result, record
     raise _failed(placements[-1], attempts, failed, errors, history)
 
@@ -131,9 +138,19 @@ def _failed(
 ) -> ExecutionFailed:
     """The failure to raise, with its record (appended to `history`)."""
     record = _record_for(placement, succeeded=False, attempts=attempts, fallbacks=failed, errors=errors)
-    if history is not None:
-        history.append(record)
+    _append(history, record)
     return ExecutionFailed(record)
+
+
+def _append(history: ExecutionHistory | None, record: ExecutionRecord) -> None:
+    """Append the record; a history that cannot be written (full or read-only disk) costs a warning, never the
+    result already computed."""
+    if history is None:
+        return
+    try:
+        history.append(record)
+    except OSError as error:
+        logger.warning("could not append the execution record to %s: %s", history.path, error)
 
 
 def _job_may_still_run(placement: Placement, submission: Submission) -> str:

@@ -49,6 +49,7 @@ class ExecutionRecord(BaseModel):
     what_if: bool = Field(False, description="a fake backend run locally; its time says nothing of the QPU")
     job_id: str | None = Field(None, description="the QPU job, as journaled before waiting on it")
     reattached: bool = Field(False, description="a job an earlier run submitted; the time is not the job's")
+    reused: bool = Field(False, description="results partly reused from a cache; the time is not the work's")
     started_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     time_model: str | None = Field(
         None, description="the time model of the prediction, where not the method's own (statevector_unfused)"
@@ -124,6 +125,7 @@ class ExecutionHistory:
                 (record.resource, record.time_model or record.method) != (resource, method)
                 or record.what_if
                 or record.reattached
+                or record.reused
                 or not record.succeeded
                 or (record.load_per_core or 0.0) > self.loaded_per_core
             ):

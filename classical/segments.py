@@ -46,15 +46,17 @@ class ClimateEnsemble(BaseModel):
     scenarios: int = Field(ge=1)
     members: int = Field(ge=1)
     years: int = Field(ge=1)
+    runs_per_scenario: int = Field(1, ge=1, description="ensemble runs per scenario (e.g. one per option)")
 
     @property
     def member_years(self) -> int:
-        """Member-years of time stepping over all scenarios."""
-        return self.scenarios * self.members * self.years
+        """Member-years of time stepping over all scenarios and runs."""
+        return self.scenarios * self.runs_per_scenario * self.members * self.years
 
     def summary(self) -> str:
         """One line for reasons and reports."""
+        runs = f" x {self.runs_per_scenario} runs" if self.runs_per_scenario > 1 else ""
         return (
-            f"{self.scenarios} scenario(s) x {self.members:,} members x {self.years} years "
+            f"{self.scenarios} scenario(s){runs} x {self.members:,} members x {self.years} years "
             f"= {self.member_years:,} member-years"
         )

@@ -24,8 +24,11 @@ class QcflowSettings(BaseSettings):
         description="Prefect result storage folder (default: HOME/results); shared for clusters.",
     )
     surrogate: str = Field(default="chgnet", description="Universal ML potential used as the DFT surrogate.")
-    batch_size: int = Field(
-        default=16, ge=1, le=1000, description="Structures per surrogate task (one Prefect task each)."
+    batch_size: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="Structures per surrogate task (one Prefect task each); unset: the broker chooses.",
     )
     progress_bar: bool = Field(default=True, description="Show a progress bar on the terminal.")
     dask_address: str | None = Field(

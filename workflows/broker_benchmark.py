@@ -20,7 +20,6 @@ from pydantic import BaseModel, Field
 from qiskit import QuantumCircuit
 
 from broker.catalog import discover_catalog
-from broker.fallback import fallback_placements, run_with_fallback
 from broker.models import Placement, PlacementRefused, Policy, ResourceCatalog
 from broker.place import place
 from broker.records import ExecutionHistory
@@ -29,7 +28,7 @@ from quantum.circuit_families import ghz, hardware_efficient, qaoa, random_cliff
 from quantum.estimates import human_bytes
 from quantum.executors import sampler_for, translation_for
 from quantum.profiles import QuantumSegment, profile_segment
-from workflows.qpu_slots import qpu_slot
+from workflows.placed_runs import run_placed
 
 CircuitFamily = Literal["ghz", "hardware-efficient", "qaoa", "clifford"]
 FAMILIES: list[CircuitFamily] = ["ghz", "hardware-efficient", "qaoa", "clifford"]
@@ -104,21 +103,16 @@ def run_benchmark_circuit(
     """Run one circuit on the broker's placement (falling back down its chain), then with Aer automatic."""
     circuit = benchmark_circuit(family, width)
     chosen = Placement.model_validate(placement)
-    history = ExecutionHistory(get_settings().execution_records)
 
-    def prepare(on: Any) -> tuple[Any, Any]:
-        return on, sampler_for(
-            on, backend=catalog.backend(on.resource), journal=get_settings().qpu_job_journal
-        )
+    def prepare(on: Placement) -> Any:
+        return sampler_for(on, backend=catalog.backend(on.resource), journal=get_settings().qpu_job_journal)
 
-    def run(prepared: tuple[Any, Any]) -> Any:
-        on, sampler = prepared
-        with qpu_slot(on), sampler:  # a QPU Batch or Session closes on the way out
-            return sampler.run([circuit], shots=shots).result()
+    def run(sampler: Any) -> Any:
+        return sampler.run([circuit], shots=shots).result()
 
     # The sampler is built outside the timed call: its one-off set-up (about 1.4 s for the first Aer primitive of
     # a process) would otherwise be recorded as run time and teach the broker wrong estimates.
-    _, record = run_with_fallback(fallback_placements(chosen), run, prepare=prepare, history=history)
+    _, record, _ = run_placed(chosen, run, prepare=prepare)
     row = BenchmarkRow(
         circuit=circuit.name,
         family=family,

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from qiskit import QuantumCircuit
 
 from broker.catalog import discover_catalog
-from broker.fallback import ExecutionFailed, fallback_placements, run_with_fallback
+from broker.fallback import ExecutionFailed
 from broker.models import Placement, PlacementRefused, Policy, ResourceCatalog
 from broker.place import place
 from broker.records import ExecutionHistory
@@ -26,6 +26,7 @@ from quantum.estimates import human_bytes
 from quantum.executors import sampler_for
 from quantum.profiles import QuantumSegment
 from quantum.runtime import TOKEN_ENV_VAR
+from workflows.placed_runs import run_placed
 from workflows.qpu_access import read_ibm_token
 from workflows.terminal import prepare_embedded_prefect, refuse
 
@@ -214,15 +215,16 @@ def command_run_circuit(args: argparse.Namespace) -> int:
         return sampler.run([circuit], shots=args.shots).result()
 
     try:
-        chain = fallback_placements(placement)
-        result, record = run_with_fallback(chain, run, prepare=prepare, history=_history())
+        result, record, _ = run_placed(placement, run, prepare=prepare, history=_history())
     except ExecutionFailed as failure:
         print(f"qcflow run-circuit: {failure}", file=sys.stderr)
         return 3
     data = result[0].data
-    counts = {name: getattr(data, name).get_counts() for name in data}
+    registers = list(data)
     payload = {
-        "counts": counts if len(counts) > 1 else next(iter(counts.values())),
+        "counts": result[0].join_data().get_counts(),  # every register, one joint outcome per shot
+        "registers": registers,
+        "counts_by_register": {name: getattr(data, name).get_counts() for name in registers},
         "placement": placement_json(placement),
         "measured_seconds": record.measured_seconds,
         "record": record.model_dump(mode="json"),
@@ -237,10 +239,9 @@ def command_run_circuit(args: argparse.Namespace) -> int:
         + (f" after falling back from {', '.join(record.fallbacks)}" if record.fallbacks else "")
         + (reattached if record.reattached else "")
     )
-    top = (
-        sorted(payload["counts"].items(), key=lambda kv: -kv[1])[:16] if len(counts) == 1 else counts.items()
-    )
-    for bits, count in top:
+    if len(registers) > 1:
+        print(f"joint outcomes, registers {' '.join(reversed(registers))} (left to right):")
+    for bits, count in sorted(payload["counts"].items(), key=lambda kv: -kv[1])[:16]:
         print(f"  {bits}: {count}")
     return 0
 

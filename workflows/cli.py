@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -50,6 +51,10 @@ def command_screen(args: argparse.Namespace) -> int:
     except ValidationError as error:
         return invalid_input("screen", error, flags=SCREEN_FLAGS)
     prepare_embedded_prefect()
+    if args.plan:
+        from workflows.plans import screening_plan
+
+        return print_plan(screening_plan, params, args.json)
     from workflows.materials_screening import materials_screening
     from workflows.reports import terminal_report
 
@@ -72,10 +77,32 @@ def _add_screen_command(subparsers: argparse._SubParsersAction) -> None:
     screen.add_argument("--active-orbitals", type=int, default=2, help="active-space orbitals (2)")
     screen.add_argument("--active-electrons", type=int, default=2, help="active-space electrons (2)")
     screen.add_argument(
-        "--batch-size", type=int, default=None, help="structures per surrogate task (QCFLOW_BATCH_SIZE, 16)"
+        "--batch-size",
+        type=int,
+        default=None,
+        help="structures per surrogate task (default: QCFLOW_BATCH_SIZE, else the broker's choice)",
     )
     screen.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+    add_plan_flags(screen)
     screen.set_defaults(handler=command_screen)
+
+
+def add_plan_flags(parser: argparse.ArgumentParser) -> None:
+    """--plan and --json: print where every segment would run, and exit without running anything."""
+    parser.add_argument(
+        "--plan", action="store_true", help="print where every segment would run and why, then exit"
+    )
+    parser.add_argument("--json", action="store_true", help="with --plan: print the plan as one JSON object")
+
+
+def print_plan(planner: Any, params: Any, as_json: bool) -> int:
+    """Print a run's plan (text or JSON); exit status 3 when a segment is refused, else 0."""
+    from workflows.plans import plan_json, plan_text
+    from workflows.qpu_access import flow_catalog
+
+    plan = planner(params, flow_catalog())
+    print(plan_json(plan) if as_json else plan_text(plan))
+    return 3 if any(p.refused for p in plan) else 0
 
 
 def build_parser() -> argparse.ArgumentParser:

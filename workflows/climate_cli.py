@@ -49,6 +49,11 @@ def command_climate(args: argparse.Namespace) -> int:
         )
     except ValidationError as error:
         return invalid_input("climate", error, flags=CLIMATE_FLAGS)
+    if args.plan:
+        from workflows.cli import print_plan
+        from workflows.plans import climate_plan
+
+        return print_plan(climate_plan, params, args.json)
     from workflows.climate_pathways import climate_pathways
     from workflows.climate_report import terminal_report
 
@@ -62,6 +67,8 @@ def command_climate(args: argparse.Namespace) -> int:
 
 def add_climate_command(subparsers: argparse._SubParsersAction) -> None:
     """Register `climate` on the qcflow command's subparsers."""
+    from workflows.cli import add_plan_flags
+
     climate = subparsers.add_parser(
         "climate", help="project warming per scenario and choose a carbon-removal portfolio with QAOA"
     )
@@ -90,6 +97,7 @@ def add_climate_command(subparsers: argparse._SubParsersAction) -> None:
         "--shots", type=int, default=4096, help="QAOA and random-baseline shots (default 4096)"
     )
     climate.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+    add_plan_flags(climate)
     climate.set_defaults(handler=command_climate)
 
 

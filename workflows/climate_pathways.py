@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -14,8 +14,11 @@ from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from broker.models import ResourceCatalog
+from broker.models import Placement, ResourceCatalog
 from broker.place import place
+from broker.records import ExecutionRecord
+from classical.runners import ExecutorSettings
+from classical.segments import ClimateEnsemble
 from climate.portfolio import DEFAULT_OPTIONS, slack_weights
 from climate.scenarios import available_scenarios, load_scenario
 from config.settings import get_settings
@@ -30,6 +33,7 @@ from workflows.climate_report import (
 )
 from workflows.climate_tasks import (
     COST_UNIT_BN,
+    FIRST_YEAR,
     LAST_YEAR,
     QuboPayload,
     portfolio_qubo,
@@ -39,7 +43,10 @@ from workflows.climate_tasks import (
     scenario_sha256,
     solve_portfolio,
 )
+from workflows.placed_runs import execution_history, run_placed
 from workflows.qpu_access import flow_catalog
+from workflows.schemas import SegmentRun
+from workflows.task_runners import task_runner_for
 
 DEFAULT_SCENARIOS = ["ssp126", "ssp245", "ssp585"]
 # Six options + 5 slack bits (150 $bn/yr in 5 $bn units) = 11 qubits: QAOA p=2 takes ~4 s on 2 cores here.
@@ -144,6 +151,44 @@ def publish_climate_artifacts(report: ClimateReport) -> None:
     )
 
 
+def ensemble_segment(params: ClimateParameters) -> ClimateEnsemble:
+    """The ensemble stage as a segment the broker can place: per scenario, the warming ensemble and one ensemble
+    per option and pair of options for the avoided warming of the portfolio."""
+    options = len(params.options)
+    return ClimateEnsemble(
+        name="climate-ensembles",
+        scenarios=len(params.scenarios),
+        members=params.members,
+        years=LAST_YEAR - FIRST_YEAR + 1,
+        runs_per_scenario=1 + options + options * (options - 1) // 2,
+    )
+
+
+@flow(name="climate-ensembles", persist_result=True, result_serializer="json")
+def ensemble_stage(parameters: dict[str, Any]) -> tuple[dict[str, ScenarioEnsemble], dict[str, QuboPayload]]:
+    """Every scenario's warming ensemble and portfolio QUBO, as tasks on the placement's task runner."""
+    params = ClimateParameters(**parameters)
+    ensembles, qubos = _submit_scenario_tasks(params)
+    return (
+        {name: future.result() for name, future in ensembles.items()},
+        {name: future.result() for name, future in qubos.items()},
+    )
+
+
+def _run_ensembles(
+    params: ClimateParameters, placement: Placement
+) -> tuple[dict[str, ScenarioEnsemble], dict[str, QuboPayload], ExecutionRecord]:
+    """Run the ensemble stage where the broker placed it (runners-up as fallbacks), with one execution record."""
+
+    def run(where: Placement) -> tuple[dict[str, ScenarioEnsemble], dict[str, QuboPayload]]:
+        runner = task_runner_for(ExecutorSettings.from_options(where.options))
+        stage = ensemble_stage.with_options(task_runner=runner, flow_run_name=f"ensembles-{where.label()}")
+        return stage(params.model_dump())
+
+    (ensembles, qubos), record, _ = run_placed(placement, run)
+    return ensembles, qubos, record
+
+
 def _submit_scenario_tasks(
     params: ClimateParameters,
 ) -> tuple[dict[str, PrefectFuture[ScenarioEnsemble]], dict[str, PrefectFuture[QuboPayload]]]:
@@ -162,15 +207,16 @@ def _submit_scenario_tasks(
 
 def _scenario_result(
     name: str,
-    qubo_future: PrefectFuture[QuboPayload],
-    ensemble_future: PrefectFuture[ScenarioEnsemble],
+    qubo: QuboPayload,
+    ensemble: ScenarioEnsemble,
     params: ClimateParameters,
     catalog: ResourceCatalog,
     logger: logging.Logger | logging.LoggerAdapter,
 ) -> ScenarioResult:
     """One scenario's QAOA portfolio, placed by the broker and run as a task, joined with its warming ensemble."""
-    qubo = qubo_future.result()
-    placement = place(qaoa_segment(qubo, params.qaoa_layers, params.shots), catalog)
+    placement = place(
+        qaoa_segment(qubo, params.qaoa_layers, params.shots), catalog, history=execution_history()
+    )
     label = placement.label()
     logger.info("QAOA of %s placed on %s: %s", name, label, "; ".join(placement.reasons[1:2]))
     solve = solve_portfolio.with_options(
@@ -179,7 +225,6 @@ def _scenario_result(
     portfolio = solve(
         qubo, placement.model_dump(mode="json"), label, params.qaoa_layers, params.shots, params.seed
     )
-    ensemble = ensemble_future.result()
     return ScenarioResult(
         warming_2081_2100=ensemble.warming_2081_2100,
         portfolio=portfolio,
@@ -229,12 +274,25 @@ def climate_pathways(
     )
     logger = get_run_logger()
     logger.info("%d scenarios, %d members, %d QAOA qubits", len(params.scenarios), members, params.qubits)
-    ensembles, qubos = _submit_scenario_tasks(params)
     catalog = flow_catalog()
+    stage = place(ensemble_segment(params), catalog, history=execution_history())
+    logger.info("ensembles placed on %s: %s", stage.label(), stage.reasons[1])
+    ensembles, qubos, stage_record = _run_ensembles(params, stage)
     results = {
-        name: _scenario_result(name, qubo_future, ensembles[name], params, catalog, logger)
-        for name, qubo_future in qubos.items()
+        name: _scenario_result(name, qubo, ensembles[name], params, catalog, logger)
+        for name, qubo in qubos.items()
     }
-    report = ClimateReport(parameters=params.model_dump(), scenarios=results)
+    report = ClimateReport(
+        parameters=params.model_dump(),
+        scenarios=results,
+        segments=[
+            SegmentRun(
+                segment=stage.segment,
+                kind=stage.kind,
+                placement=stage.model_dump(mode="json"),
+                execution=stage_record.model_dump(mode="json"),
+            )
+        ],
+    )
     publish_climate_artifacts(report)
     return report

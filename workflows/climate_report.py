@@ -11,6 +11,8 @@ from matplotlib.figure import Figure
 from pydantic import BaseModel, Field
 
 from workflows.figures import embedded_png_markdown, png_bytes
+from workflows.reports import segments_markdown
+from workflows.schemas import SegmentRun
 
 # AR6 WG1 SPM Table SPM.1: 2081-2100 warming vs 1850-1900, best estimate and very likely range (K).
 AR6_WARMING_2081_2100 = {"ssp126": (1.8, 1.3, 2.4), "ssp245": (2.7, 2.1, 3.5), "ssp585": (4.4, 3.3, 5.7)}
@@ -128,6 +130,9 @@ class ClimateReport(BaseModel):
 
     parameters: dict[str, Any]
     scenarios: dict[str, ScenarioResult]
+    segments: list[SegmentRun] = Field(
+        default_factory=list, description="Classical segments: placements and execution records."
+    )
 
 
 def fan_chart_png(paths: dict[str, WarmingPath], first_year: int = 1850, last_year: int = 2100) -> bytes:
@@ -210,7 +215,7 @@ def _portfolio_lines(name: str, p: PortfolioResult) -> list[str]:
         f"| {_fmt(p.random_baseline.approximation_ratio)} | {_fmt(p.random_baseline.best_ratio)} |",
         "",
         f"{p.qubits} qubits on `{p.placement_label}`: the whole QAOA ({p.estimator_calls} estimator calls, then "
-        f"sampling) took {_fmt(p.execution.get('measured_seconds'))} s; the broker placed it by its largest "
+        f"sampling) took {_fmt(p.execution.get('total_seconds') or p.execution.get('measured_seconds'))} s; the broker placed it by its largest "
         f"call (the 256-point angle grid), estimated at {_fmt(p.placement.get('estimate', {}).get('seconds'))} s.",
         "",
         *[f"- {reason}" for reason in p.placement.get("reasons", [])],
@@ -243,7 +248,7 @@ def summary_markdown(report: ClimateReport) -> str:
     ]
     for name, result in report.scenarios.items():
         lines += _portfolio_lines(name, result.portfolio)
-    return "\n".join(lines)
+    return "\n".join([*lines, *segments_markdown(report.segments)])
 
 
 def terminal_report(report: ClimateReport) -> str:

@@ -16,7 +16,6 @@ import numpy as np
 from prefect import task
 from pydantic import BaseModel
 
-from broker.fallback import fallback_placements, run_with_fallback
 from broker.models import Placement
 from climate.ensemble import EnsembleResult, run_ensemble, sample_parameters, warming_summary
 from climate.portfolio import (
@@ -29,8 +28,6 @@ from climate.portfolio import (
     decode_portfolio,
 )
 from climate.scenarios import Scenario, available_scenarios, load_scenario
-from config.settings import get_settings
-from quantum.executors import estimator_for, sampler_for
 from quantum.profiles import QuantumSegment
 from quantum.qaoa import QaoaResult, SamplingSummary, qaoa_circuit, qubo_to_ising, solve_qubo_qaoa
 from workflows.caching import RESUMABLE
@@ -43,8 +40,7 @@ from workflows.climate_report import (
     WarmingPath,
     WarmingRange,
 )
-from workflows.qpu_access import qpu_backend
-from workflows.qpu_slots import qpu_slot
+from workflows.placed_runs import Primitives, estimator_on, run_placed, sampler_on
 
 log = logging.getLogger(__name__)
 
@@ -163,9 +159,18 @@ def portfolio_qubo(
 
 def qaoa_segment(qubo: QuboPayload, layers: int, shots: int) -> QuantumSegment:
     """The QAOA segment the broker places: the ansatz with its largest estimator call (the p=1 grid)."""
-    hamiltonian = qubo_to_ising(np.array(qubo.matrix), qubo.offset)
+    return qaoa_matrix_segment(
+        f"qaoa-portfolio-{qubo.scenario}", np.array(qubo.matrix), qubo.offset, layers, shots
+    )
+
+
+def qaoa_matrix_segment(
+    name: str, matrix: np.ndarray, offset: float, layers: int, shots: int
+) -> QuantumSegment:
+    """The QAOA segment of a QUBO matrix (a dense one couples every pair of qubits, as a budget penalty does)."""
+    hamiltonian = qubo_to_ising(matrix, offset)
     return QuantumSegment(
-        name=f"qaoa-portfolio-{qubo.scenario}",
+        name=name,
         circuits=[qaoa_circuit(hamiltonian, layers)],
         primitive="estimator",
         shots=shots,
@@ -220,24 +225,25 @@ def solve_portfolio(
 
     The cache key holds `placement_label` but not the placement's free-memory figures, so a re-run resumes.
     """
-    chain = fallback_placements(Placement.model_validate(placement))
     matrix = np.array(qubo.matrix)
 
-    def run(where: Any) -> QaoaResult:
-        journal = get_settings().qpu_job_journal  # QPU jobs re-attach after a crash instead of running twice
-        with qpu_slot(where):  # a QPU placement holds a slot of the global `qpu` concurrency limit
-            backend = qpu_backend(where)
-            with (  # a QPU Batch or Session closes on the way out
-                estimator_for(where, backend=backend, seed=seed, journal=journal) as estimator,
-                sampler_for(
-                    where, backend=backend, default_shots=shots, seed=seed, journal=journal
-                ) as sampler,
-            ):
-                return solve_qubo_qaoa(
-                    matrix, qubo.offset, layers, shots, seed, estimator=estimator, sampler=sampler
-                )
+    def prepare(where: Placement) -> Primitives:
+        return Primitives(estimator_on(where, seed=seed), sampler_on(where, shots=shots, seed=seed))
 
-    result, record = run_with_fallback(chain, run)
+    def run(primitives: Primitives) -> QaoaResult:
+        return solve_qubo_qaoa(
+            matrix,
+            qubo.offset,
+            layers,
+            shots,
+            seed,
+            estimator=primitives.estimator,
+            sampler=primitives.sampler,
+        )
+
+    result, record, _ = run_placed(
+        placement, run, prepare=prepare, calls_of=lambda qaoa: qaoa.estimator_calls
+    )
     portfolio = qubo.to_qubo()
     optimum, optimum_energy = brute_force_pick(portfolio)
     qaoa_pick = _pick(portfolio, result.qaoa.best_bits)

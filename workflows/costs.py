@@ -9,13 +9,18 @@ from workflows.schemas import CandidateResult, SegmentCost
 
 
 def surrogate_cost(
-    cpu_seconds: float, from_cache: bool, surrogate: str, rates: QcflowSettings
+    cpu_seconds: float,
+    from_cache: bool,
+    surrogate: str,
+    rates: QcflowSettings,
+    resource: str = "local-threads",
 ) -> SegmentCost:
-    """The classical surrogate segment: CPU seconds priced per core-hour and powered per core."""
+    """The classical surrogate segment on the resource its placement named: CPU seconds priced per core-hour and
+    powered per core."""
     spent = 0.0 if from_cache else cpu_seconds
     return SegmentCost(
         segment=f"surrogate ({surrogate})",
-        resource="local-cpu",
+        resource=resource,
         kind="classical",
         seconds=spent,
         cost_usd=spent / 3600 * rates.cpu_price_per_core_hour_usd,
@@ -42,7 +47,9 @@ def quantum_costs(
                 segment=f"vqe {candidate.quantum.fragment} ({candidate.formula})",
                 resource=f"{record.get('resource', '?')}/{record.get('method', '?')}",
                 kind="qpu" if record.get("device") == "QPU" else "simulator",
-                seconds=0.0 if from_cache else record.get("measured_seconds") or 0.0,
+                seconds=0.0
+                if from_cache
+                else record.get("total_seconds") or record.get("measured_seconds") or 0.0,
                 cost_usd=0.0 if from_cache else record.get("cost_usd") or 0.0,
                 energy_joules=0.0 if from_cache else record.get("energy_joules") or 0.0,
                 from_cache=from_cache,

@@ -6,12 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_progress_artifact, update_progress_artifact
-from prefect.futures import PrefectFuture, as_completed
+from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pymatgen.core import Composition
-from tqdm import tqdm
 
 from broker.models import Placement, ResourceCatalog
 from broker.place import place
@@ -20,8 +18,9 @@ from quantum.ansatz import excitation_ansatz
 from quantum.profiles import QuantumSegment
 from workflows.artifacts import publish_screening_artifacts
 from workflows.costs import quantum_costs, surrogate_cost
+from workflows.placed_runs import execution_history
 from workflows.qpu_access import flow_catalog
-from workflows.schemas import CandidateResult, ScreeningReport, SegmentCost
+from workflows.schemas import CandidateResult, ScreeningReport, SegmentCost, SegmentRun
 from workflows.screening_tasks import (
     ActiveSpacePayload,
     ScreenedInput,
@@ -31,8 +30,8 @@ from workflows.screening_tasks import (
     reference_energies,
     solve_with_vqe,
     stability,
-    surrogate_energies,
 )
+from workflows.surrogate_stage import run_surrogate_stage, surrogate_segment
 
 
 class ScreeningParameters(BaseModel):
@@ -44,11 +43,11 @@ class ScreeningParameters(BaseModel):
     shortlist_size: int = Field(default=3, ge=0, le=50, description="Candidates refined with VQE.")
     active_orbitals: int = Field(default=2, ge=1, le=6, description="Spatial orbitals in the active space.")
     active_electrons: int = Field(default=2, ge=2, le=6, description="Electrons in the active space.")
-    batch_size: int = Field(
+    batch_size: int | None = Field(
         default_factory=lambda: get_settings().batch_size,
         ge=1,
         le=1000,
-        description="Structures per surrogate task (default: QCFLOW_BATCH_SIZE).",
+        description="Structures per surrogate task (default: QCFLOW_BATCH_SIZE, else the broker's choice).",
     )
 
     @field_validator("candidate_paths")
@@ -83,32 +82,6 @@ class ScreeningParameters(BaseModel):
                 f"{2 * orbitals} fit, and VQE needs an empty orbital to excite into); {fix}"
             )
         return self
-
-
-def _batches(items: list[ScreenedInput], size: int) -> list[list[ScreenedInput]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
-
-
-def _run_surrogate(
-    valid: list[ScreenedInput], params: ScreeningParameters, surrogate: str
-) -> list[SurrogateEnergy]:
-    """Batched surrogate tasks with a progress artifact in the UI and a progress bar on the terminal."""
-    batches = _batches(valid, params.batch_size)
-    progress_id = create_progress_artifact(
-        0.0, key="surrogate-progress", description=f"{surrogate} energies of {len(valid)} structures"
-    )
-    futures = surrogate_energies.map(batches, relax=params.relax, surrogate_name=surrogate)
-    energies: list[SurrogateEnergy] = []
-    bar = tqdm(total=len(valid), desc="surrogate", unit="structure", disable=not get_settings().progress_bar)
-    with bar:
-        for future in as_completed(list(futures)):
-            future.wait()  # the state is final only after wait(); before it the API may still say Pending
-            from_cache = future.state.name == "Cached"
-            batch_energies = [e.model_copy(update={"from_cache": from_cache}) for e in future.result()]
-            energies.extend(batch_energies)
-            bar.update(len(batch_energies))
-            update_progress_artifact(progress_id, 100.0 * len(energies) / max(len(valid), 1))
-    return energies
 
 
 def _score(
@@ -160,7 +133,7 @@ def _place_vqe(payload: ActiveSpacePayload, catalog: ResourceCatalog) -> Placeme
         parameter_sets=2 * ansatz.num_parameters + 1,
         pauli_terms=len(payload.hamiltonian()),
     )
-    placement = place(segment, catalog)
+    placement = place(segment, catalog, history=execution_history())
     placement.reasons.append(
         f"estimates are per optimiser step (one estimator call with {segment.parameter_sets} parameter sets); "
         "the VQE makes as many steps as its optimiser needs"
@@ -169,13 +142,15 @@ def _place_vqe(payload: ActiveSpacePayload, catalog: ResourceCatalog) -> Placeme
 
 
 def _refine(
-    shortlist: list[str], screened: dict[str, ScreenedInput], params: ScreeningParameters
+    shortlist: list[str],
+    screened: dict[str, ScreenedInput],
+    params: ScreeningParameters,
+    catalog: ResourceCatalog,
 ) -> dict[str, PrefectFuture | Exception]:
     """Quantum refinement of each shortlisted candidate, each VQE task named and tagged with its placement."""
     if not shortlist:
         return {}
     logger = get_run_logger()
-    catalog = flow_catalog()
     payloads = build_active_space.map(
         [screened[s].structure for s in shortlist], params.active_orbitals, params.active_electrons
     )
@@ -221,16 +196,20 @@ def _attach_refinements(
 
 
 def _segment_costs(
-    energies: list[SurrogateEnergy], report: ScreeningReport, surrogate: str, cached_vqe: set[str]
+    energies: list[SurrogateEnergy],
+    report: ScreeningReport,
+    surrogate: str,
+    cached_vqe: set[str],
+    resource: str = "local-threads",
 ) -> list[SegmentCost]:
     """Surrogate CPU time spent now (a row when any was), reused from cache (a row when any was), then each VQE."""
     rates = get_settings()
     fresh = [e for e in energies if not e.from_cache]
     costs = []
     if fresh or not energies:
-        costs.append(surrogate_cost(sum(e.cpu_seconds for e in fresh), False, surrogate, rates))
+        costs.append(surrogate_cost(sum(e.cpu_seconds for e in fresh), False, surrogate, rates, resource))
     if len(fresh) < len(energies):
-        costs.append(surrogate_cost(0.0, True, surrogate, rates))
+        costs.append(surrogate_cost(0.0, True, surrogate, rates, resource))
     return costs + quantum_costs(report.candidates, cached_vqe)
 
 
@@ -248,7 +227,7 @@ def materials_screening(
     shortlist_size: Annotated[int, Field(ge=0, le=50)] = 3,
     active_orbitals: Annotated[int, Field(ge=1, le=6)] = 2,
     active_electrons: Annotated[int, Field(ge=2, le=6)] = 2,
-    batch_size: Annotated[int, Field(ge=1, le=1000)] = get_settings().batch_size,
+    batch_size: Annotated[int | None, Field(ge=1, le=1000)] = None,
 ) -> ScreeningReport:
     """Screen candidate crystals with an ML surrogate of DFT and refine the most stable ones with VQE on Aer.
 
@@ -260,7 +239,7 @@ def materials_screening(
         active_orbitals: spatial orbitals in each fragment's active space (qubits = 2 x this).
         active_electrons: electrons in each fragment's active space.
         batch_size: structures per surrogate task (10,000 candidates must not become 10,000 tasks);
-            the default is QCFLOW_BATCH_SIZE (16) where the flow is loaded.
+            empty: QCFLOW_BATCH_SIZE if set, else the broker's choice (a few tasks per worker, at most 300).
     """
     params = ScreeningParameters(
         candidate_paths=candidate_paths or [],
@@ -269,7 +248,7 @@ def materials_screening(
         shortlist_size=shortlist_size,
         active_orbitals=active_orbitals,
         active_electrons=active_electrons,
-        batch_size=batch_size,
+        batch_size=batch_size if batch_size is not None else get_settings().batch_size,
     )
     logger = get_run_logger()
     surrogate = get_settings().surrogate
@@ -278,17 +257,29 @@ def materials_screening(
     logger.info(
         "%d candidates read, %d valid, %d rejected", len(screened), len(valid), len(screened) - len(valid)
     )
-    energies = _run_surrogate(valid, params, surrogate)
+    catalog = flow_catalog()
+    placement = place(surrogate_segment(valid, params.relax, surrogate), catalog, history=execution_history())
+    logger.info("surrogate stage placed on %s: %s", placement.label(), placement.reasons[1])
+    energies, stage_record = run_surrogate_stage(valid, placement, params.relax, surrogate, params.batch_size)
     results = _score(screened, energies, surrogate)
     shortlist = _shortlist(results, params)
     logger.info("shortlist: %s", ", ".join(results[s].formula or s for s in shortlist) or "empty")
-    cached_vqe = _attach_refinements(results, _refine(shortlist, {s.source: s for s in screened}, params))
+    refinements = _refine(shortlist, {s.source: s for s in screened}, params, catalog)
+    cached_vqe = _attach_refinements(results, refinements)
     report = ScreeningReport(
         surrogate=surrogate,
         parameters=params.model_dump(),
         candidates=[results[s.source] for s in screened],
         shortlist=shortlist,
+        segments=[
+            SegmentRun(
+                segment=placement.segment,
+                kind=placement.kind,
+                placement=placement.model_dump(mode="json"),
+                execution=stage_record.model_dump(mode="json"),
+            )
+        ],
     )
-    report.costs = _segment_costs(energies, report, surrogate, cached_vqe)
+    report.costs = _segment_costs(energies, report, surrogate, cached_vqe, stage_record.label())
     publish_screening_artifacts(report, params.hull_threshold)
     return report

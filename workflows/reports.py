@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workflows.schemas import CandidateResult, ScreeningReport
+from workflows.schemas import CandidateResult, ScreeningReport, SegmentRun
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -59,9 +59,48 @@ def shortlist_markdown(report: ScreeningReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _runners_up_table(placement: dict[str, Any]) -> list[str]:
+    return [
+        "| runner-up | method | est. seconds | est. memory (bytes) | feasible | why not |",
+        "|---|---|---|---|---|---|",
+        *[
+            f"| {r.get('resource')} | {r.get('method')} | {_fmt(r.get('seconds'), 4)} | {r.get('memory_bytes')} "
+            f"| {r.get('feasible')} | {r.get('why_not') or ''} |"
+            for r in placement.get("runners_up", [])
+        ],
+        "",
+    ]
+
+
+def segments_markdown(segments: list[SegmentRun]) -> list[str]:
+    """Markdown lines for classical segments: where each ran, estimated vs measured, reasons, runners-up."""
+    lines: list[str] = []
+    for run in segments:
+        p, record = run.placement, run.execution
+        options = p.get("options", {})
+        lines += [
+            f"## {run.segment} ({run.kind})",
+            "",
+            f"Ran on **{record.get('resource')}**, `{record.get('method')}` ({options.get('executor')}, "
+            f"{options.get('workers')} worker(s), batches of {options.get('batch_size')}); estimated "
+            f"{_fmt(p.get('estimate', {}).get('seconds'), 4)} s, measured {_fmt(record.get('total_seconds'), 4)} s"
+            + (
+                f", after falling back from {', '.join(record['fallbacks'])}"
+                if record.get("fallbacks")
+                else ""
+            )
+            + ".",
+            "",
+            *[f"- {reason}" for reason in p.get("reasons", [])],
+            "",
+            *_runners_up_table(p),
+        ]
+    return lines
+
+
 def placement_markdown(report: ScreeningReport) -> str:
-    """Why each quantum segment ran where it did: choice, estimates, runners-up, reasons."""
-    lines = ["# Placement report", ""]
+    """Why each segment, classical and quantum, ran where it did: choice, estimates, runners-up, reasons."""
+    lines = ["# Placement report", "", *segments_markdown(report.segments)]
     for c in _shortlisted(report):
         if not c.quantum:
             continue
@@ -76,14 +115,7 @@ def placement_markdown(report: ScreeningReport) -> str:
             "",
             *[f"- {reason}" for reason in p.get("reasons", [])],
             "",
-            "| runner-up | method | est. seconds | est. memory (bytes) | feasible | why not |",
-            "|---|---|---|---|---|---|",
-            *[
-                f"| {r.get('resource')} | {r.get('method')} | {_fmt(r.get('seconds'), 4)} | {r.get('memory_bytes')} "
-                f"| {r.get('feasible')} | {r.get('why_not') or ''} |"
-                for r in p.get("runners_up", [])
-            ],
-            "",
+            *_runners_up_table(p),
         ]
     return "\n".join(lines)
 

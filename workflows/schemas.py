@@ -58,6 +58,17 @@ class SegmentCost(BaseModel):
     from_cache: bool = Field(default=False, description="Reused from an earlier run: nothing spent now.")
 
 
+class SegmentRun(BaseModel):
+    """A classical segment of a run: where the broker placed it and why, and what its execution record measured."""
+
+    segment: str
+    kind: str
+    placement: dict[str, Any] = Field(
+        description="The broker's placement: choice, estimates, runners-up, reasons."
+    )
+    execution: dict[str, Any] = Field(description="The execution record: measured time, fallbacks, errors.")
+
+
 class ScreeningReport(BaseModel):
     """Everything a screening run produced."""
 
@@ -66,6 +77,9 @@ class ScreeningReport(BaseModel):
     candidates: list[CandidateResult]
     shortlist: list[str] = Field(description="Sources of the shortlisted candidates, most stable first.")
     costs: list[SegmentCost] = Field(default_factory=list, description="Cost and energy per segment.")
+    segments: list[SegmentRun] = Field(
+        default_factory=list, description="Classical segments: placements and execution records."
+    )
 
     @property
     def accepted(self) -> list[CandidateResult]:

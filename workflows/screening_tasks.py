@@ -13,9 +13,7 @@ from pydantic import BaseModel
 from pymatgen.core import Composition, Structure
 from qiskit.quantum_info import SparsePauliOp
 
-from broker.fallback import fallback_placements, run_with_fallback
-from broker.models import Placement
-from config.settings import get_settings
+from classical.runners import ExecutorSettings, surrogate_for_worker
 from materials.candidates import bundled_candidates
 from materials.fragment import active_space_problem, cut_fragment
 from materials.stability import assess_stability, elemental_reference_energies
@@ -23,12 +21,10 @@ from materials.structures import Candidate, read_candidates
 from materials.surrogate import load_surrogate
 from materials.validation import duplicate_problems, validate_structure
 from quantum.ansatz import excitation_ansatz
-from quantum.executors import estimator_for
 from quantum.hamiltonian import ElectronicIntegrals, qubit_hamiltonian
 from quantum.vqe import VQEResult, run_vqe
 from workflows.caching import RESUMABLE
-from workflows.qpu_access import qpu_backend
-from workflows.qpu_slots import qpu_slot
+from workflows.placed_runs import estimator_on, run_placed
 from workflows.schemas import QuantumRefinement
 
 log = logging.getLogger(__name__)
@@ -130,11 +126,23 @@ def _energies(surrogate: Any, structures: Sequence[Structure], relax: bool) -> l
     return [SurrogateEnergy(source="", energy_per_atom=float(e), relaxed=relax) for e in energies]
 
 
-@task(name="surrogate-energies", cache_policy=RESUMABLE, persist_result=True, retries=1)
-def surrogate_energies(batch: list[ScreenedInput], relax: bool, surrogate_name: str) -> list[SurrogateEnergy]:
-    """Energies of one batch of valid structures in one batched surrogate call (eV/atom)."""
+@task(name="surrogate-energies", cache_policy=RESUMABLE - "execution", persist_result=True, retries=1)
+def surrogate_energies(
+    batch: list[ScreenedInput], relax: bool, surrogate_name: str, execution: dict[str, Any] | None = None
+) -> list[SurrogateEnergy]:
+    """Energies of one batch of valid structures in one batched surrogate call (eV/atom).
+
+    `execution` holds the placement's executor settings (workers, torch threads): with several workers each
+    thread has a model instance of its own, so no lock serialises what the placement parallelised. It is left
+    out of the cache key, so a run resumed on another executor reuses every finished batch.
+    """
     started = time.thread_time()
-    surrogate = load_surrogate(surrogate_name)
+    settings = ExecutorSettings.from_options(execution or {})
+    surrogate = surrogate_for_worker(
+        surrogate_name,
+        settings.torch_threads,
+        shared=settings.workers == 1 and settings.executor == "threads",
+    )
     structures = [Structure.from_dict(item.structure) for item in batch if item.structure]
     try:
         results = _energies(surrogate, structures, relax)
@@ -192,21 +200,19 @@ def build_active_space(
 def solve_with_vqe(payload: ActiveSpacePayload, placement: dict[str, Any]) -> QuantumRefinement:
     """VQE of the fragment's qubit Hamiltonian on the broker's placement, falling back to the runners-up.
 
-    A QPU placement holds a slot of the global `qpu` concurrency limit while it runs.
+    A QPU placement holds a slot of the global `qpu` concurrency limit while it runs; the execution record holds
+    the time per estimator call (what the placement estimated) and the call count.
     """
     integrals = payload.integrals()
     ansatz = excitation_ansatz(integrals.n_orbitals, integrals.n_alpha, integrals.n_beta)
     hamiltonian = payload.hamiltonian()
 
-    def run(where: Placement) -> VQEResult:
-        with qpu_slot(where):
-            journal = get_settings().qpu_job_journal
-            with estimator_for(where, backend=qpu_backend(where), journal=journal) as estimator:
-                return run_vqe(hamiltonian, ansatz, estimator)  # a QPU Batch or Session closes on the way out
+    def run(estimator: Any) -> VQEResult:
+        return run_vqe(hamiltonian, ansatz, estimator)
 
-    chain = fallback_placements(Placement.model_validate(placement))
-    result, record = run_with_fallback(chain, run)
-    ran_on = next(p for p in chain if p.label() == record.label())
+    result, record, ran_on = run_placed(
+        placement, run, prepare=estimator_on, calls_of=lambda vqe: vqe.estimator_calls
+    )
     return QuantumRefinement(
         fragment=payload.fragment,
         basis=payload.basis,
@@ -222,5 +228,5 @@ def solve_with_vqe(payload: ActiveSpacePayload, placement: dict[str, Any]) -> Qu
         convergence=result.history,
         placement=ran_on.model_dump(mode="json"),
         execution=record.model_dump(mode="json"),
-        seconds=record.measured_seconds or 0.0,
+        seconds=record.total_seconds or 0.0,
     )
