@@ -90,9 +90,35 @@ def poscar_header(lines: list[str]) -> PoscarHeader:
         raise StructureFileError("line 2 (scale) is 0; give 1.0 (or a negative cell volume in Å^3)")
     for number in (2, 3, 4):
         _three_numbers(lines[number], f"line {number + 1} (lattice vector {number - 1})")
+    symbols, counts, counts_line, index = _species_and_counts(lines)
+    if index < len(lines) and _first_token(lines[index])[:1] in ("s", "S"):
+        index += 1  # Selective dynamics
+    if index >= len(lines):
+        raise StructureFileError(
+            "the file stops before the coordinate mode line; add 'Direct' (or 'Cartesian') and one coordinate "
+            "line per atom"
+        )
+    mode = _first_token(lines[index])
+    if not mode or mode[0] not in "dDcCkK":
+        raise StructureFileError(
+            f"line {index + 1} should be the coordinate mode 'Direct' or 'Cartesian', found "
+            f"{lines[index].strip()!r}; check the counts line above it"
+        )
+    return PoscarHeader(
+        symbols=None if symbols is None else tuple(symbols),
+        counts=tuple(counts),
+        counts_line=counts_line,
+        first_coordinate_line=index + 1,
+        cartesian=mode[0] in "cCkK",
+    )
+
+
+def _species_and_counts(lines: list[str]) -> tuple[list[str] | None, list[int], int, int]:
+    """Element names (None in the VASP 4 format) and counts from line 6 on, the counts' line number (1-based)
+    and the index of the line after them; raises StructureFileError naming the line."""
     symbols: list[str] | None = None
     index = 5
-    if not _is_integer(lines[5].split()[0] if lines[5].split() else ""):
+    if not _is_integer(_first_token(lines[5])):
         symbols = []
         while index < min(len(lines), 5 + _MAX_SPECIES_LINES) and not _is_integer(_first_token(lines[index])):
             if symbols and not _is_element(_first_token(lines[index]).split("/")[0].split("_")[0]):
@@ -114,26 +140,7 @@ def poscar_header(lines: list[str]) -> PoscarHeader:
             f"the file names {len(symbols)} element(s) ({' '.join(symbols)}) but gives {len(counts)} count(s) "
             f"({' '.join(map(str, counts))}); give one count per element"
         )
-    if index < len(lines) and _first_token(lines[index])[:1] in ("s", "S"):
-        index += 1  # Selective dynamics
-    if index >= len(lines):
-        raise StructureFileError(
-            "the file stops before the coordinate mode line; add 'Direct' (or 'Cartesian') and one coordinate "
-            "line per atom"
-        )
-    mode = _first_token(lines[index])
-    if not mode or mode[0] not in "dDcCkK":
-        raise StructureFileError(
-            f"line {index + 1} should be the coordinate mode 'Direct' or 'Cartesian', found "
-            f"{lines[index].strip()!r}; check the counts line above it"
-        )
-    return PoscarHeader(
-        symbols=None if symbols is None else tuple(symbols),
-        counts=tuple(counts),
-        counts_line=counts_line,
-        first_coordinate_line=index + 1,
-        cartesian=mode[0] in "cCkK",
-    )
+    return symbols, counts, counts_line, index
 
 
 def _coordinate_lines(lines: list[str], header: PoscarHeader) -> list[list[str]]:

@@ -9,12 +9,15 @@ element it finished; a cache that cannot be written (read-only or full disk) cos
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import math
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,14 +80,15 @@ def write_reference_entry(path: Path, element: str, entry: dict[str, Any]) -> No
     temporary: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        merged = _valid_entries(path) | {element: entry}
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(handle, "w") as stream:
-            json.dump(merged, stream, indent=1, sort_keys=True)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-        temporary = None
+        with _merge_lock(path):  # two runs at once: neither loses the other's element
+            merged = _valid_entries(path) | {element: entry}
+            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            with os.fdopen(handle, "w") as stream:
+                json.dump(merged, stream, indent=1, sort_keys=True)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.replace(temporary, path)
+            temporary = None
     except OSError as error:
         log.warning(
             "could not save the reference of %s to %s (%s); it is used in this run and recomputed next time",
@@ -95,6 +99,17 @@ def write_reference_entry(path: Path, element: str, entry: dict[str, Any]) -> No
     finally:
         if temporary is not None:
             Path(temporary).unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _merge_lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock (fcntl.flock) on `<cache>.lock` beside the cache, held while merging."""
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _valid_entries(path: Path) -> dict[str, dict[str, Any]]:

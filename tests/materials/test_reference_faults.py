@@ -87,7 +87,31 @@ def test_entries_are_merged_one_by_one_atomically(tmp_path: Path) -> None:
     write_reference_entry(path, "Li", GOOD)
     write_reference_entry(path, "Na", {**GOOD, "energy_per_atom": -1.3})
     assert set(json.loads(path.read_text())) == {"Li", "Na"}
-    assert [p.name for p in path.parent.iterdir()] == ["references.json"]  # no temporary file left
+    assert sorted(p.name for p in path.parent.iterdir()) == ["references.json", "references.json.lock"]
+
+
+_CONCURRENT_WRITER = """
+import sys
+from pathlib import Path
+from pymatgen.core import Element
+from materials.reference_cache import write_reference_entry
+first = int(sys.argv[2])
+for z in range(first, 61, 3):  # each writer its own 20 elements, each written once
+    write_reference_entry(Path(sys.argv[1]), Element.from_Z(z).symbol, {"energy_per_atom": -1.0, "structure": "bcc"})
+"""
+
+
+def test_three_writers_at_once_keep_every_element(tmp_path: Path) -> None:
+    # Without the merge lock, one trial here kept 23 of the 60 elements (read-merge-replace races).
+    path = tmp_path / "references.json"
+    root = Path(__file__).resolve().parents[2]
+    writers = [
+        subprocess.Popen([sys.executable, "-c", _CONCURRENT_WRITER, str(path), str(first)], cwd=root)
+        for first in (1, 2, 3)
+    ]
+    assert [writer.wait() for writer in writers] == [0, 0, 0]
+    assert len(read_reference_cache(path)) == 60
+    assert not list(tmp_path.glob("*.corrupt-*")) and not list(tmp_path.glob("*.tmp"))
 
 
 def test_unwritable_cache_costs_a_warning_not_the_value(
