@@ -58,7 +58,7 @@ class Resource(BaseModel):
         None, description="how a classical resource runs tasks: the flow's threads, local processes or Dask"
     )
     workers: int = Field(1, description="parallel workers a classical resource offers")
-    load: float = Field(0.0, description="busy cores now (1-minute load average above what this run uses)")
+    load: float = Field(0.0, description="cores busy with other work when the catalog was discovered")
     address: str | None = Field(None, description="a Dask scheduler's address, for a configured cluster")
 
 

@@ -5,8 +5,10 @@ configured (its workers, threads and memory). No Prefect.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import time
 
 import psutil
 
@@ -24,12 +26,22 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def busy_cores() -> float:
-    """Cores busy with other work now: the 1-minute load average (0 where the platform has none)."""
-    try:
-        return float(os.getloadavg()[0])
-    except (AttributeError, OSError):
-        return 0.0
+def busy_cores(window_seconds: float = 0.25) -> float:
+    """Cores busy with other work now: the machine's CPU use over a short window, less this process and its
+    children (the load average lags by a minute and counts this run's own earlier work)."""
+    mine = [psutil.Process()]
+    mine += mine[0].children(recursive=True)
+    psutil.cpu_percent(None)
+    for process in mine:
+        with contextlib.suppress(psutil.Error):
+            process.cpu_percent(None)
+    time.sleep(window_seconds)
+    total = psutil.cpu_percent(None) / 100.0 * (psutil.cpu_count() or 1)
+    own = 0.0
+    for process in mine:
+        with contextlib.suppress(psutil.Error):
+            own += process.cpu_percent(None) / 100.0
+    return max(0.0, total - own)
 
 
 def _local(name: str, executor: str, settings: QcflowSettings) -> Resource:
@@ -47,7 +59,6 @@ def _local(name: str, executor: str, settings: QcflowSettings) -> Resource:
         power_watts=settings.cpu_watts_per_core * cores,
         executor=executor,  # type: ignore[arg-type]
         workers=cores,
-        load=busy_cores(),
     )
 
 
@@ -108,6 +119,9 @@ def dask_resource(address: str, settings: QcflowSettings, timeout_seconds: float
 def classical_resources(settings: QcflowSettings, dask_address: str | None = None) -> list[Resource]:
     """Every classical resource: the flow's threads, local processes, a CUDA GPU and a Dask cluster if any."""
     found = [_local("local-threads", "threads", settings), _local("local-processes", "processes", settings)]
+    busy = busy_cores()
+    for resource in found:
+        resource.load = busy
     cuda = cuda_resource(settings)
     if cuda is not None:
         found.append(cuda)

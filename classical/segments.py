@@ -32,9 +32,7 @@ class MLPotentialBatch(BaseModel):
         """One line for reasons and reports."""
         what = f"relaxations (<= {self.relax_steps} steps)" if self.relax_steps else "static energies"
         largest = max(self.atoms, default=0)
-        return (
-            f"{self.structures} {self.model} {what}, {sum(self.atoms)} atoms in all, largest cell {largest}"
-        )
+        return f"{self.structures:,} {self.model} {what}, {sum(self.atoms):,} atoms in all, largest cell {largest:,}"
 
 
 class ClimateEnsemble(BaseModel):

@@ -168,6 +168,8 @@ def command_resources(args: argparse.Namespace) -> int:
     for r in catalog.resources:
         memory = f"{human_bytes(r.memory_free_bytes)} free of {human_bytes(r.memory_total_bytes)}"
         size = f"{r.max_qubits} qubits" if r.max_qubits else f"{r.cores} cores, {memory}"
+        if r.kind == "classical":
+            size = f"{r.executor}, up to {r.workers} workers on {r.cores} cores (load {r.load:.1f}), {memory}"
         note = " (fake backend: what-if estimates, runs locally)" if r.what_if else ""
         print(
             f"{r.name:16s} {r.device}  {size}; {', '.join(r.methods)}; ${r.price_per_second_usd:.3g}/s{note}"

@@ -182,7 +182,11 @@ def _run_ensembles(
 
     def run(where: Placement) -> tuple[dict[str, ScenarioEnsemble], dict[str, QuboPayload]]:
         runner = task_runner_for(ExecutorSettings.from_options(where.options))
-        stage = ensemble_stage.with_options(task_runner=runner, flow_run_name=f"ensembles-{where.label()}")
+        stage = ensemble_stage.with_options(
+            task_runner=runner,
+            flow_run_name=f"ensembles-{where.label()}",
+            result_storage=get_settings().result_storage,
+        )
         return stage(params.model_dump())
 
     (ensembles, qubos), record, _ = run_placed(placement, run)

@@ -3,10 +3,12 @@ its placement names (the flow's threads, a Dask LocalCluster of processes, or a 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.exceptions import MissingContextError
 from prefect.futures import as_completed
 from prefect.utilities.annotations import unmapped
 from tqdm import tqdm
@@ -74,7 +76,10 @@ def run_surrogate_stage(
     """Run the surrogate stage where the broker placed it (its runners-up as fallbacks); one execution record.
 
     `batch_size` overrides the placement's structures per task (QCFLOW_BATCH_SIZE or the flow parameter)."""
-    logger = get_run_logger()
+    try:
+        logger: logging.Logger | logging.LoggerAdapter = get_run_logger()
+    except MissingContextError:  # called outside a flow run (a benchmark or a test)
+        logger = logging.getLogger(__name__)
 
     def run(where: Placement) -> list[SurrogateEnergy]:
         execution = ExecutorSettings.from_options(where.options)
@@ -83,7 +88,9 @@ def run_surrogate_stage(
             "surrogate stage on %s: %d batches of up to %d", where.label(), -(-len(valid) // size), size
         )
         stage = surrogate_stage.with_options(
-            task_runner=task_runner_for(execution), flow_run_name=f"surrogate-{where.label()}"
+            task_runner=task_runner_for(execution),
+            flow_run_name=f"surrogate-{where.label()}",
+            result_storage=get_settings().result_storage,
         )
         return stage(_batches(valid, size), relax, surrogate, execution.model_dump())
 
