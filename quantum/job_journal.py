@@ -13,6 +13,8 @@ Before submitting, the entry is written without a job id (state SUBMITTING) but 
 the job but before its id was journaled leaves that entry behind; the rerun finds the job by its tag
 (`find_tagged_job`) instead of paying for it twice. Only that submission's job carries the tag, so an older job of
 the same request is never picked up, and deleting an entry still forces a new job.
+An entry that cannot be read is set aside (`<key>.json.corrupt-<UTC time>`) and its request is refused
+(`JournalUnreadable`, naming the file) until the user deletes that file: a lost job id never silently buys a new job.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from qiskit.primitives import BaseEstimatorV2, BaseSamplerV2
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 
-from quantum.job_journal_store import JobJournal, JournalEntry, PrimitiveKind
+from quantum.job_journal_store import JobJournal, JournalEntry, JournalUnreadable, PrimitiveKind
 from quantum.profiles import flatten_circuit
 from quantum.runtime import ClosablePrimitive
 from quantum.runtime_jobs import (
@@ -156,6 +158,7 @@ class QpuJobs:
             job = self._reattached(self.journal, key)
             reattached = job is not None
             if job is None:
+                _refuse_when_set_aside(self.journal, key)
                 submitting = JournalEntry(
                     key=key, job_id=None, tag=new_job_tag(key), backend=self.backend.name, primitive=primitive,
                     submitted_at=datetime.now(UTC), state="SUBMITTING",
@@ -221,6 +224,19 @@ class QpuJobs:
                 job.job_id(), entry.backend, entry.tag, entry.submitted_at.isoformat(),
             )  # fmt: skip
         return job
+
+
+def _refuse_when_set_aside(journal: JobJournal, key: str) -> None:
+    """Raise JournalUnreadable when an entry of this request was set aside as corrupt: it may have held a job that
+    is running or done (and paid for), so a new job waits until the user has looked and removed the file."""
+    aside = journal.set_aside(key)
+    if aside:
+        raise JournalUnreadable(
+            f"the QPU job journal entry of this request was unreadable and is kept as {aside[-1]}; it may name a "
+            f"job already submitted (look for job tag {JOB_TAG_PREFIX}{key[:24]}-* on the service), so no new "
+            f"job is submitted. To submit a new, paid job anyway, delete {aside[-1]}"
+            + (f" and {len(aside) - 1} older file(s) {key}.json.corrupt-*" if len(aside) > 1 else "")
+        )
 
 
 def _tagged_run(primitive: Any, lock: threading.Lock, tags: list[str], run: Callable[[], Any]) -> Any:

@@ -9,20 +9,25 @@ import contextlib
 import fcntl
 import logging
 import os
-import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel
+
+from config.files import write_atomically
 
 logger = logging.getLogger(__name__)
 
 PrimitiveKind = Literal["sampler", "estimator"]
 # Days a journal entry is kept after its last write: long past any queue or job limit (IBM: 3 h per job).
 JOURNAL_KEEP_DAYS = 30.0
+
+
+class JournalUnreadable(RuntimeError):
+    """A journal entry that could not be read, so a job for its request may exist: nothing is submitted for it."""
 
 
 class JournalEntry(BaseModel):
@@ -47,36 +52,53 @@ class JobJournal:
         return self.folder / f"{key}.json"
 
     def entry(self, key: str) -> JournalEntry | None:
-        """The entry for `key`, or None (an unreadable entry is skipped with a warning)."""
+        """The entry for `key`, or None. An entry that cannot be read, or reads as something other than this key's
+        entry (torn, binary, wrong shape), is set aside as `<key>.json.corrupt-<UTC time>` with a warning naming
+        both files, and None is returned; `set_aside(key)` then lists it, and `QpuJobs.submit` refuses to submit the
+        request again until the user removes it (the lost entry may hold a job that was already paid for)."""
         path = self._path(key)
         try:
-            return JournalEntry.model_validate_json(path.read_text(encoding="utf-8"))
+            text = path.read_bytes().decode("utf-8")
         except FileNotFoundError:
             return None
-        except ValueError:
-            logger.warning("ignoring unreadable QPU job journal entry %s", path)
-            return None
+        except (OSError, ValueError) as error:  # UnicodeDecodeError is a ValueError
+            return self._set_aside(path, f"unreadable ({_short(error)})")
+        try:
+            entry = JournalEntry.model_validate_json(text)
+        except ValueError as error:  # pydantic's ValidationError included
+            return self._set_aside(path, f"not a journal entry ({_short(error)})")
+        if entry.key != key:
+            return self._set_aside(path, f"the entry of another request ({entry.key[:16]}...)")
+        return entry
+
+    def set_aside(self, key: str) -> list[Path]:
+        """The key's entries that were set aside as corrupt (`<key>.json.corrupt-*`), oldest first."""
+        return sorted(self.folder.glob(f"{key}.json.corrupt-*"))
+
+    def _set_aside(self, path: Path, reason: str) -> None:
+        """Rename a bad entry to `<name>.corrupt-<UTC time>` (kept for the user to inspect) and warn."""
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+        try:
+            os.replace(path, aside)
+        except FileNotFoundError:
+            return None  # another run set it aside first
+        except OSError as error:
+            raise JournalUnreadable(
+                f"QPU job journal entry {path} is {reason} and cannot be set aside ({_short(error)}); "
+                "no job is submitted for it: look up its job on the service, then remove the file"
+            ) from error
+        logger.warning("QPU job journal entry %s is %s: set aside as %s", path, reason, aside)
+        return None
 
     def entries(self) -> list[JournalEntry]:
-        """All readable entries, oldest submission first."""
+        """All readable entries, oldest submission first (unreadable ones are set aside, see `entry`)."""
         found = (self.entry(path.stem) for path in self.folder.glob("*.json"))
         return sorted((e for e in found if e is not None), key=lambda e: e.submitted_at)
 
     def record(self, entry: JournalEntry) -> None:
         """Write the entry durably: a temporary file, fsync, rename over the old entry, fsync of the folder."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        path = self._path(entry.key)
-        temporary = path.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")
-        with temporary.open("w", encoding="utf-8") as handle:
-            handle.write(entry.model_dump_json())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-        descriptor = os.open(self.folder, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+        write_atomically(self._path(entry.key), entry.model_dump_json())
 
     def prune(self, keep_days: float = JOURNAL_KEEP_DAYS) -> int:
         """Remove entries and lock files untouched for `keep_days` days; return how many files went.
@@ -151,3 +173,8 @@ def _remove_unheld_lock(path: Path, cutoff: float) -> bool:
         return True
     finally:
         os.close(descriptor)  # releases the lock
+
+
+def _short(error: BaseException) -> str:
+    """The first line of an error's message (pydantic's run to many lines), at most 200 characters."""
+    return str(error).splitlines()[0][:200] if str(error) else type(error).__name__

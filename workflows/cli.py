@@ -62,8 +62,7 @@ def command_screen(args: argparse.Namespace) -> int:
     if report is None:
         return 1
     print(terminal_report(report))
-    write_json(report, args.out)
-    return 0
+    return write_json(report, args.out, "screen")
 
 
 def _add_screen_command(subparsers: argparse._SubParsersAction) -> None:

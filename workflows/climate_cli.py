@@ -61,8 +61,7 @@ def command_climate(args: argparse.Namespace) -> int:
     if report is None:
         return 1
     print(terminal_report(report))
-    write_json(report, args.out)
-    return 0
+    return write_json(report, args.out, "climate")
 
 
 def add_climate_command(subparsers: argparse._SubParsersAction) -> None:

@@ -17,8 +17,12 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from config.files import write_atomically
+
 QUIET_LOGGERS = ("prefect.server", "prefect._internal", "prefect.events", "uvicorn", "docket", "httpx")
 Report = TypeVar("Report", bound=BaseModel)
+# Exit status of a command whose results were computed and printed but could not be saved to --out.
+WRITE_FAILED = 4
 
 
 def prepare_embedded_prefect() -> None:
@@ -130,9 +134,26 @@ def run_flow(command: str, flow: Callable[..., Report], parameters: dict[str, An
         return None
 
 
-def write_json(report: BaseModel, out: Path | None) -> None:
-    """Write the report as JSON to `out` (when given) and say where."""
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report.model_dump(mode="json"), indent=2))
-        print(f"\nResults written to {out}")
+def write_json(report: BaseModel, out: Path | None, command: str = "") -> int:
+    """Write the report as JSON to `out` (when given) and say where; return the exit status.
+
+    The file is replaced in one step (`config.files.write_atomically`): a full disk or a read-only folder leaves
+    an earlier results file as it was. When it cannot be written, the JSON goes to stdout instead, so the computed
+    result is never lost, and one line on stderr says what could not be saved (exit status 4).
+    """
+    if out is None:
+        return 0
+    text = json.dumps(report.model_dump(mode="json"), indent=2)
+    try:
+        write_atomically(out, text + "\n")
+    except OSError as error:
+        print(text)
+        print(
+            f"qcflow {command or 'run'}: the results could not be written to {out} "
+            f"({error.strerror or error}); they are printed above as JSON and {out} was left as it was; "
+            "free some space or give --out a folder you can write, and save them from here",
+            file=sys.stderr,
+        )
+        return WRITE_FAILED
+    print(f"\nResults written to {out}")
+    return 0
