@@ -257,8 +257,8 @@ def _shot_by_shot_features(profile: CircuitProfile, method: AerMethod) -> dict[s
         return {"trajamp": amplitudes * (profile.gates + profile.measurements) * repeats}
     if method == "matrix_product_state":
         exact = profile.bond_dimension_exact
-        chi = capped_power_of_two(profile.max_bond_dimension_log2)
-        work = profile.mps_gate_work if exact else profile.two_qubit_gates * profile.max_gate_span * chi**3
+        chi_cubed = capped_power_of_two(3 * profile.max_bond_dimension_log2)
+        work = profile.mps_gate_work if exact else profile.two_qubit_gates * profile.max_gate_span * chi_cubed
         return {"trajgate": profile.gates * repeats, "trajwork": min(work, MAX_FEATURE) * repeats}
     return {"trajgaten": profile.gates * n * repeats}
 

@@ -119,7 +119,10 @@ def circuit_operations(circuit: QuantumCircuit) -> Iterator[CircuitOperation]:
     index_of = {bit: index for index, bit in enumerate(circuit.qubits)}
     for position, instruction in enumerate(circuit.data):
         qubits = tuple(index_of[q] for q in instruction.qubits)
-        yield from _opened(instruction.operation, qubits, position, False)
+        if instruction.is_control_flow():
+            yield from _opened(instruction.operation, qubits, position, False)
+        else:  # the common case: name and params without building the gate object (Qiskit 2 makes one per access)
+            yield CircuitOperation(instruction.name, tuple(instruction.params), qubits, False, position)
 
 
 def _opened(
@@ -138,4 +141,4 @@ def _opened(
         for _ in range(repeats):
             for instruction in block.data:
                 inner = tuple(outer[q] for q in instruction.qubits)
-                yield from _opened(instruction.operation, inner, index, True)
+                yield from _opened(instruction.operation, inner, index, conditional)

@@ -8,9 +8,10 @@ on its left. For Clifford circuits the bond dimensions are exact, from the stabi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from qiskit import QuantumCircuit
 
 from quantum.gate_sets import NON_GATE_INSTRUCTIONS, SCHMIDT_RANK_TWO, circuit_operations
@@ -33,24 +34,15 @@ class CutBounds:
     deterministic_outcomes: int | None = None
 
 
-def _one_qubit_work(position: int, bond_log2: list[int]) -> float:
+def _one_qubit_work(position: int, bond_log2: Sequence[int]) -> float:
     """MPS work of a one-qubit gate: chi^2, chi the larger bond beside its qubit."""
-    near = [bond_log2[k] for k in (position - 1, position) if 0 <= k < len(bond_log2)]
+    near = [int(bond_log2[k]) for k in (position - 1, position) if 0 <= k < len(bond_log2)]
     return 4.0 ** min(max(near, default=0), 30)
 
 
 def _contraction_work(bond: int) -> float:
     """MPS work of one two-qubit contraction and SVD across a cut of bond dimension 2^bond: chi^3."""
     return 8.0 ** min(bond, 30)
-
-
-def _gate_work(qubits: list[int], bond_log2: list[int]) -> float:
-    """MPS work of one gate: span * chi^3 for a multi-qubit gate (an SVD of a 2chi x 2chi matrix after swapping
-    its qubits together), chi^2 for a one-qubit gate, chi the bond dimension at its cuts."""
-    low, high = min(qubits), max(qubits)
-    if len(qubits) < 2:
-        return _one_qubit_work(low, bond_log2)
-    return (high - low) * _contraction_work(max(bond_log2[low:high]))
 
 
 def mps_shot_work(bond_log2: list[int], num_qubits: int) -> float:
@@ -69,22 +61,26 @@ def _gate_qubits(circuit: QuantumCircuit) -> Iterator[tuple[int, str, list[int]]
 def cut_bounds(circuit: QuantumCircuit) -> CutBounds:
     """Per cut (k | k+1): crossing two-qubit gates and log2 of the bond-dimension bound, plus MPS work.
 
-    The work follows the running bound gate by gate (see `_gate_work`).
+    The work follows the running bound gate by gate: span * chi^3 for a multi-qubit gate (an SVD of a 2chi x 2chi
+    matrix after swapping its qubits together), chi^2 for a one-qubit gate, chi the bound at its cuts.
     """
     n = circuit.num_qubits
-    crossings = [0] * max(n - 1, 0)
-    log_rank = [0] * max(n - 1, 0)
-    cap = [min(k + 1, n - k - 1) for k in range(n - 1)]
+    crossings = np.zeros(max(n - 1, 0), dtype=np.int64)
+    log_rank = np.zeros(max(n - 1, 0), dtype=np.int64)
+    cap = np.minimum(np.arange(1, n), np.arange(n - 1, 0, -1))
     gate_work = 0.0
     for _, name, qubits in _gate_qubits(circuit):
         low, high = min(qubits), max(qubits)
-        if len(qubits) >= 2:
-            rank_log2 = _schmidt_rank_log2(name) if len(qubits) == 2 else 2 * (len(qubits) - 1)
-            for cut in range(low, high):
-                crossings[cut] += 1
-                log_rank[cut] = min(log_rank[cut] + rank_log2, cap[cut])
-        gate_work += _gate_work(qubits, log_rank)
-    return CutBounds(crossings, log_rank, gate_work, mps_shot_work(log_rank, n))
+        if len(qubits) < 2:
+            gate_work += _one_qubit_work(low, log_rank)
+            continue
+        rank_log2 = _schmidt_rank_log2(name) if len(qubits) == 2 else 2 * (len(qubits) - 1)
+        crossings[low:high] += 1
+        bonds = log_rank[low:high]  # a view: updated in place
+        np.minimum(bonds + rank_log2, cap[low:high], out=bonds)
+        gate_work += (high - low) * _contraction_work(int(bonds.max()))
+    bond_log2 = log_rank.tolist()
+    return CutBounds(crossings.tolist(), bond_log2, gate_work, mps_shot_work(bond_log2, n))
 
 
 def clifford_cut_bounds(circuit: QuantumCircuit, crossings: list[int]) -> CutBounds | None:
@@ -100,13 +96,19 @@ def clifford_cut_bounds(circuit: QuantumCircuit, crossings: list[int]) -> CutBou
         return None
     checkpoints = path.checkpoints
     peak = [max(values) for values in zip(*(e for _, e in checkpoints), strict=True)]
-    gate_work, slice_index = 0.0, 1
+    gate_work, slice_index = 0.0, 0
     for index, first, cuts in path.gate_cuts:
-        while checkpoints[slice_index][0] <= index:
-            slice_index += 1
-        before, after = checkpoints[slice_index - 1][1], checkpoints[slice_index][1]
-        bond = [max(a, b) for a, b in zip(before, after, strict=True)]
-        gate_work += sum(_contraction_work(bond[c]) for c in cuts) if cuts else _one_qubit_work(first, bond)
+        if slice_index == 0 or checkpoints[slice_index][0] <= index:
+            while checkpoints[slice_index][0] <= index:
+                slice_index += 1
+            before, after = checkpoints[slice_index - 1][1], checkpoints[slice_index][1]
+            bond = [max(a, b) for a, b in zip(before, after, strict=True)]
+            # Contraction work summed over the cuts left of each position: a gate's cuts are a range.
+            left_of = np.concatenate([[0.0], np.cumsum([_contraction_work(b) for b in bond])])
+        if cuts:
+            gate_work += float(left_of[cuts.stop] - left_of[cuts.start])
+        else:
+            gate_work += _one_qubit_work(first, bond)
     return CutBounds(
         crossings, peak, gate_work, mps_shot_work(checkpoints[-1][1], circuit.num_qubits), exact=True,
         deterministic_outcomes=circuit.num_qubits - path.random_outcomes,

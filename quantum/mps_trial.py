@@ -2,7 +2,11 @@
 
 How much an MPS run costs depends on the entanglement a circuit really builds, which no static bound captures for
 non-Clifford circuits. Below the cap, the trial is an exact simulation, so its time is the method's own on this
-machine and the broker's MPS estimate becomes a measurement (`tightened_by_trial`).
+machine and the broker's MPS estimate becomes a measurement (`tightened_by_trial`). A trial that hits the cap is
+repeated with a 4x larger cap while the time budget allows; one still capped is evidence too: where it saturated
+only some cuts, the estimate extrapolates from it (bond dimension at most 4x the cap, time scaled by the growth
+measured between the last two caps); where it saturated most cuts, the circuit is highly entangled and the
+structural bound stands.
 """
 
 from __future__ import annotations
@@ -17,11 +21,31 @@ from typing import Any
 
 from qiskit import QuantumCircuit
 
+from quantum.estimates import TIME_CONSTANTS
 from quantum.executors import aer_circuit_preparer, warm_up
+from quantum.gate_sets import circuit_operations
 from quantum.mps_bounds import mps_shot_work
-from quantum.profiles import CircuitProfile
+from quantum.profiles import CircuitProfile, sampled_once
 
 logger = logging.getLogger(__name__)
+
+# Seconds all trials of one placement may take together (the broker should answer in seconds at any width).
+TRIAL_BUDGET_SECONDS = 2.0
+# Largest cap a repeated trial uses, and the factor between caps (time grows up to factor^3 per step).
+MAX_TRIAL_CAP = 256
+CAP_GROWTH = 4
+# What a capped trial costs before it runs: Aer moves distant qubits together by swaps, each a contraction and an
+# SVD at the bond dimension. Measured here (Aer 0.18.2, 2 cores under load): 3e-4 s per swap at a cap of 16
+# (QAOA on 3-regular graphs, 60-200 qubits: 1.2-18.5 s), 57x that at 64; 2e-5 s per instruction besides.
+SWAP_SECONDS_AT_CAP_16 = 3e-4
+INSTRUCTION_SECONDS = 2e-5
+# A capped trial whose final state holds the cap on at least this share of the cuts that can reach it is
+# saturated: the circuit entangles everywhere, and no bounded growth can be assumed.
+SATURATED_SHARE = 0.5
+# Shots a trial times for circuits Aer runs shot by shot (every shot re-runs the gates).
+SHOT_BY_SHOT_TRIAL_SHOTS = 40
+# Sampling runs shorter than this are timed twice (the faster counts); longer ones once.
+SHORT_RUN_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -101,16 +125,21 @@ def mps_trial(circuits: Sequence[QuantumCircuit], cap: int = 16, shots: int = 0)
 
 def _sampling_times(circuits: list[QuantumCircuit], shots: int) -> tuple[float, float, int] | None:
     """(seconds of a run of shots/10 shots, seconds per further shot, shots/10): the faster of two timed MPS runs
-    of each count after a warm-up, since load only ever adds time."""
+    of each count after a warm-up, since load only ever adds time (one of each where a run takes a while)."""
     from qiskit_aer import AerSimulator
 
     measured = [c for c in circuits if any(i.operation.name == "measure" for i in c.data)]
+    if not all(sampled_once(c) for c in measured):  # every shot re-runs the gates: a few tell the cost
+        shots = min(shots, SHOT_BY_SHOT_TRIAL_SHOTS)
     if shots < 20 or not measured:
         return None
     simulator = AerSimulator(method="matrix_product_state")
     warm_up(simulator)
-    times = [min(_timed(simulator, measured, count) for _ in range(2)) for count in (shots // 10, shots)]
-    return times[0], max(times[1] - times[0], 0.0) / (shots - shots // 10), shots // 10
+    first = _timed(simulator, measured, shots // 10)
+    repeats = 2 if first < SHORT_RUN_SECONDS else 1  # a long run is timed once: noise matters less there
+    few = min([first] + [_timed(simulator, measured, shots // 10) for _ in range(repeats - 1)])
+    full = min(_timed(simulator, measured, shots) for _ in range(repeats))
+    return few, max(full - few, 0.0) / (shots - shots // 10), shots // 10
 
 
 def _timed(simulator: Any, circuits: list[QuantumCircuit], shots: int) -> float:
@@ -119,13 +148,53 @@ def _timed(simulator: Any, circuits: list[QuantumCircuit], shots: int) -> float:
     return time.perf_counter() - started
 
 
+def predicted_trial_seconds(circuits: Sequence[QuantumCircuit], cap: int) -> float:
+    """What an MPS trial capped at `cap` costs at most, before running it: a swap per qubit a gate spans, each
+    at the cap's bond dimension (chi^3), plus a set-up per instruction."""
+    swaps = instructions = 0
+    for circuit in circuits:
+        for operation in circuit_operations(circuit):
+            instructions += 1
+            if len(operation.qubits) >= 2:
+                swaps += max(operation.qubits) - min(operation.qubits)
+    return swaps * SWAP_SECONDS_AT_CAP_16 * (cap / 16) ** 3 + instructions * INSTRUCTION_SECONDS
+
+
+def escalated_trials(
+    circuits: Sequence[QuantumCircuit], cap: int, shots: int, budget_seconds: float
+) -> list[tuple[int, MpsTrial]]:
+    """(cap, trial) of each trial run: the first at `cap`, then, while it hits the cap, at CAP_GROWTH times the
+    cap, as long as the worst case (time x CAP_GROWTH^3) fits in what is left of the budget. Empty when even the
+    first would exceed the budget or Aer refuses it."""
+    if predicted_trial_seconds(circuits, cap) > budget_seconds:
+        return []
+    trials: list[tuple[int, MpsTrial]] = []
+    while True:
+        trial = mps_trial(circuits, cap, shots)
+        if trial is None:
+            return trials
+        trials.append((cap, trial))
+        left = budget_seconds - sum(done.seconds for _, done in trials)  # Aer's one-off start-up not counted
+        if not trial.capped or cap * CAP_GROWTH > MAX_TRIAL_CAP or trial.seconds * CAP_GROWTH**3 > left:
+            return trials
+        cap *= CAP_GROWTH
+
+
 def tightened_by_trial(
-    circuits: Sequence[QuantumCircuit], profile: CircuitProfile, cap: int = 16, shots: int = 0
+    circuits: Sequence[QuantumCircuit],
+    profile: CircuitProfile,
+    cap: int = 16,
+    shots: int = 0,
+    budget_seconds: float = TRIAL_BUDGET_SECONDS,
 ) -> tuple[CircuitProfile, str] | None:
-    """The profile with the MPS bond bounds and times an MPS trial measured, and a note; None if it hit the cap."""
-    trial = mps_trial(circuits, cap, shots)
-    if trial is None or trial.capped:
+    """The profile with the MPS bond bounds and times MPS trials measured, and a note; None when no trial fits the
+    budget, Aer refuses it, or every trial hit its cap on most cuts (the structural bound then stands)."""
+    trials = escalated_trials(circuits, cap, shots, budget_seconds)
+    if not trials:
         return None
+    last_cap, trial = trials[-1]
+    if trial.capped:
+        return _extrapolated(profile, trials)
     # One bit of margin: the trial saw the final state, not every step on the way.
     tightened = [
         min(bound, seen + 1)
@@ -133,7 +202,7 @@ def tightened_by_trial(
     ]
     tightened += profile.bond_dimension_log2[len(tightened) :]
     note = (
-        f"an MPS trial (bond dimension capped at {cap}) ended at bond dimension {trial.max_bond} in "
+        f"an MPS trial (bond dimension capped at {last_cap}) ended at bond dimension {trial.max_bond} in "
         f"{trial.seconds:.3g} s"
         + (f" + {trial.seconds_per_shot * 1e3:.3g} ms per shot" if trial.seconds_per_shot else "")
         + (
@@ -149,5 +218,47 @@ def tightened_by_trial(
         "mps_trial_seconds": trial.seconds,
         "mps_trial_seconds_per_shot": trial.seconds_per_shot,
         "mps_trial_shots": trial.timed_shots,
+    }
+    return profile.model_copy(update=update), note
+
+
+def saturated(trial: MpsTrial, cap: int) -> bool:
+    """Whether a capped trial's final state holds the cap on most cuts that can reach it (2^min(k, n-k) >= cap)."""
+    n = len(trial.bond_log2) + 1
+    cap_log2 = math.log2(cap)
+    reachable = [b for k, b in enumerate(trial.bond_log2) if min(k + 1, n - k - 1) >= cap_log2]
+    return bool(reachable) and sum(b >= cap_log2 for b in reachable) >= SATURATED_SHARE * len(reachable)
+
+
+def _extrapolated(
+    profile: CircuitProfile, trials: list[tuple[int, MpsTrial]]
+) -> tuple[CircuitProfile, str] | None:
+    """An estimate from capped trials: the cap is a lower bound on the bond dimension, assumed to grow at most
+    CAP_GROWTH-fold, and the time by the growth measured between the last two caps (CAP_GROWTH^3 with one trial).
+    None when the last trial saturated most cuts."""
+    cap, trial = trials[-1]
+    if saturated(trial, cap):
+        return None
+    growth = float(CAP_GROWTH**3)
+    if len(trials) > 1:
+        growth = min(max(trial.seconds / max(trials[-2][1].seconds, 1e-9), 1.0), growth)
+    ceiling = int(math.log2(cap * CAP_GROWTH))
+    bonds = [min(bound, ceiling) for bound in profile.bond_dimension_log2]
+    shot_work = mps_shot_work(bonds, profile.num_qubits)
+    constants = TIME_CONSTANTS["matrix_product_state"]
+    per_shot = constants["shot"] * profile.num_qubits + constants["shotchi"] * shot_work
+    seconds = trial.seconds * growth
+    note = (
+        f"MPS trials hit their bond-dimension cap ({', '.join(str(c) for c, _ in trials)}) on some cuts only, in "
+        f"{trial.seconds:.3g} s at {cap}: MPS estimates assume a bond dimension of at most {2**ceiling} there "
+        f"(structural bound 2^{profile.max_bond_dimension_log2}) and {seconds:.3g} s for the gates, "
+        f"{growth:.3g}x the last trial"
+    )
+    update = {
+        "bond_dimension_log2": bonds,
+        "mps_shot_work": shot_work,
+        "mps_trial_seconds": seconds,
+        "mps_trial_seconds_per_shot": per_shot,
+        "mps_trial_shots": 0,
     }
     return profile.model_copy(update=update), note

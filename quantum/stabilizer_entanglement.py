@@ -122,20 +122,20 @@ class CliffordMpsPath:
     """
 
     checkpoints: list[tuple[int, list[int]]]
-    gate_cuts: list[tuple[int, int, list[int]]]
+    gate_cuts: list[tuple[int, int, range]]
     random_outcomes: int = 0
 
 
-def _move_adjacent(order: list[int], position: list[int], qubits: list[int]) -> list[int]:
-    """Swap the farther of two qubits next to the nearer one in Aer's order; return the cuts swapped across."""
-    low, high = sorted(position[q] for q in qubits)
-    cuts = []
-    for cut in range(high - 1, low, -1):
-        left, right = order[cut], order[cut + 1]
-        order[cut], order[cut + 1] = right, left
-        position[left], position[right] = cut + 1, cut
-        cuts.append(cut)
-    return [*cuts, low]
+def _move_adjacent(order: np.ndarray, position: np.ndarray, qubits: list[int]) -> range:
+    """Swap the farther of two qubits next to the nearer one in Aer's order; return the cuts where a contraction
+    happens: one per swap, then the gate's own (all cuts from the nearer qubit's position to the farther's)."""
+    low, high = sorted(int(position[q]) for q in qubits)
+    if high - low > 1:
+        moved = order[high]
+        order[low + 2 : high + 1] = order[low + 1 : high].copy()
+        order[low + 1] = moved
+        position[order[low + 1 : high + 1]] = np.arange(low + 1, high + 1)
+    return range(low, high)
 
 
 def measure_z(x: np.ndarray, z: np.ndarray, qubit: int) -> None:
@@ -168,7 +168,7 @@ def clifford_mps_path(circuit: QuantumCircuit, checkpoints: int = CHECKPOINTS) -
         raise ValueError(f"{n} qubits: exact stabilizer entanglement is computed up to {MAX_EXACT_QUBITS}")
     x = np.zeros((n, n), dtype=np.uint8)
     z = np.eye(n, dtype=np.uint8)
-    order, position = list(range(n)), list(range(n))
+    order, position = np.arange(n), np.arange(n)
     size = len(circuit.data)
     step = max(1, -(-size // max(checkpoints, 1)))
     path = CliffordMpsPath(checkpoints=[(0, [0] * max(n - 1, 0))], gate_cuts=[])
@@ -191,8 +191,8 @@ def _apply_operation(
     path: CliffordMpsPath,
     x: np.ndarray,
     z: np.ndarray,
-    order: list[int],
-    position: list[int],
+    order: np.ndarray,
+    position: np.ndarray,
     operation: CircuitOperation,
 ) -> None:
     """One instruction on the tableau, and where Aer's MPS contracts for it."""
@@ -207,12 +207,12 @@ def _apply_operation(
         _apply_gate(x, z, name, tuple(float(p) for p in params), qubits)
     except Exception as error:  # unknown gate, unbound parameter, or not Clifford
         raise ValueError(f"{name} is not a Clifford gate this model handles: {error}") from error
-    cuts = _move_adjacent(order, position, qubits) if len(qubits) == 2 else []
-    path.gate_cuts.append((operation.index, position[qubits[0]], cuts))
+    cuts = _move_adjacent(order, position, qubits) if len(qubits) == 2 else range(0)
+    path.gate_cuts.append((operation.index, int(position[qubits[0]]), cuts))
 
 
 def _checkpoint(
-    path: CliffordMpsPath, x: np.ndarray, z: np.ndarray, order: list[int], done: int, size: int, step: int
+    path: CliffordMpsPath, x: np.ndarray, z: np.ndarray, order: np.ndarray, done: int, size: int, step: int
 ) -> None:
     """After `done` top-level instructions: record the entanglement per cut at every step-th and at the last."""
     if done % step == 0 or done == size:
