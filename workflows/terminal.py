@@ -5,10 +5,13 @@ Full tracebacks still reach Prefect's API log handlers (the UI); only the consol
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import re
+import signal
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Mapping
@@ -19,6 +22,12 @@ from pydantic import BaseModel, ValidationError
 
 from config.files import write_atomically
 
+# Prefect waits 20 s for its embedded server by default; on a loaded 2-core machine 4 of ~85 starts took longer
+# (issue 16), so qcflow commands wait this long (s) unless the variable is set.
+STARTUP_TIMEOUT_VARIABLE = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+STARTUP_TIMEOUT_S = 120
+STARTUP_ATTEMPTS = 2
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 QUIET_LOGGERS = ("prefect.server", "prefect._internal", "prefect.events", "uvicorn", "docket", "httpx")
 Report = TypeVar("Report", bound=BaseModel)
 # Exit status of a command whose results were computed and printed but could not be saved to --out.
@@ -26,8 +35,10 @@ WRITE_FAILED = 4
 
 
 def prepare_embedded_prefect() -> None:
-    """Defaults for the embedded Prefect API: no telemetry, and no server tracebacks on a scientist's terminal."""
+    """Defaults for the embedded Prefect API: no telemetry, no server tracebacks on a scientist's terminal, and
+    time for its server to start on a busy machine (STARTUP_TIMEOUT_S unless the variable is set)."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault(STARTUP_TIMEOUT_VARIABLE, str(STARTUP_TIMEOUT_S))
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.CRITICAL)
@@ -116,6 +127,103 @@ def out_problem(out: Path | None) -> str | None:
     return None
 
 
+def start_embedded_api() -> str | None:
+    """Start Prefect's embedded API server now, from the main thread, bound to this process; None when it runs
+    (or PREFECT_API_URL names a server), else what went wrong and which variable to set.
+
+    Prefect would start the same server on first use (`SubprocessASGIServer`, one per process) and stop it at exit,
+    but a process killed with SIGKILL (the OOM killer) runs no exit handler: its server lived on. Started here, the
+    server gets a parent-death signal (Linux prctl PR_SET_PDEATHSIG), so the kernel kills it with its client.
+    A start that times out is retried once (nothing has run on the server yet, so a retry repeats no work).
+    """
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value():
+        return None
+    timeout = int(os.environ.get(STARTUP_TIMEOUT_VARIABLE) or STARTUP_TIMEOUT_S)
+    error: Exception | None = None
+    for _ in range(STARTUP_ATTEMPTS):
+        server = _parent_bound_server()
+        try:
+            server.start(timeout=timeout)
+            return None
+        except Exception as failure:  # Prefect raises RuntimeError on a timeout, httpx errors on a bad answer
+            error = failure
+            server.stop()
+    first_line = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
+    return (
+        f"the embedded Prefect API server did not start ({STARTUP_ATTEMPTS} tries of {timeout} s: {first_line}); "
+        f"on a busy machine set {STARTUP_TIMEOUT_VARIABLE}=300 (seconds), or start a server (scripts/server.sh) "
+        "and set PREFECT_API_URL=http://127.0.0.1:4200/api"
+    )
+
+
+def _parent_bound_server() -> Any:
+    """The process's embedded-server object (Prefect keeps one per port, here None: any free port), of a subclass
+    whose server process dies with this one. An instance Prefect made first is replaced unless it is running."""
+    from prefect.server.api.server import SubprocessASGIServer
+
+    bound = _parent_bound_class()
+    existing = SubprocessASGIServer._instances.get(None)
+    if existing is not None and not existing.running and not isinstance(existing, bound):
+        del SubprocessASGIServer._instances[None]
+    return bound()
+
+
+@functools.cache
+def _parent_bound_class() -> type:
+    from prefect.server.api.server import SubprocessASGIServer
+
+    class ParentBoundServer(SubprocessASGIServer):
+        """Prefect's embedded server, started by a process it cannot outlive."""
+
+        def _run_uvicorn_command(self) -> subprocess.Popen[Any]:
+            return _popen_bound_to_this_process(_uvicorn_command(self.port))
+
+    return ParentBoundServer
+
+
+def _uvicorn_command(port: int | None) -> tuple[list[str], dict[str, str]]:
+    """The command and environment Prefect 3.9.1's SubprocessASGIServer._run_uvicorn_command uses (UI off)."""
+    import prefect
+    from prefect.settings import get_current_settings
+
+    args = [
+        sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent), "--factory",
+        "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port),
+        "--log-level", "error", "--lifespan", "on",
+    ]  # fmt: skip
+    environment = {
+        **os.environ,
+        "PREFECT_UI_ENABLED": "0",
+        "PREFECT__SERVER_EPHEMERAL": "1",
+        "PREFECT__SERVER_FINAL": "1",
+        **get_current_settings().to_environment_variables(exclude_unset=True),
+    }
+    return args, environment
+
+
+def _popen_bound_to_this_process(command: tuple[list[str], dict[str, str]]) -> subprocess.Popen[Any]:
+    """Popen whose child gets SIGKILL when this process dies (Linux; elsewhere a plain Popen, stopped at exit).
+
+    The signal follows the thread that forked the child, so this runs from the main thread (`start_embedded_api`).
+    """
+    args, environment = command
+    if not sys.platform.startswith("linux"):
+        return subprocess.Popen(args, env=environment)
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)  # loaded before the fork: the child only calls into it
+    parent = os.getpid()
+
+    def die_with_parent() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before the signal was armed
+            os._exit(1)
+
+    return subprocess.Popen(args, env=environment, preexec_fn=die_with_parent)
+
+
 def refuse(command: str, problem: str) -> int:
     """Print one line saying why the command cannot start (exit status 2, before any work starts)."""
     print(f"qcflow {command}: {problem}", file=sys.stderr)
@@ -123,8 +231,12 @@ def refuse(command: str, problem: str) -> int:
 
 
 def run_flow(command: str, flow: Callable[..., Report], parameters: dict[str, Any]) -> Report | None:
-    """Run a flow; on failure print one line (the UI keeps the traceback) and return None."""
+    """Run a flow on the embedded API (started first, bound to this process: `start_embedded_api`) or on
+    PREFECT_API_URL; on failure print one line (the UI keeps the traceback) and return None."""
     shorten_console_tracebacks()
+    if problem := start_embedded_api():
+        print(f"qcflow {command}: {problem}", file=sys.stderr)
+        return None
     try:
         return flow(**parameters)
     except Exception as error:
