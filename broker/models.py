@@ -54,8 +54,10 @@ class Resource(BaseModel):
     calibration: QpuCalibration | None = None
     runs_locally: bool = Field(True, description="fake backends run locally as noisy Aer simulations")
     what_if: bool = Field(False, description="a fake backend: estimates describe the real device it copies")
-    executor: Literal["threads", "processes", "dask"] | None = Field(
-        None, description="how a classical resource runs tasks: the flow's threads, local processes or Dask"
+    executor: Literal["threads", "processes", "dask", "slurm"] | None = Field(
+        None,
+        description="how a classical resource runs tasks: the flow's threads, local processes, a running Dask "
+        "cluster, or Dask workers in Slurm jobs",
     )
     workers: int = Field(1, description="parallel workers a classical resource offers")
     load: float = Field(0.0, description="cores busy with other work when the catalog was discovered")

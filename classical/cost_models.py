@@ -34,7 +34,10 @@ MODEL_LOAD_SECONDS = 4.0
 # Starting a Dask LocalCluster of processes (scheduler, nannies, workers) before any task runs.
 CLUSTER_START_SECONDS = 3.0
 # Orchestration per Prefect task (ephemeral API, 2 cores: ~10 ms sequential, ~30 ms mapped), and on Dask.
-TASK_SECONDS = {"threads": 0.03, "processes": 0.06, "dask": 0.06}
+TASK_SECONDS = {"threads": 0.03, "processes": 0.06, "dask": 0.06, "slurm": 0.06}
+# Assumption: a Slurm job waits about a minute in the queue before its worker joins (site-dependent; execution
+# records correct it).
+SLURM_QUEUE_SECONDS = 60.0
 # Fraction of a CHGNet call that runs outside the GIL (torch kernels); the rest (graph building in pymatgen, ASE's
 # optimizer loop) serialises threads of one process. Amdahl's law gives the speed-up of w threads.
 PARALLEL_FRACTION_OUTSIDE_GIL = {"static": 0.6, "relax": 0.5}
@@ -69,7 +72,9 @@ class Parallelism:
 
 def _free_cores(resource: Resource) -> float:
     """Cores not busy with other work (at least one): the load average counts what else is running."""
-    return max(1.0, resource.cores - resource.load) if resource.executor != "dask" else float(resource.cores)
+    if resource.executor in ("dask", "slurm"):
+        return float(resource.cores)
+    return max(1.0, resource.cores - resource.load)
 
 
 def _speedup(parallel: Parallelism, fraction_outside_gil: float) -> float:
@@ -144,13 +149,15 @@ class MLPotentialCostModel:
             seconds += CLUSTER_START_SECONDS + MODEL_LOAD_SECONDS
         elif parallel.executor == "dask":
             seconds += MODEL_LOAD_SECONDS
+        elif parallel.executor == "slurm":
+            seconds += SLURM_QUEUE_SECONDS + MODEL_LOAD_SECONDS
         elif workers > 1:
             seconds += MODEL_LOAD_SECONDS  # one model instance per thread, so no lock serialises them
         largest_batch_atoms = (
             max(segment.atoms, default=0) if mode == "relax" else _largest_batch(segment, batch)
         )
         per_worker = WORKER_BASE_BYTES + BYTES_PER_ATOM[mode] * largest_batch_atoms
-        memory = per_worker * (workers if resource.executor != "dask" else 1)
+        memory = per_worker * (1 if resource.executor in ("dask", "slurm") else workers)
         usable = int(resource.memory_free_bytes * settings.memory_headroom)
         why = None
         if memory > usable:
@@ -246,8 +253,10 @@ class ClimateEnsembleCostModel:
         seconds = compute / _speedup(parallel, 0.9) + segment.scenarios * CLIMATE_TASK_SECONDS
         if parallel.executor == "processes":
             seconds += CLUSTER_START_SECONDS
+        elif parallel.executor == "slurm":
+            seconds += SLURM_QUEUE_SECONDS
         per_scenario = segment.members * segment.years * CLIMATE_BYTES_PER_MEMBER_YEAR
-        memory = per_scenario * (workers if resource.executor != "dask" else 1)
+        memory = per_scenario * (1 if resource.executor in ("dask", "slurm") else workers)
         usable = int(resource.memory_free_bytes * settings.memory_headroom)
         why = None
         if memory > usable:

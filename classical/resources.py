@@ -116,6 +116,34 @@ def dask_resource(address: str, settings: QcflowSettings, timeout_seconds: float
     )
 
 
+def slurm_resource(settings: QcflowSettings) -> Resource | None:
+    """Dask workers in Slurm jobs (dask-jobqueue) when QCFLOW_SLURM_QUEUE names a partition, else None. Its size
+    is what the settings ask for: jobs are submitted only when a placement uses it."""
+    if not settings.slurm_queue:
+        return None
+    threads = settings.slurm_cores * settings.slurm_jobs
+    return Resource(
+        name="slurm",
+        kind="classical",
+        device="CPU",
+        methods=["ml_potential", "climate_ensemble"],
+        cores=threads,
+        memory_total_bytes=_bytes(settings.slurm_memory) * settings.slurm_jobs,
+        memory_free_bytes=_bytes(settings.slurm_memory),
+        price_per_second_usd=settings.cpu_price_per_core_hour_usd * threads / 3600.0,
+        power_watts=settings.cpu_watts_per_core * threads,
+        executor="slurm",
+        workers=settings.slurm_jobs,
+    )
+
+
+def _bytes(size: str) -> int:
+    """'16GB' -> bytes (dask's parser: decimal and binary units)."""
+    from dask.utils import parse_bytes
+
+    return int(parse_bytes(size))
+
+
 def classical_resources(settings: QcflowSettings, dask_address: str | None = None) -> list[Resource]:
     """Every classical resource: the flow's threads, local processes, a CUDA GPU and a Dask cluster if any."""
     found = [_local("local-threads", "threads", settings), _local("local-processes", "processes", settings)]
@@ -125,6 +153,9 @@ def classical_resources(settings: QcflowSettings, dask_address: str | None = Non
     cuda = cuda_resource(settings)
     if cuda is not None:
         found.append(cuda)
+    slurm = slurm_resource(settings)
+    if slurm is not None:
+        found.append(slurm)
     address = dask_address or settings.dask_address
     if address:
         dask = dask_resource(address, settings)

@@ -5,18 +5,20 @@ No Prefect here: `workflows.task_runners` turns `ExecutorSettings` into a Prefec
 
 from __future__ import annotations
 
+import sys
 import threading
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from config.settings import QcflowSettings
 from materials.surrogate import Surrogate, load_surrogate, new_surrogate
 
 
 class ExecutorSettings(BaseModel):
     """Where a classical stage's tasks run: the flow's thread pool, local worker processes, or a Dask cluster."""
 
-    executor: Literal["threads", "processes", "dask"] = "threads"
+    executor: Literal["threads", "processes", "dask", "slurm"] = "threads"
     workers: int = Field(1, ge=1)
     address: str | None = Field(None, description="the scheduler of an existing Dask cluster")
     torch_threads: int = Field(1, ge=1)
@@ -43,3 +45,25 @@ def surrogate_for_worker(name: str, torch_threads: int = 1, *, shared: bool = Fa
     if key not in cache:
         cache[key] = new_surrogate(name, torch_threads=torch_threads)
     return cache[key]
+
+
+def slurm_cluster_kwargs(settings: QcflowSettings) -> dict[str, Any]:
+    """dask-jobqueue SLURMCluster arguments from the QCFLOW_SLURM_* settings: one worker process per job with
+    `slurm_cores` threads, so a job's cores share one model instance per thread."""
+    if not settings.slurm_queue:
+        raise ValueError(
+            "no Slurm partition configured; set QCFLOW_SLURM_QUEUE (and QCFLOW_SLURM_ACCOUNT if needed)"
+        )
+    kwargs: dict[str, Any] = {
+        "queue": settings.slurm_queue,
+        "cores": settings.slurm_cores,
+        "processes": 1,
+        "memory": settings.slurm_memory,
+        "walltime": settings.slurm_walltime,
+        "python": settings.slurm_python or sys.executable,
+        "job_name": "qcflow-worker",
+        "scheduler_options": {"dashboard_address": None},
+    }
+    if settings.slurm_account:
+        kwargs["account"] = settings.slurm_account
+    return kwargs

@@ -35,6 +35,20 @@ class QcflowSettings(BaseSettings):
         default=None,
         description="Scheduler address of a running Dask cluster (tcp://host:8786) for classical work.",
     )
+    slurm_queue: str | None = Field(
+        default=None,
+        description="Slurm partition for classical work through dask-jobqueue (unset: no Slurm).",
+    )
+    slurm_account: str | None = Field(default=None, description="Slurm account to charge (sbatch -A).")
+    slurm_cores: int = Field(
+        default=8, ge=1, description="Cores per Slurm job (one Dask worker process each)."
+    )
+    slurm_memory: str = Field(default="16GB", description="Memory per Slurm job, e.g. 16GB.")
+    slurm_walltime: str = Field(default="02:00:00", description="Wall-time limit per Slurm job, HH:MM:SS.")
+    slurm_jobs: int = Field(default=4, ge=1, description="Most Slurm jobs the cluster scales up to.")
+    slurm_python: str | None = Field(
+        default=None, description="Python on the compute nodes (default: this interpreter's path)."
+    )
     qpu_token_secret_block: str | None = Field(
         default=None, description="Prefect Secret block holding an IBM Quantum token (else QISKIT_IBM_TOKEN)."
     )

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from broker.models import Placement, PlacementRefused, ResourceCatalog
+from broker.models import Placement, PlacementRefused, Policy, ResourceCatalog
 from broker.place import place
 from broker.records import ExecutionHistory
 from config.settings import get_settings
@@ -21,9 +21,11 @@ from quantum.hamiltonian import ElectronicIntegrals, qubit_hamiltonian
 from quantum.profiles import QuantumSegment
 
 
-def _placed(segment: Any, catalog: ResourceCatalog, history: ExecutionHistory) -> Placement:
+def _placed(
+    segment: Any, catalog: ResourceCatalog, history: ExecutionHistory, policy: Policy | None = None
+) -> Placement:
     try:
-        return place(segment, catalog, history=history)
+        return place(segment, catalog, policy, history=history)
     except PlacementRefused as refusal:
         return refusal.placement
 
@@ -54,13 +56,15 @@ def vqe_plan_segment(active_orbitals: int, active_electrons: int) -> QuantumSegm
 def screening_plan(params: Any, catalog: ResourceCatalog) -> list[Placement]:
     """Placements of a screening run's segments: the surrogate stage, then the VQE of a shortlisted candidate."""
     from workflows.screening_tasks import load_and_validate
-    from workflows.surrogate_stage import surrogate_segment
+    from workflows.surrogate_stage import allowed_executors, surrogate_segment
 
     history = ExecutionHistory(get_settings().execution_records)
     surrogate = get_settings().surrogate
-    screened = load_and_validate.fn(params.candidate_paths, surrogate)
+    screened = load_and_validate.fn(params.candidate_paths, surrogate, params.generate, params.seed)
     valid = [s for s in screened if s.structure is not None]
-    plan = [_placed(surrogate_segment(valid, params.relax, surrogate), catalog, history)]
+    address = params.dask_address or get_settings().dask_address
+    policy = Policy(allowed_resources=allowed_executors(params.task_runner, address))
+    plan = [_placed(surrogate_segment(valid, params.relax, surrogate), catalog, history, policy)]
     if params.shortlist_size:
         plan.append(
             _placed(vqe_plan_segment(params.active_orbitals, params.active_electrons), catalog, history)

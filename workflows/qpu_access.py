@@ -29,9 +29,11 @@ def read_ibm_token(secret_block: str | None) -> str | None:
         return None
 
 
-def flow_catalog() -> ResourceCatalog:
-    """The catalog a flow places on: local resources, plus IBM QPUs when a token is configured."""
-    return discover_catalog(ibm_token=read_ibm_token(get_settings().qpu_token_secret_block))
+def flow_catalog(dask_address: str | None = None) -> ResourceCatalog:
+    """The catalog a flow places on: local resources, a Dask cluster when an address is given (else
+    QCFLOW_DASK_ADDRESS), plus IBM QPUs when a token is configured."""
+    token = read_ibm_token(get_settings().qpu_token_secret_block)
+    return discover_catalog(ibm_token=token, dask_address=dask_address)
 
 
 def qpu_backend(placement: Any) -> Any | None:

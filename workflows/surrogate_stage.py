@@ -66,6 +66,15 @@ def surrogate_stage(
     return energies
 
 
+def allowed_executors(task_runner: str, dask_address: str | None) -> list[str] | None:
+    """The classical resources a forced task runner leaves to the broker (None: all of them, for "auto")."""
+    if task_runner == "threads":
+        return ["local-threads"]
+    if task_runner == "dask":
+        return ["dask"] if dask_address else ["local-processes", "slurm"]
+    return None
+
+
 def run_surrogate_stage(
     valid: list[ScreenedInput],
     placement: Placement,

@@ -13,7 +13,7 @@ from typing import Any
 
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from classical.runners import ExecutorSettings
+from classical.runners import ExecutorSettings, slurm_cluster_kwargs
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,14 @@ def task_runner_for(settings: ExecutorSettings) -> Any:
         return ThreadPoolTaskRunner(max_workers=settings.workers)
     from prefect_dask import DaskTaskRunner
 
+    if settings.executor == "slurm":
+        from config.settings import get_settings
+
+        return DaskTaskRunner(
+            cluster_class="dask_jobqueue.SLURMCluster",
+            cluster_kwargs=slurm_cluster_kwargs(get_settings()) | {"job_script_prologue": _prologue()},
+            adapt_kwargs={"minimum": 1, "maximum": settings.workers},
+        )
     if settings.executor == "dask":
         if not settings.address:
             raise ValueError("a 'dask' placement needs the scheduler's address; set QCFLOW_DASK_ADDRESS")
@@ -57,3 +65,9 @@ def task_runner_for(settings: ExecutorSettings) -> Any:
             "env": {k: v for k, v in env.items() if v},
         }
     )
+
+
+def _prologue() -> list[str]:
+    """Lines each Slurm job runs before its worker starts: the same Prefect API and QCFLOW_HOME as the flow."""
+    exports = {"PREFECT_API_URL": prefect_api_url(), "QCFLOW_HOME": os.environ.get("QCFLOW_HOME", "")}
+    return [f"export {name}={value}" for name, value in exports.items() if value]
