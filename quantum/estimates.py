@@ -479,7 +479,7 @@ def largest_bond_log2(free_bytes: int, num_qubits: int) -> int:
 
 def human_bytes(n: float) -> str:
     """Bytes in words: '1.1 GB'; beyond a million EB as a power of two ('2^1000 B'), for any int or float."""
-    if not math.isfinite(n):
+    if isinstance(n, float) and not math.isfinite(n):
         return f"{n} B"
     if abs(n) >= 1e24:
         return (
