@@ -10,6 +10,7 @@ cached as JSON on disk, so re-runs are instant.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import re
@@ -219,7 +220,7 @@ def assess_stability(
         for composition, energy in zip(compositions, energies_per_atom, strict=True)
     ]
     problems = [_implausibility(entry, references) for entry in entries]
-    plausible = [entry for entry, problem in zip(entries, problems, strict=True) if problem is None]
+    plausible = _by_system(entry for entry, problem in zip(entries, problems, strict=True) if problem is None)
     diagrams: dict[frozenset[str], PhaseDiagram] = {}
     results = []
     for entry, problem in zip(entries, problems, strict=True):
@@ -255,9 +256,25 @@ def _implausibility(entry: PDEntry, references: Mapping[str, float]) -> str | No
     return formation_energy_problem(formula, formation)
 
 
+def _by_system(entries: Iterable[PDEntry]) -> dict[frozenset[str], list[PDEntry]]:
+    """Entries grouped by their chemical system (the set of their elements)."""
+    grouped: dict[frozenset[str], list[PDEntry]] = {}
+    for entry in entries:
+        grouped.setdefault(frozenset(el.symbol for el in entry.composition.elements), []).append(entry)
+    return grouped
+
+
 def _phase_diagram(
-    system: frozenset[str], entries: Sequence[PDEntry], references: Mapping[str, float]
+    system: frozenset[str], entries: Mapping[frozenset[str], list[PDEntry]], references: Mapping[str, float]
 ) -> PhaseDiagram:
-    members = [entry for entry in entries if {el.symbol for el in entry.composition.elements} <= system]
-    members += [PDEntry(Composition(element), references[element]) for element in sorted(system)]
+    """The diagram of `system` from the entries of every subsystem (2^k lookups, not a scan of all entries, so
+    10,000 candidates in thousands of systems stay fast)."""
+    elements = sorted(system)
+    members = [
+        entry
+        for size in range(1, len(elements) + 1)
+        for subsystem in itertools.combinations(elements, size)
+        for entry in entries.get(frozenset(subsystem), [])
+    ]
+    members += [PDEntry(Composition(element), references[element]) for element in elements]
     return PhaseDiagram(members)
