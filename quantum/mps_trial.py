@@ -3,10 +3,10 @@
 How much an MPS run costs depends on the entanglement a circuit really builds, which no static bound captures for
 non-Clifford circuits. Below the cap, the trial is an exact simulation, so its time is the method's own on this
 machine and the broker's MPS estimate becomes a measurement (`tightened_by_trial`). A trial that hits the cap is
-repeated with a 4x larger cap while the time budget allows; one still capped is evidence too: where it saturated
-only some cuts, the estimate extrapolates from it (bond dimension at most 4x the cap, time scaled by the growth
-measured between the last two caps); where it saturated most cuts, the circuit is highly entangled and the
-structural bound stands.
+repeated with a 4x larger cap while the time budget allows; one still capped is evidence too: its time scaled by
+the growth measured between the last two caps (or chi^3) is the MPS time, and where it held the cap on only some
+cuts, the bond dimension is taken as at most 4x the cap; where it saturated most cuts, the circuit entangles widely
+and the structural bound stands for memory.
 """
 
 from __future__ import annotations
@@ -187,8 +187,8 @@ def tightened_by_trial(
     shots: int = 0,
     budget_seconds: float = TRIAL_BUDGET_SECONDS,
 ) -> tuple[CircuitProfile, str] | None:
-    """The profile with the MPS bond bounds and times MPS trials measured, and a note; None when no trial fits the
-    budget, Aer refuses it, or every trial hit its cap on most cuts (the structural bound then stands)."""
+    """The profile with the MPS bond bounds and times MPS trials measured (or extrapolated from capped ones), and a
+    note; None when no trial fits the budget or Aer refuses it."""
     trials = escalated_trials(circuits, cap, shots, budget_seconds)
     if not trials:
         return None
@@ -230,30 +230,35 @@ def saturated(trial: MpsTrial, cap: int) -> bool:
     return bool(reachable) and sum(b >= cap_log2 for b in reachable) >= SATURATED_SHARE * len(reachable)
 
 
-def _extrapolated(
-    profile: CircuitProfile, trials: list[tuple[int, MpsTrial]]
-) -> tuple[CircuitProfile, str] | None:
-    """An estimate from capped trials: the cap is a lower bound on the bond dimension, assumed to grow at most
-    CAP_GROWTH-fold, and the time by the growth measured between the last two caps (CAP_GROWTH^3 with one trial).
-    None when the last trial saturated most cuts."""
+def _extrapolated(profile: CircuitProfile, trials: list[tuple[int, MpsTrial]]) -> tuple[CircuitProfile, str]:
+    """An estimate from capped trials: the cap is a lower bound on the bond dimension, and the time grows by the
+    factor measured between the last two caps (CAP_GROWTH^3, chi^3, with one trial). Where the last trial held the
+    cap on only some cuts, the bond dimension is assumed to grow at most CAP_GROWTH-fold; where it saturated most
+    cuts, the structural bound stands for memory and the time is at least the extrapolated one."""
     cap, trial = trials[-1]
-    if saturated(trial, cap):
-        return None
     growth = float(CAP_GROWTH**3)
     if len(trials) > 1:
         growth = min(max(trial.seconds / max(trials[-2][1].seconds, 1e-9), 1.0), growth)
-    ceiling = int(math.log2(cap * CAP_GROWTH))
-    bonds = [min(bound, ceiling) for bound in profile.bond_dimension_log2]
+    seconds = trial.seconds * growth
+    caps = ", ".join(str(c) for c, _ in trials)
+    if saturated(trial, cap):
+        bonds = profile.bond_dimension_log2
+        note = (
+            f"MPS trials hit their bond-dimension cap ({caps}) on most cuts, in {trial.seconds:.3g} s at {cap}: the "
+            f"circuit entangles widely; MPS estimates keep the structural bound 2^{profile.max_bond_dimension_log2} "
+            f"and take at least {seconds:.3g} s for the gates, {growth:.3g}x the last trial"
+        )
+    else:
+        ceiling = int(math.log2(cap * CAP_GROWTH))
+        bonds = [min(bound, ceiling) for bound in profile.bond_dimension_log2]
+        note = (
+            f"MPS trials hit their bond-dimension cap ({caps}) on some cuts only, in {trial.seconds:.3g} s at {cap}: "
+            f"MPS estimates assume a bond dimension of at most {2**ceiling} there (structural bound "
+            f"2^{profile.max_bond_dimension_log2}) and {seconds:.3g} s for the gates, {growth:.3g}x the last trial"
+        )
     shot_work = mps_shot_work(bonds, profile.num_qubits)
     constants = TIME_CONSTANTS["matrix_product_state"]
-    per_shot = constants["shot"] * profile.num_qubits + constants["shotchi"] * shot_work
-    seconds = trial.seconds * growth
-    note = (
-        f"MPS trials hit their bond-dimension cap ({', '.join(str(c) for c, _ in trials)}) on some cuts only, in "
-        f"{trial.seconds:.3g} s at {cap}: MPS estimates assume a bond dimension of at most {2**ceiling} there "
-        f"(structural bound 2^{profile.max_bond_dimension_log2}) and {seconds:.3g} s for the gates, "
-        f"{growth:.3g}x the last trial"
-    )
+    per_shot = constants["shot"] * profile.num_qubits + constants["shotchi"] * min(shot_work, 1e250)
     update = {
         "bond_dimension_log2": bonds,
         "mps_shot_work": shot_work,

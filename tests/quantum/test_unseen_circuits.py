@@ -147,17 +147,20 @@ def test_a_capped_mps_trial_is_repeated_with_a_larger_cap_instead_of_refused() -
     assert estimate.memory_bytes < 1e8 and math.isfinite(estimate.seconds) and "capped at 64" in note
 
 
-def test_a_capped_trial_extrapolates_unless_it_saturated_most_cuts() -> None:
+def test_a_capped_trial_is_extrapolated_with_bounded_growth_where_it_saturated_few_cuts() -> None:
     local = MpsTrial(bond_log2=[1] * 27 + [4, 4, 4] + [1] * 29, max_bond=16, capped=True, seconds=0.01)
     everywhere = MpsTrial(bond_log2=[1, 2, 3] + [4] * 53 + [3, 2, 1], max_bond=16, capped=True, seconds=0.01)
     assert not saturated(local, 16) and saturated(everywhere, 16)
     profile = sampler_profile(pairs_across_the_middle())
     from quantum.mps_trial import _extrapolated
 
-    extrapolated, note = _extrapolated(profile, [(16, local)])  # type: ignore[misc]
+    extrapolated, note = _extrapolated(profile, [(16, local)])
     assert extrapolated.max_bond_dimension_log2 == 6 and extrapolated.mps_trial_seconds == pytest.approx(0.64)
     assert "at most 64" in note
-    assert _extrapolated(profile, [(16, everywhere)]) is None
+    # Saturated: the structural bound stands for memory, and the time is at least the trial's times chi^3.
+    widely, note = _extrapolated(profile, [(16, everywhere)])
+    assert widely.bond_dimension_log2 == profile.bond_dimension_log2 and "most cuts" in note
+    assert estimate_method(widely, "matrix_product_state").seconds >= 0.64
 
 
 def test_a_trial_predicted_to_exceed_its_budget_is_not_run() -> None:
