@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A local Prefect server for qcflow (SQLite), with its work pool, QPU limit, deployments and a process worker.
+# A local Prefect server for qcflow (SQLite), with its work pool, QPU limit, deployments, a process worker and the
+# automation that marks runs Crashed when their worker dies (workflows/server_automations.py).
 #
 #   scripts/server.sh          start (or check) everything; safe to run again
 #   scripts/server.sh stop     stop the worker and the server
@@ -105,6 +106,10 @@ register() {  # work pool, QPU limit and deployments (each step is idempotent)
   fi
   "$BIN/python" -c "from workflows.qpu_slots import ensure_qpu_limit; ensure_qpu_limit($QPU_SLOTS)" >>"$log" 2>&1 \
     || fail "could not create the qpu concurrency limit; see $log"
+  # Runs whose worker or host dies would stay Running forever (prefect#16746): mark them Crashed when their
+  # heartbeats stop (PREFECT_FLOWS_HEARTBEAT_FREQUENCY, 180 s by default; the window is 3 heartbeats).
+  "$BIN/python" -c "from workflows.server_automations import ensure_zombie_automation as e; print(e())" >>"$log" 2>&1 \
+    || fail "could not create the automation that marks runs with a dead worker Crashed; see $log"
   (cd "$REPO" && "$BIN/prefect" --no-prompt deploy --all >>"$log" 2>&1) \
     || fail "prefect deploy --all failed; see $log"
 }
