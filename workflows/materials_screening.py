@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 from prefect import flow, get_run_logger
@@ -14,6 +13,7 @@ from pymatgen.core import Composition
 from broker.models import Placement, ResourceCatalog
 from broker.place import place
 from config.settings import get_settings
+from materials.structures import candidate_path_problem
 from quantum.ansatz import excitation_ansatz
 from quantum.profiles import QuantumSegment
 from workflows.artifacts import publish_screening_artifacts
@@ -53,11 +53,10 @@ class ScreeningParameters(BaseModel):
     @field_validator("candidate_paths")
     @classmethod
     def _paths_exist(cls, paths: list[str]) -> list[str]:
-        missing = [p for p in paths if not Path(p).exists()]
-        if missing:
-            raise ValueError(
-                f"candidate_paths: no such file or folder: {', '.join(missing)}; give existing paths"
-            )
+        """Every path exists and, if a folder, holds structure files (an empty folder is refused, not screened)."""
+        problems = [problem for p in paths if (problem := candidate_path_problem(p))]
+        if problems:
+            raise ValueError("candidate_paths: " + "; ".join(problems))
         return paths
 
     @model_validator(mode="after")
@@ -87,24 +86,44 @@ class ScreeningParameters(BaseModel):
 def _score(
     screened: list[ScreenedInput], energies: list[SurrogateEnergy], surrogate: str
 ) -> dict[str, CandidateResult]:
-    """Merge surrogate energies and stability into one result per candidate (keyed by source)."""
+    """Merge surrogate energies and stability into one result per candidate (keyed by source).
+
+    A candidate is rejected, with the reason, when its surrogate call failed, when one of its elements has no
+    plausible reference, or when its energies are implausible (`stability`'s problem); the others are scored.
+    """
     results = {
         s.source: CandidateResult(formula=s.formula, source=s.source, status="rejected", error=s.error)
         for s in screened
     }
-    scored = [e for e in energies if e.energy_per_atom is not None]
     for failed in (e for e in energies if e.energy_per_atom is None):
         results[failed.source].error = f"surrogate failed: {failed.error}"
+    computed = [e for e in energies if e.energy_per_atom is not None]
+    if not computed:
+        return results
+    elements = sorted({el for e in computed for el in _elements(results[e.source].formula)})
+    references = reference_energies(elements, surrogate, str(get_settings().reference_cache))
+    scored = []
+    for energy in computed:
+        missing = [
+            references.problems[el]
+            for el in _elements(results[energy.source].formula)
+            if el in references.problems
+        ]
+        if missing:
+            results[energy.source].energy_per_atom = energy.energy_per_atom
+            results[energy.source].error = "; ".join(missing)
+        else:
+            scored.append(energy)
     if not scored:
         return results
     formulas = [results[e.source].formula or "" for e in scored]
-    elements = sorted({el.symbol for f in formulas for el in Composition(f).elements})
-    references = reference_energies(elements, surrogate, str(get_settings().reference_cache))
-    stabilities = stability(formulas, [e.energy_per_atom for e in scored], references)
+    stabilities = stability(formulas, [e.energy_per_atom for e in scored], references.energies)
     for energy, stab in zip(scored, stabilities, strict=True):
+        problem = stab.pop("problem")
         results[energy.source] = results[energy.source].model_copy(
             update={
-                "status": "ok",
+                "status": "rejected" if problem else "ok",
+                "error": problem,
                 "energy_per_atom": energy.energy_per_atom,
                 "relaxed": energy.relaxed,
                 "from_cache": energy.from_cache,
@@ -112,6 +131,11 @@ def _score(
             }
         )
     return results
+
+
+def _elements(formula: str | None) -> list[str]:
+    """Element symbols of a formula, sorted."""
+    return sorted(el.symbol for el in Composition(formula or "").elements)
 
 
 def _shortlist(results: dict[str, CandidateResult], params: ScreeningParameters) -> list[str]:

@@ -16,7 +16,7 @@ from qiskit.quantum_info import SparsePauliOp
 from classical.runners import ExecutorSettings, surrogate_for_worker
 from materials.candidates import bundled_candidates
 from materials.fragment import active_space_problem, cut_fragment
-from materials.stability import assess_stability, elemental_reference_energies
+from materials.stability import assess_stability, elemental_references
 from materials.structures import Candidate, read_candidates
 from materials.surrogate import load_surrogate
 from materials.validation import duplicate_problems, validate_structure
@@ -156,20 +156,35 @@ def surrogate_energies(
     ]
 
 
-@task(name="elemental-references", cache_policy=RESUMABLE, persist_result=True)
-def reference_energies(elements: list[str], surrogate_name: str, cache_dir: str) -> dict[str, float]:
-    """Elemental reference energies (eV/atom) computed with the same surrogate and settings."""
-    return elemental_reference_energies(elements, load_surrogate(surrogate_name), cache_dir=cache_dir)
+class ReferenceEnergies(BaseModel):
+    """Elemental reference energies (eV/atom) of the elements that have a plausible one, and why each other has none
+    (untrusted by the surrogate, no trial structure relaxed, or outside materials.plausibility's bounds)."""
+
+    energies: dict[str, float]
+    problems: dict[str, str] = {}
+
+
+@task(name="reference-energies", cache_policy=RESUMABLE, persist_result=True)
+def reference_energies(elements: list[str], surrogate_name: str, cache_dir: str) -> ReferenceEnergies:
+    """Elemental reference energies (eV/atom) computed with the same surrogate and settings; an element without a
+    plausible reference is reported with its reason, so only the candidates containing it are rejected."""
+    found = elemental_references(elements, load_surrogate(surrogate_name), cache_dir=cache_dir)
+    return ReferenceEnergies(energies=found.energies, problems=found.problems)
 
 
 @task(name="stability")
 def stability(
     formulas: list[str], energies: list[float], references: dict[str, float]
-) -> list[dict[str, float]]:
-    """Formation energy and energy above hull (eV/atom) from one phase diagram over all candidates."""
+) -> list[dict[str, float | str | None]]:
+    """Formation energy and energy above hull (eV/atom) from one phase diagram over all candidates; `problem` says
+    why a candidate's energies are implausible (materials.plausibility), and then its energies are None."""
     results = assess_stability([Composition(f) for f in formulas], energies, references)
     return [
-        {"formation_energy_per_atom": r.formation_energy_per_atom, "energy_above_hull": r.energy_above_hull}
+        {
+            "formation_energy_per_atom": None if r.problem else r.formation_energy_per_atom,
+            "energy_above_hull": None if r.problem else r.energy_above_hull,
+            "problem": r.problem,
+        }
         for r in results
     ]
 
