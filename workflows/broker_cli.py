@@ -33,6 +33,8 @@ from workflows.terminal import prepare_embedded_prefect, refuse
 logger = logging.getLogger(__name__)
 OBJECTIVES = ("time", "cost", "fidelity", "energy")
 DEFAULT_SECRET_BLOCK = "ibm-quantum-token"
+# Aer's seed_simulator is a signed 64-bit integer: 2**63 fails with "incompatible function arguments".
+MAX_SEED = 2**63 - 1
 
 
 def load_circuit(path: Path) -> QuantumCircuit:
@@ -41,7 +43,7 @@ def load_circuit(path: Path) -> QuantumCircuit:
 
     if not path.is_file():
         raise ValueError(f"CIRCUIT {str(path)!r} is not a file; give the path of an OpenQASM 2 or 3 file")
-    text = path.read_text(encoding="utf-8")
+    text = _read_text("CIRCUIT", path, "an OpenQASM 2 or 3 text file")
     header = next((line.strip() for line in text.splitlines() if line.strip().startswith("OPENQASM")), "")
     try:
         if header.startswith("OPENQASM 3"):
@@ -56,6 +58,35 @@ def load_circuit(path: Path) -> QuantumCircuit:
     if circuit.num_qubits == 0:
         raise ValueError(f"CIRCUIT {str(path)!r} declares no qubits; give a file with a circuit in it")
     return circuit
+
+
+def _read_text(what: str, path: Path, kind: str) -> str:
+    """The file's text (UTF-8); an unreadable or binary file raises ValueError naming `what`, the file and the fix."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ValueError(
+            f"{what} {str(path)!r} cannot be read ({error.strerror or error}); give {kind}"
+        ) from error
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"{what} {str(path)!r} is not UTF-8 text (byte {data[error.start]:#04x} at offset {error.start}); "
+            f"give {kind} (a binary or differently encoded file? save it as UTF-8)"
+        ) from error
+
+
+def unbound_parameters_problem(circuit: QuantumCircuit, path: Path) -> str | None:
+    """Why a circuit cannot be run as given: parameters without values (Aer would fail after placing it)."""
+    if not circuit.parameters:
+        return None
+    names = sorted(p.name for p in circuit.parameters)
+    shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+    return (
+        f"CIRCUIT {str(path)!r} has {len(names)} parameter(s) without a value ({shown}); give them values in the "
+        f"file (e.g. rz(0.5) q[0]; instead of rz({names[0]}) q[0];) to run it; `qcflow place` plans it as it is"
+    )
 
 
 def _parse_error_location(error: BaseException) -> str:
@@ -75,18 +106,39 @@ def parse_policy(text: str | None) -> Policy:
         return Policy()
     if text in OBJECTIVES:
         return Policy(objective=text)  # type: ignore[arg-type]
-    source = Path(text).read_text(encoding="utf-8") if Path(text).is_file() else text
+    example = 'e.g. \'{"objective": "cost", "deadline_seconds": 60}\''
+    inline = text.lstrip().startswith(("{", "["))
+    if not inline and Path(text).is_file():
+        source, where = _read_text("--policy", Path(text), "a JSON file of a Policy"), f"the file {text!r}"
+    elif not inline and (Path(text).suffix or "/" in text or Path(text).exists()):
+        missing = "is a folder" if Path(text).is_dir() else "is not an existing file"
+        raise ValueError(
+            f"--policy {text!r} {missing}; give an objective ({', '.join(OBJECTIVES)}), a Policy JSON file that "
+            f"exists, or inline JSON, {example}"
+        )
+    elif not inline:
+        raise ValueError(
+            f"--policy {text!r} is not an objective; give one of {', '.join(OBJECTIVES)}, a Policy JSON file, "
+            f"or inline JSON, {example}"
+        )
+    else:
+        source, where = text, "inline JSON"
     try:
         return Policy.model_validate_json(source)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'policy'}: {e['msg']}" for e in error.errors(include_url=False)
-        )
+        problems = "; ".join(_policy_problem(e) for e in error.errors(include_url=False))
         raise ValueError(
-            f"--policy {text!r} is neither one of {', '.join(OBJECTIVES)} nor a valid Policy JSON ({problems}); "
-            f"its fields are {', '.join(Policy.model_fields)}, "
-            f'e.g. \'{{"objective": "cost", "deadline_seconds": 60}}\''
+            f"--policy {text[:200]!r} ({where}) is not a valid Policy ({problems}); "
+            f"its fields are {', '.join(Policy.model_fields)}, {example}"
         ) from error
+
+
+def _policy_problem(error: Any) -> str:
+    """One pydantic error of a policy, with the value given (JSON syntax errors carry their position)."""
+    field = ".".join(map(str, error["loc"])) or "policy"
+    given = error.get("input")
+    shown = "" if error["type"] == "json_invalid" or isinstance(given, dict | list) else f" (got {given!r})"
+    return f"{field}: {error['msg']}{shown}"
 
 
 def _catalog(args: argparse.Namespace) -> ResourceCatalog:
@@ -197,6 +249,8 @@ def command_run_circuit(args: argparse.Namespace) -> int:
         circuit, policy = load_circuit(args.circuit), parse_policy(args.policy)
     except ValueError as error:
         return refuse("run-circuit", str(error))
+    if problem := unbound_parameters_problem(circuit, args.circuit):
+        return refuse("run-circuit", problem)
     if circuit.num_clbits == 0:
         circuit.measure_all()
     catalog = _catalog(args)
@@ -272,6 +326,19 @@ def _positive_shots(text: str) -> int:
     return shots
 
 
+def _seed(text: str) -> int:
+    """argparse type for --seed: a whole number Aer takes (0 to 2**63 - 1; larger ones fail inside Aer)."""
+    try:
+        seed = int(text)
+    except ValueError:
+        seed = -1
+    if not 0 <= seed <= MAX_SEED:
+        raise argparse.ArgumentTypeError(
+            f"seed={text!r}; give a whole number from 0 to {MAX_SEED} (2**63 - 1, the largest seed Aer takes)"
+        )
+    return seed
+
+
 def _circuit_args(parser: argparse.ArgumentParser, shots_default: int | None) -> None:
     parser.add_argument("circuit", type=Path, help="OpenQASM 2 or 3 file")
     parser.add_argument(
@@ -297,6 +364,8 @@ def add_broker_commands(subparsers: argparse._SubParsersAction) -> None:
     placer.set_defaults(handler=command_place)
     runner = subparsers.add_parser("run-circuit", help="place a circuit, run it, print counts and timing")
     _circuit_args(runner, None)
-    runner.add_argument("--seed", type=int, default=None, help="simulator seed for reproducible counts")
+    runner.add_argument(
+        "--seed", type=_seed, default=None, help=f"simulator seed for reproducible counts (0 to {MAX_SEED})"
+    )
     _common(runner)
     runner.set_defaults(handler=command_run_circuit)

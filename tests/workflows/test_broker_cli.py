@@ -65,8 +65,15 @@ def test_bad_inputs_name_the_value_and_the_fix(tmp_path: Path) -> None:
     broken.write_text("OPENQASM 2.0;\nqreg q[2];\nfoo q[0];\n")
     with pytest.raises(ValueError, match="not valid OpenQASM"):
         load_circuit(broken)
-    with pytest.raises(ValueError, match="neither one of time, cost, fidelity, energy"):
+    with pytest.raises(
+        ValueError, match="'fastest' is not an objective; give one of time, cost, fidelity, energy"
+    ):
         parse_policy("fastest")
+    with pytest.raises(ValueError, match=r"'missing\.json' is not an existing file"):
+        parse_policy("missing.json")  # not "Invalid JSON"
+    (tmp_path / "latin1.qasm").write_bytes("OPENQASM 2.0;\n// caf\xe9\nqreg q[1];\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin1.qasm' is not UTF-8 text \(byte 0xe9 at offset 20\)"):
+        load_circuit(tmp_path / "latin1.qasm")
     assert parse_policy('{"objective": "cost", "budget_usd": 1}').budget_usd == 1
     with pytest.raises(ValueError, match=r"deadline: Extra inputs are not permitted.*deadline_seconds"):
         parse_policy('{"deadline": 1}')  # a misspelt limit must not be silently ignored
