@@ -28,13 +28,11 @@ from quantum.profiles import QuantumSegment
 from quantum.runtime import TOKEN_ENV_VAR
 from workflows.placed_runs import run_placed
 from workflows.qpu_access import read_ibm_token
-from workflows.terminal import prepare_embedded_prefect, refuse
+from workflows.terminal import MAX_SEED, prepare_embedded_prefect, refuse, seed_argument
 
 logger = logging.getLogger(__name__)
 OBJECTIVES = ("time", "cost", "fidelity", "energy")
 DEFAULT_SECRET_BLOCK = "ibm-quantum-token"
-# Aer's seed_simulator is a signed 64-bit integer: 2**63 fails with "incompatible function arguments".
-MAX_SEED = 2**63 - 1
 
 
 def load_circuit(path: Path) -> QuantumCircuit:
@@ -326,19 +324,6 @@ def _positive_shots(text: str) -> int:
     return shots
 
 
-def _seed(text: str) -> int:
-    """argparse type for --seed: a whole number Aer takes (0 to 2**63 - 1; larger ones fail inside Aer)."""
-    try:
-        seed = int(text)
-    except ValueError:
-        seed = -1
-    if not 0 <= seed <= MAX_SEED:
-        raise argparse.ArgumentTypeError(
-            f"seed={text!r}; give a whole number from 0 to {MAX_SEED} (2**63 - 1, the largest seed Aer takes)"
-        )
-    return seed
-
-
 def _circuit_args(parser: argparse.ArgumentParser, shots_default: int | None) -> None:
     parser.add_argument("circuit", type=Path, help="OpenQASM 2 or 3 file")
     parser.add_argument(
@@ -365,7 +350,10 @@ def add_broker_commands(subparsers: argparse._SubParsersAction) -> None:
     runner = subparsers.add_parser("run-circuit", help="place a circuit, run it, print counts and timing")
     _circuit_args(runner, None)
     runner.add_argument(
-        "--seed", type=_seed, default=None, help=f"simulator seed for reproducible counts (0 to {MAX_SEED})"
+        "--seed",
+        type=seed_argument,
+        default=None,
+        help=f"simulator seed for reproducible counts (0 to {MAX_SEED})",
     )
     _common(runner)
     runner.set_defaults(handler=command_run_circuit)

@@ -15,6 +15,7 @@ from workflows.terminal import (
     prepare_embedded_prefect,
     refuse,
     run_flow,
+    seed_argument,
     write_json,
 )
 
@@ -81,7 +82,12 @@ def add_climate_command(subparsers: argparse._SubParsersAction) -> None:
         "(default: ssp126 ssp245 ssp585)",
     )
     climate.add_argument("--members", type=int, default=1000, help="ensemble members (default 1000)")
-    climate.add_argument("--seed", type=int, default=0, help="seed of the parameter draws (default 0)")
+    climate.add_argument(
+        "--seed",
+        type=seed_argument,
+        default=0,
+        help="seed of the parameter draws and of QAOA's sampler (default 0)",
+    )
     climate.add_argument("--budget", type=float, default=150.0, help="portfolio budget, $bn/yr (default 150)")
     climate.add_argument(
         "--option",

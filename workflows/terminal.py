@@ -5,6 +5,7 @@ Full tracebacks still reach Prefect's API log handlers (the UI); only the consol
 
 from __future__ import annotations
 
+import argparse
 import functools
 import json
 import logging
@@ -28,6 +29,8 @@ STARTUP_TIMEOUT_VARIABLE = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
 STARTUP_TIMEOUT_S = 120
 STARTUP_ATTEMPTS = 2
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
+# Aer's seed_simulator is a signed 64-bit integer: 2**63 fails inside Aer with "incompatible function arguments".
+MAX_SEED = 2**63 - 1
 QUIET_LOGGERS = ("prefect.server", "prefect._internal", "prefect.events", "uvicorn", "docket", "httpx")
 Report = TypeVar("Report", bound=BaseModel)
 # Exit status of a command whose results were computed and printed but could not be saved to --out.
@@ -222,6 +225,19 @@ def _popen_bound_to_this_process(command: tuple[list[str], dict[str, str]]) -> s
             os._exit(1)
 
     return subprocess.Popen(args, env=environment, preexec_fn=die_with_parent)
+
+
+def seed_argument(text: str) -> int:
+    """argparse type for a --seed that reaches Aer: a whole number Aer takes (0 to 2**63 - 1; larger ones fail inside Aer)."""
+    try:
+        seed = int(text)
+    except ValueError:
+        seed = -1
+    if not 0 <= seed <= MAX_SEED:
+        raise argparse.ArgumentTypeError(
+            f"seed={text!r}; give a whole number from 0 to {MAX_SEED} (2**63 - 1, the largest seed Aer takes)"
+        )
+    return seed
 
 
 def refuse(command: str, problem: str) -> int:
