@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -13,9 +11,9 @@ from pydantic import BaseModel
 from pymatgen.core import Composition, Structure
 from qiskit.quantum_info import SparsePauliOp
 
-from classical.runners import ExecutorSettings, surrogate_for_worker
 from materials.candidates import bundled_candidates
 from materials.fragment import active_space_problem, cut_fragment
+from materials.generation import generated_candidates
 from materials.stability import assess_stability, elemental_references
 from materials.structures import Candidate, read_candidates
 from materials.surrogate import load_surrogate
@@ -89,11 +87,18 @@ def _screened(candidate: Candidate, supported: frozenset[str]) -> ScreenedInput:
 
 
 @task(name="load-and-validate-candidates")
-def load_and_validate(candidate_paths: list[str], surrogate_name: str) -> list[ScreenedInput]:
-    """Read every candidate (bundled set when no path is given) and validate it before any surrogate call; a
-    structure given twice is rejected as a repeat of the first, so it is neither computed nor refined twice."""
-    candidates = read_candidates(candidate_paths) if candidate_paths else bundled_candidates()
+def load_and_validate(
+    candidate_paths: list[str], surrogate_name: str, generate: int = 0, seed: int = 0
+) -> list[ScreenedInput]:
+    """Read every candidate (bundled set when no path is given and none is generated), add `generate` candidates
+    by substitution, and validate each before any surrogate call; a structure given twice is rejected as a repeat
+    of the first, so it is neither computed nor refined twice."""
     supported = load_surrogate(surrogate_name).supported_elements
+    candidates = read_candidates(candidate_paths) if candidate_paths else []
+    if generate:
+        candidates += generated_candidates(generate, seed, supported)
+    elif not candidate_paths:
+        candidates = bundled_candidates()
     screened = [_screened(candidate, supported) for candidate in candidates]
     repeats = duplicate_problems(
         [c.structure if s.error is None else None for c, s in zip(candidates, screened, strict=True)],
@@ -102,57 +107,6 @@ def load_and_validate(candidate_paths: list[str], surrogate_name: str) -> list[S
     return [
         s.model_copy(update={"structure": None, "error": repeat}) if repeat else s
         for s, repeat in zip(screened, repeats, strict=True)
-    ]
-
-
-def _energies_one_by_one(
-    surrogate: Any, structures: Sequence[Structure], relax: bool
-) -> list[SurrogateEnergy]:
-    """Isolate the structure that broke a batch: each one alone, errors kept per structure."""
-    results = []
-    for structure in structures:
-        try:
-            results.extend(_energies(surrogate, [structure], relax))
-        except Exception as error:  # one bad candidate must not sink the batch
-            results.append(SurrogateEnergy(source="", energy_per_atom=None, relaxed=relax, error=str(error)))
-    return results
-
-
-def _energies(surrogate: Any, structures: Sequence[Structure], relax: bool) -> list[SurrogateEnergy]:
-    if relax:
-        energies = [r.energy_per_atom for r in surrogate.relax(structures)]
-    else:
-        energies = surrogate.energies_per_atom(structures)
-    return [SurrogateEnergy(source="", energy_per_atom=float(e), relaxed=relax) for e in energies]
-
-
-@task(name="surrogate-energies", cache_policy=RESUMABLE - "execution", persist_result=True, retries=1)
-def surrogate_energies(
-    batch: list[ScreenedInput], relax: bool, surrogate_name: str, execution: dict[str, Any] | None = None
-) -> list[SurrogateEnergy]:
-    """Energies of one batch of valid structures in one batched surrogate call (eV/atom).
-
-    `execution` holds the placement's executor settings (workers, torch threads): with several workers each
-    thread has a model instance of its own, so no lock serialises what the placement parallelised. It is left
-    out of the cache key, so a run resumed on another executor reuses every finished batch.
-    """
-    started = time.thread_time()
-    settings = ExecutorSettings.from_options(execution or {})
-    surrogate = surrogate_for_worker(
-        surrogate_name,
-        settings.torch_threads,
-        shared=settings.workers == 1 and settings.executor == "threads",
-    )
-    structures = [Structure.from_dict(item.structure) for item in batch if item.structure]
-    try:
-        results = _energies(surrogate, structures, relax)
-    except Exception as error:
-        log.warning("batch failed (%s); retrying its structures one by one", error)
-        results = _energies_one_by_one(surrogate, structures, relax)
-    cpu_seconds = (time.thread_time() - started) / max(len(batch), 1)
-    return [
-        r.model_copy(update={"source": item.source, "cpu_seconds": cpu_seconds})
-        for r, item in zip(results, batch, strict=True)
     ]
 
 

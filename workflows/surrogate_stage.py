@@ -3,31 +3,127 @@ its placement names (the flow's threads, a Dask LocalCluster of processes, or a 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.exceptions import MissingContextError
 from prefect.futures import as_completed
 from prefect.utilities.annotations import unmapped
+from pydantic import BaseModel
+from pymatgen.core import Structure
 from tqdm import tqdm
 
 from broker.models import Placement
 from broker.records import ExecutionRecord
-from classical.runners import ExecutorSettings
+from classical.runners import ExecutorSettings, surrogate_for_worker
 from classical.segments import MLPotentialBatch
 from config.settings import get_settings
+from workflows.caching import RESUMABLE
 from workflows.placed_runs import run_placed
-from workflows.screening_tasks import ScreenedInput, SurrogateEnergy, surrogate_energies
+from workflows.screening_tasks import ScreenedInput, SurrogateEnergy
 from workflows.task_runners import task_runner_for
+
+log = logging.getLogger(__name__)
 
 # The optimizer's step limit of a screening relaxation (materials.surrogate: FIRE, fmax 0.1 eV/Å).
 RELAX_STEPS = 200
 
 
-def _batches(items: list[ScreenedInput], size: int) -> list[list[ScreenedInput]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
+class BatchRef(BaseModel):
+    """A batch of valid structures written to a file named by the hash of its content."""
+
+    path: str
+    digest: str
+    count: int
+
+
+def write_batches(items: list[ScreenedInput], size: int, folder: Path) -> list[BatchRef]:
+    """Write the structures in batches of `size` (JSON, each file named by its content's SHA-256, written
+    atomically); the same batch in a later run gets the same file and the same cache key."""
+    folder.mkdir(parents=True, exist_ok=True)
+    refs = []
+    for start in range(0, len(items), size):
+        batch = items[start : start + size]
+        text = json.dumps([item.model_dump(mode="json") for item in batch], sort_keys=True)
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        path = folder / f"{digest}.json"
+        if not path.exists():
+            partial = path.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(text)
+            os.replace(partial, path)
+        refs.append(BatchRef(path=str(path), digest=digest, count=len(batch)))
+    return refs
+
+
+def read_batch(ref: BatchRef) -> list[ScreenedInput]:
+    """The structures of a batch file, checked against its digest (a changed file is an error, not new input)."""
+    text = Path(ref.path).read_text()
+    if hashlib.sha256(text.encode()).hexdigest() != ref.digest:
+        raise ValueError(f"batch file {ref.path} does not match its digest; delete it and run again")
+    return [ScreenedInput.model_validate(item) for item in json.loads(text)]
+
+
+def _energies_one_by_one(
+    surrogate: Any, structures: Sequence[Structure], relax: bool
+) -> list[SurrogateEnergy]:
+    """Isolate the structure that broke a batch: each one alone, errors kept per structure."""
+    results = []
+    for structure in structures:
+        try:
+            results.extend(_energies(surrogate, [structure], relax))
+        except Exception as error:  # one bad candidate must not sink the batch
+            results.append(SurrogateEnergy(source="", energy_per_atom=None, relaxed=relax, error=str(error)))
+    return results
+
+
+def _energies(surrogate: Any, structures: Sequence[Structure], relax: bool) -> list[SurrogateEnergy]:
+    if relax:
+        energies = [r.energy_per_atom for r in surrogate.relax(structures)]
+    else:
+        energies = surrogate.energies_per_atom(structures)
+    return [SurrogateEnergy(source="", energy_per_atom=float(e), relaxed=relax) for e in energies]
+
+
+@task(name="surrogate-energies", cache_policy=RESUMABLE - "execution", persist_result=True, retries=1)
+def surrogate_energies(
+    batch: BatchRef, relax: bool, surrogate_name: str, execution: dict[str, Any] | None = None
+) -> list[SurrogateEnergy]:
+    """Energies of one batch of valid structures in one batched surrogate call (eV/atom).
+
+    The task takes a reference to its batch (a content-addressed file), not the structures: its inputs stay small
+    for the API and the cache key, whatever the cell sizes.
+
+    `execution` holds the placement's executor settings (workers, torch threads): with several workers each
+    thread has a model instance of its own, so no lock serialises what the placement parallelised. It is left
+    out of the cache key, so a run resumed on another executor reuses every finished batch.
+    """
+    started = time.thread_time()
+    settings = ExecutorSettings.from_options(execution or {})
+    surrogate = surrogate_for_worker(
+        surrogate_name,
+        settings.torch_threads,
+        shared=settings.workers == 1 and settings.executor == "threads",
+    )
+    items = read_batch(batch)
+    structures = [Structure.from_dict(item.structure) for item in items if item.structure]
+    try:
+        results = _energies(surrogate, structures, relax)
+    except Exception as error:
+        log.warning("batch failed (%s); retrying its structures one by one", error)
+        results = _energies_one_by_one(surrogate, structures, relax)
+    cpu_seconds = (time.thread_time() - started) / max(len(items), 1)
+    return [
+        r.model_copy(update={"source": item.source, "cpu_seconds": cpu_seconds})
+        for r, item in zip(results, items, strict=True)
+    ]
 
 
 def surrogate_segment(valid: list[ScreenedInput], relax: bool, surrogate: str) -> MLPotentialBatch:
@@ -42,11 +138,11 @@ def surrogate_segment(valid: list[ScreenedInput], relax: bool, surrogate: str) -
 
 @flow(name="surrogate-stage", persist_result=True, result_serializer="json")
 def surrogate_stage(
-    batches: list[list[ScreenedInput]], relax: bool, surrogate: str, execution: dict[str, Any]
+    batches: list[BatchRef], relax: bool, surrogate: str, execution: dict[str, Any]
 ) -> list[SurrogateEnergy]:
     """Batched surrogate tasks on the placement's task runner, with a progress artifact in the UI and a progress
     bar on the terminal; a batch finished by an earlier run comes from its persisted result."""
-    total = sum(len(b) for b in batches)
+    total = sum(b.count for b in batches)
     progress_id = create_progress_artifact(
         0.0, key="surrogate-progress", description=f"{surrogate} energies of {total} structures"
     )
@@ -101,7 +197,8 @@ def run_surrogate_stage(
             flow_run_name=f"surrogate-{where.label()}",
             result_storage=get_settings().result_storage,
         )
-        return stage(_batches(valid, size), relax, surrogate, execution.model_dump())
+        batches = write_batches(valid, size, get_settings().result_storage / "batches")
+        return stage(batches, relax, surrogate, execution.model_dump())
 
     energies, record, _ = run_placed(placement, run, reused_of=lambda found: any(e.from_cache for e in found))
     return energies, record
