@@ -114,7 +114,8 @@ class ReferenceEnergy(BaseModel):
     seconds: float = 0.0
 
 
-def _mol(spec: MoleculeSpec) -> gto.Mole:
+def build_molecule(spec: MoleculeSpec) -> gto.Mole:
+    """pyscf's molecule (point group detected), refused with the field when pyscf cannot build it."""
     try:
         return gto.M(
             atom=spec.atom, basis=spec.basis, charge=spec.charge, spin=spec.spin, symmetry=True, verbose=0
@@ -179,7 +180,7 @@ def molecule_problem(
 
     Refused with the field before the RHF if the active space does not fit the basis or the memory.
     """
-    mol = _mol(spec)
+    mol = build_molecule(spec)
     ncore, norb, nelecas = active_space_of(spec, mol)
     name = name or f"{_formula(mol)}/{spec.basis} ({nelecas}e,{norb}o)"
     check_fits(name, math.comb(norb, nelecas // 2) ** 2, max_subspace_dimension)
@@ -234,11 +235,9 @@ def _with_ccsd(
     )
 
 
-def read_fcidump(path: str | Path, max_subspace_dimension: int | None = None) -> ActiveSpaceProblem:
-    """An FCIDUMP file as an active-space problem: every orbital active, rotated to its RHF orbitals.
-
-    Refused with the file and the fix when it is missing, does not parse, or is open shell.
-    """
+def parse_fcidump(path: str | Path) -> dict:
+    """pyscf's parse of an FCIDUMP file (H1, H2, ECORE, NORB, NELEC, MS2), refused when it is not a closed shell
+    FCIDUMP, with the file and the fix."""
     path = Path(path)
     if not path.is_file():
         raise ProblemError(f"fcidump: {path} is not a file; give the path of an FCIDUMP file")
@@ -258,6 +257,14 @@ def read_fcidump(path: str | Path, max_subspace_dimension: int | None = None) ->
         raise ProblemError(
             f"fcidump: {path} has NELEC={nelec} in NORB={norb}; no empty or no occupied orbital"
         )
+    return data
+
+
+def read_fcidump(path: str | Path, max_subspace_dimension: int | None = None) -> ActiveSpaceProblem:
+    """An FCIDUMP file as an active-space problem: every orbital active, rotated to its RHF orbitals."""
+    path = Path(path)
+    data = parse_fcidump(path)
+    norb, nelec = int(data["NORB"]), int(data["NELEC"])
     check_fits(path.name, math.comb(norb, nelec // 2) ** 2, max_subspace_dimension)
     mol = gto.M(verbose=0)
     mol.nelectron, mol.nao, mol.incore_anyway = nelec, norb, True

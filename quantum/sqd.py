@@ -109,7 +109,7 @@ def sample_configurations(
         isa = decomposed(circuit, backend=AerSimulator(method=method), optimization_level=1)
         sampler = AerSamplerV2(seed=seed, options={"backend_options": {"method": method}})
     else:
-        isa = decomposed(circuit, backend=_backend_of(sampler), optimization_level=3, seed_transpiler=seed)
+        isa = decomposed(circuit, backend=_backend_of(sampler), optimization_level=1, seed_transpiler=seed)
     result = sampler.run([isa], shots=shots).result()
     return result[0].data.meas.to_bool_array(order="big")
 
