@@ -4,6 +4,7 @@ its own set, plus placement time and wrong refusals.
     python benchmarks/broker_heldout.py                  # the short set (about 15 circuits, a few minutes)
     python benchmarks/broker_heldout.py --full           # every family and width, up to 500 qubits
     python benchmarks/broker_heldout.py --runs FILE      # the figures of runs saved with --save
+    python benchmarks/broker_heldout.py --full --place-only   # placement time and choice only, no Aer runs
 
 Families the calibration and benchmarks/broker.py never used: MQT Bench adders, phase estimation, quantum walks,
 dynamic GHZ and QFT, VQE ansatzes (`pip install -e '.[bench]'`); qiskit circuit-library families (hidden linear
@@ -21,6 +22,7 @@ import itertools
 import json
 import statistics
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -30,9 +32,13 @@ from qiskit import QuantumCircuit, qasm2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.aer_runs import SHOTS
 from benchmarks.broker import benchmark_catalog, measure_circuit, mqt, mqt_available
 from benchmarks.broker_report import Row, report, saved_rows
+from broker.models import PlacementRefused, Policy, ResourceCatalog
+from broker.place import place
 from quantum.circuit_families import bind_and_measure
+from quantum.profiles import QuantumSegment
 
 PLACEMENT_TARGET_SECONDS = 5.0  # issue 18: every placement in <= 5 s
 
@@ -183,6 +189,25 @@ def heldout_report(rows: list[Row]) -> None:
         print(f"  WRONG REFUSAL {r.family} {r.qubits}q: {r.best()[0]} ran it in {r.best()[1].seconds:.3g} s")  # type: ignore[index]
 
 
+def placement_times(circuits: list[tuple[str, QuantumCircuit]], catalog: ResourceCatalog) -> None:
+    """Place every circuit without running it: the choice, its estimate and the placement time."""
+    times = []
+    for family, circuit in circuits:
+        segment = QuantumSegment(family, [circuit], "sampler", shots=SHOTS)
+        started = time.perf_counter()
+        try:
+            placement = place(segment, catalog, Policy())
+            choice, estimate = placement.label(), f"{placement.estimate.seconds:.3g} s"
+        except PlacementRefused:
+            choice, estimate = "refused", "-"
+        times.append(time.perf_counter() - started)
+        print(f"{family:28s} {circuit.num_qubits:3d}q place {times[-1]:5.2f}s {choice:32s} estimate {estimate}",
+              flush=True)  # fmt: skip
+    slow = sum(t > PLACEMENT_TARGET_SECONDS for t in times)
+    print(f"placement time over {len(times)} circuits: median {statistics.median(times):.3f} s, "
+          f"max {max(times):.2f} s; over {PLACEMENT_TARGET_SECONDS:g} s: {slow}")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -192,11 +217,15 @@ def main() -> None:
     parser.add_argument("--save", default=None, help="write the raw runs as JSON here")
     parser.add_argument("--runs", default=None, help="report runs saved earlier with --save")
     parser.add_argument("--cap-mb", type=int, default=4096, help="Aer max_memory_mb per run (4096)")
+    parser.add_argument("--place-only", action="store_true", help="place every circuit, run none")
     args = parser.parse_args()
     if args.runs:
         heldout_report(saved_rows(args.runs))
         return
     catalog = benchmark_catalog(args.cap_mb)
+    if args.place_only:
+        placement_times(heldout_circuits(args.full), catalog)
+        return
     rows = []
     for family, circuit in heldout_circuits(args.full):
         row = measure_circuit(family, circuit, catalog, args)

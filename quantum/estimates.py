@@ -424,6 +424,8 @@ def method_support(profile: CircuitProfile, method: AerMethod) -> str | None:
             return "extended stabilizer takes only t, tdg, ccx, ccz and bound rz/p/u1 as non-Clifford gates"
         if profile.num_qubits > EXTENDED_STABILIZER_MAX_QUBITS:
             return f"extended stabilizer is limited to {EXTENDED_STABILIZER_MAX_QUBITS} qubits in Aer"
+        if profile.control_flow_ops:  # Aer 0.18.2: "invalid instructions {mark, jump}" for this method
+            return "extended stabilizer does not run classical control flow (if_else, loops) in Aer"
         if profile.primitive == "estimator" or profile.noisy:
             return "extended stabilizer only samples noiseless circuits (no expectation values)"
     if method == "statevector" and profile.noisy and profile.primitive == "estimator":
