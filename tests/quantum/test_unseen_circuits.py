@@ -171,3 +171,15 @@ def test_a_trial_predicted_to_exceed_its_budget_is_not_run() -> None:
     circuit = qaoa(200, regular=True)
     assert escalated_trials([circuit], cap=16, shots=0, budget_seconds=2.0) == []
     assert tightened_by_trial([circuit], sampler_profile(circuit), cap=16, shots=400) is None
+
+
+def test_a_clifford_circuit_too_long_to_follow_keeps_the_stabilizer_and_the_structural_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Placement must answer in seconds: past MAX_EXACT_INSTRUCTIONS the tableau is not followed gate by gate.
+    import quantum.stabilizer_entanglement as tableau
+
+    monkeypatch.setattr(tableau, "MAX_EXACT_INSTRUCTIONS", 10)
+    profile = sampler_profile(ghz(20))
+    assert profile.is_clifford and not profile.bond_dimension_exact
+    assert method_support(profile, "stabilizer") is None
