@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from qiskit import QuantumCircuit
 from qiskit.circuit import ControlFlowOp, ForLoopOp, ParameterExpression
@@ -100,8 +99,7 @@ def is_clifford_instruction(name: str, params: list) -> bool:
     return False
 
 
-@dataclass(frozen=True)
-class CircuitOperation:
+class CircuitOperation(NamedTuple):
     """One instruction as a simulator meets it, control flow opened: `qubits` index the outermost circuit's qubits,
     `conditional` marks an instruction inside an if_else, switch_case or while_loop (it may run or not, shot by
     shot), `index` is the position of the top-level instruction it belongs to."""
@@ -118,7 +116,7 @@ def circuit_operations(circuit: QuantumCircuit) -> Iterator[CircuitOperation]:
     every case; while_loop: the body once; for_loop: the body once per iteration, at most MAX_LOOP_REPEATS)."""
     index_of = {bit: index for index, bit in enumerate(circuit.qubits)}
     for position, instruction in enumerate(circuit.data):
-        qubits = tuple(index_of[q] for q in instruction.qubits)
+        qubits = tuple([index_of[q] for q in instruction.qubits])
         if instruction.is_control_flow():
             yield from _opened(instruction.operation, qubits, position, False)
         else:  # the common case: name and params without building the gate object (Qiskit 2 makes one per access)

@@ -14,8 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 from qiskit import QuantumCircuit
 
-from quantum.gate_sets import NON_GATE_INSTRUCTIONS, SCHMIDT_RANK_TWO, circuit_operations
+from quantum.gate_sets import NON_GATE_INSTRUCTIONS, SCHMIDT_RANK_TWO, CircuitOperation, circuit_operations
 from quantum.stabilizer_entanglement import clifford_mps_path
+
+# Circuits of more gates take the final bound for every gate's work: one pass of array operations instead of a
+# numpy update per gate (about 15 us each here), so placement stays within seconds.
+RUNNING_BOUND_MAX_GATES = 20_000
 
 
 def _schmidt_rank_log2(name: str) -> int:
@@ -50,26 +54,32 @@ def mps_shot_work(bond_log2: list[int], num_qubits: int) -> float:
     return float(sum(4.0 ** min(b, 30) for b in bond_log2)) + num_qubits
 
 
-def _gate_qubits(circuit: QuantumCircuit) -> Iterator[tuple[int, str, list[int]]]:
+def _gate_qubits(
+    circuit: QuantumCircuit, operations: Sequence[CircuitOperation] | None = None
+) -> Iterator[tuple[int, str, tuple[int, ...]]]:
     """(top-level instruction index, name, qubit indices) of every gate, control flow opened (a conditional gate
     counts as if it ran), skipping measurements, resets, barriers and global phases."""
-    for operation in circuit_operations(circuit):
+    for operation in circuit_operations(circuit) if operations is None else operations:
         if operation.name not in NON_GATE_INSTRUCTIONS and operation.qubits:
-            yield operation.index, operation.name, list(operation.qubits)
+            yield operation.index, operation.name, operation.qubits
 
 
-def cut_bounds(circuit: QuantumCircuit) -> CutBounds:
+def cut_bounds(circuit: QuantumCircuit, operations: Sequence[CircuitOperation] | None = None) -> CutBounds:
     """Per cut (k | k+1): crossing two-qubit gates and log2 of the bond-dimension bound, plus MPS work.
 
     The work follows the running bound gate by gate: span * chi^3 for a multi-qubit gate (an SVD of a 2chi x 2chi
-    matrix after swapping its qubits together), chi^2 for a one-qubit gate, chi the bound at its cuts.
+    matrix after swapping its qubits together), chi^2 for a one-qubit gate, chi the bound at its cuts. Past
+    RUNNING_BOUND_MAX_GATES gates it takes the final bound for every gate (`_final_cut_bounds`), an upper bound.
     """
     n = circuit.num_qubits
+    gates = list(_gate_qubits(circuit, operations))
+    if len(gates) > RUNNING_BOUND_MAX_GATES:
+        return _final_cut_bounds(n, gates)
     crossings = np.zeros(max(n - 1, 0), dtype=np.int64)
     log_rank = np.zeros(max(n - 1, 0), dtype=np.int64)
     cap = np.minimum(np.arange(1, n), np.arange(n - 1, 0, -1))
     gate_work = 0.0
-    for _, name, qubits in _gate_qubits(circuit):
+    for _, name, qubits in gates:
         low, high = min(qubits), max(qubits)
         if len(qubits) < 2:
             gate_work += _one_qubit_work(low, log_rank)
@@ -83,7 +93,58 @@ def cut_bounds(circuit: QuantumCircuit) -> CutBounds:
     return CutBounds(crossings.tolist(), bond_log2, gate_work, mps_shot_work(bond_log2, n))
 
 
-def clifford_cut_bounds(circuit: QuantumCircuit, crossings: list[int]) -> CutBounds | None:
+def _final_cut_bounds(n: int, gates: list[tuple[int, str, tuple[int, ...]]]) -> CutBounds:
+    """The bounds of `cut_bounds` in a few array operations: crossings and ranks summed per cut by difference
+    arrays, and each gate's work taken at the final bound (never below the running one), the largest bond over a
+    gate's cuts read from a sparse table of maxima."""
+    cuts = max(n - 1, 0)
+    low = np.array([min(q) for _, _, q in gates], dtype=np.int64)
+    high = np.array([max(q) for _, _, q in gates], dtype=np.int64)
+    width = np.array([len(q) for _, _, q in gates], dtype=np.int64)
+    rank = np.array([_schmidt_rank_log2(name) for _, name, _ in gates], dtype=np.int64)
+    rank = np.where(width == 2, rank, 2 * (width - 1))
+    multi = width >= 2
+    crossings = _per_cut_sum(low[multi], high[multi], np.ones(int(multi.sum()), dtype=np.int64), cuts)
+    cap = np.minimum(np.arange(1, n), np.arange(n - 1, 0, -1))
+    log_rank = np.minimum(_per_cut_sum(low[multi], high[multi], rank[multi], cuts), cap)
+    padded = np.concatenate(
+        [[0], log_rank, [0]]
+    )  # a one-qubit gate reads the cuts on both sides of its qubit
+    one = ~multi
+    one_qubit_bond = np.maximum(padded[low[one]], padded[low[one] + 1])
+    widest = _range_maxima(log_rank, low[multi], high[multi])
+    gate_work = float(np.sum(4.0 ** np.minimum(one_qubit_bond, 30)))
+    gate_work += float(np.sum((high[multi] - low[multi]) * 8.0 ** np.minimum(widest, 30)))
+    bond_log2 = log_rank.tolist()
+    return CutBounds(crossings.tolist(), bond_log2, gate_work, mps_shot_work(bond_log2, n))
+
+
+def _per_cut_sum(low: np.ndarray, high: np.ndarray, values: np.ndarray, cuts: int) -> np.ndarray:
+    """Per cut k, the sum of values of the gates with low <= k < high."""
+    steps = np.zeros(cuts + 1, dtype=np.int64)
+    np.add.at(steps, low, values)
+    np.add.at(steps, high, -values)
+    return np.cumsum(steps)[:cuts]
+
+
+def _range_maxima(values: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """max(values[low:high]) per pair (high > low), from a sparse table of maxima over power-of-two windows."""
+    table = [values]
+    while 2 ** len(table) <= len(values):
+        previous, half = table[-1], 2 ** (len(table) - 1)
+        table.append(np.maximum(previous[:-half], previous[half:]))
+    level = np.floor(np.log2(np.maximum(high - low, 1))).astype(np.int64)
+    result = np.zeros(len(low), dtype=values.dtype)
+    for k in np.unique(level):
+        chosen = level == k
+        window = table[k]
+        result[chosen] = np.maximum(window[low[chosen]], window[high[chosen] - 2**k])
+    return result
+
+
+def clifford_cut_bounds(
+    circuit: QuantumCircuit, crossings: list[int], operations: Sequence[CircuitOperation] | None = None
+) -> CutBounds | None:
     """Exact bond dimensions and MPS work of a Clifford circuit, from its stabilizer tableau along the way.
 
     Cuts follow the qubit order Aer's MPS method keeps (`clifford_mps_path`). Each contraction costs chi^3 with
@@ -91,7 +152,7 @@ def clifford_cut_bounds(circuit: QuantumCircuit, crossings: list[int]) -> CutBou
     per cut is the largest seen at any checkpoint. None when the circuit is too wide or a gate is not handled.
     """
     try:
-        path = clifford_mps_path(circuit)
+        path = clifford_mps_path(circuit, operations=operations)
     except ValueError:
         return None
     checkpoints = path.checkpoints

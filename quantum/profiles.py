@@ -12,7 +12,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field
 from qiskit import QuantumCircuit
-from qiskit.circuit import ControlFlowOp, ParameterExpression
+from qiskit.circuit import ParameterExpression
 
 from quantum.gate_sets import (
     DIAGONAL_TWO_QUBIT_GATES,
@@ -20,6 +20,7 @@ from quantum.gate_sets import (
     NON_GATE_INSTRUCTIONS,
     SCHMIDT_RANK_TWO,
     SPARSE_KERNEL_GATES,
+    CircuitOperation,
     circuit_operations,
     is_clifford_instruction,
 )
@@ -192,7 +193,9 @@ class _Counts:
     depth: int = 0
 
 
-def _count_gates(circuit: QuantumCircuit, counts: _Counts, edges: set[tuple[int, int]]) -> int:
+def _count_gates(
+    circuit: QuantumCircuit, operations: list[CircuitOperation], counts: _Counts, edges: set[tuple[int, int]]
+) -> int:
     """Add the circuit's gates to `counts` and its two-qubit pairs to `edges`; return the largest gate span.
 
     Gates inside control flow (if_else on measured bits, loops) count as the gates they are: a Clifford gate
@@ -203,7 +206,7 @@ def _count_gates(circuit: QuantumCircuit, counts: _Counts, edges: set[tuple[int,
         0
     ] * circuit.num_qubits  # layers of operations on each qubit so far (circuit.depth() without the
     # classical wires, and far faster on wide circuits)
-    for operation in circuit_operations(circuit):
+    for operation in operations:
         name, qubits = operation.name, operation.qubits
         if name != "barrier" and qubits:
             layer = max(layers[q] for q in qubits) + 1
@@ -249,11 +252,12 @@ def profile_segment(segment: QuantumSegment) -> CircuitProfile:
     flats = [flatten_circuit(circuit) for circuit in segment.circuits]
     per_circuit = []
     for flat in flats:
+        operations = list(circuit_operations(flat))  # one walk, read by every pass below
         non_clifford_before = counts.non_clifford
-        span = max(span, _count_gates(flat, counts, edges))
-        cuts = cut_bounds(flat)
+        span = max(span, _count_gates(flat, operations, counts, edges))
+        cuts = cut_bounds(flat, operations)
         clifford = counts.non_clifford == non_clifford_before
-        per_circuit.append((clifford and clifford_cut_bounds(flat, cuts.crossings)) or cuts)
+        per_circuit.append((clifford and clifford_cut_bounds(flat, cuts.crossings, operations)) or cuts)
     cuts = merged_cut_bounds(per_circuit)
     return CircuitProfile(
         num_circuits=len(segment.circuits),
@@ -296,7 +300,7 @@ def _control_flow_ops(circuit: QuantumCircuit) -> int:
     return sum(
         1 + sum(_control_flow_ops(block) for block in instruction.operation.blocks)
         for instruction in circuit.data
-        if isinstance(instruction.operation, ControlFlowOp)
+        if instruction.is_control_flow()
     )
 
 
@@ -304,13 +308,12 @@ def sampled_once(circuit: QuantumCircuit) -> bool:
     """Whether Aer can sample all shots from one final state: nothing but measurements and barriers after the
     first measurement (no reset or gate), and no control flow (else every shot is a run of its own)."""
     measured = False
-    for instruction in circuit.data:
-        operation = instruction.operation
-        if isinstance(operation, ControlFlowOp):
+    for instruction in circuit.data:  # names, not operations: Qiskit 2 builds a gate object per .operation
+        if instruction.is_control_flow():
             return False
-        if operation.name == "measure":
+        if instruction.name == "measure":
             measured = True
-        elif measured and operation.name not in ("barrier", "measure"):
+        elif measured and instruction.name not in ("barrier", "measure"):
             return False
     return True
 

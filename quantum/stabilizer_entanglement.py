@@ -14,6 +14,7 @@ first 2k columns is the number of pivots among them.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -157,7 +158,11 @@ def measure_z(x: np.ndarray, z: np.ndarray, qubit: int) -> None:
     z[first, qubit] = 1
 
 
-def clifford_mps_path(circuit: QuantumCircuit, checkpoints: int = CHECKPOINTS) -> CliffordMpsPath:
+def clifford_mps_path(
+    circuit: QuantumCircuit,
+    checkpoints: int = CHECKPOINTS,
+    operations: Sequence[CircuitOperation] | None = None,
+) -> CliffordMpsPath:
     """Entanglement of a Clifford circuit's state along the way, in the qubit order Aer's MPS method keeps.
 
     Resets and mid-circuit measurements project the state (which lowers the entanglement); a qubit's final
@@ -169,7 +174,7 @@ def clifford_mps_path(circuit: QuantumCircuit, checkpoints: int = CHECKPOINTS) -
     n = circuit.num_qubits
     if n > MAX_EXACT_QUBITS:
         raise ValueError(f"{n} qubits: exact stabilizer entanglement is computed up to {MAX_EXACT_QUBITS}")
-    operations = list(circuit_operations(circuit))
+    operations = list(circuit_operations(circuit)) if operations is None else operations
     if len(operations) > MAX_EXACT_INSTRUCTIONS:
         raise ValueError(f"{len(operations)} instructions: followed exactly up to {MAX_EXACT_INSTRUCTIONS}")
     x = np.zeros((n, n), dtype=np.uint8)

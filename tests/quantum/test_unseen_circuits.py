@@ -183,3 +183,18 @@ def test_a_clifford_circuit_too_long_to_follow_keeps_the_stabilizer_and_the_stru
     profile = sampler_profile(ghz(20))
     assert profile.is_clifford and not profile.bond_dimension_exact
     assert method_support(profile, "stabilizer") is None
+
+
+def test_long_circuits_take_the_final_bound_in_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Past RUNNING_BOUND_MAX_GATES the bounds come from array operations: the same crossings and bonds, and a work
+    # never below the running bound's.
+    from qiskit.circuit.random import random_circuit
+
+    import quantum.mps_bounds as bounds
+
+    circuit = random_circuit(15, 10, max_operands=3, seed=2)
+    running = bounds.cut_bounds(circuit)
+    monkeypatch.setattr(bounds, "RUNNING_BOUND_MAX_GATES", 10)
+    final = bounds.cut_bounds(circuit)
+    assert (final.crossings, final.bond_log2) == (running.crossings, running.bond_log2)
+    assert running.gate_work <= final.gate_work <= 1.1 * running.gate_work
