@@ -198,3 +198,16 @@ def test_long_circuits_take_the_final_bound_in_one_pass(monkeypatch: pytest.Monk
     final = bounds.cut_bounds(circuit)
     assert (final.crossings, final.bond_log2) == (running.crossings, running.bond_log2)
     assert running.gate_work <= final.gate_work <= 1.1 * running.gate_work
+
+
+def test_a_trial_drops_only_the_measurements_that_end_the_circuit() -> None:
+    from quantum.mps_trial import without_final_measurements
+
+    circuit = QuantumCircuit(2, 3)
+    circuit.h(0)
+    circuit.measure(0, 0)  # mid-circuit: x follows on the same qubit
+    circuit.x(0)
+    circuit.measure(0, 1)
+    circuit.barrier()
+    circuit.measure(1, 2)
+    assert [i.name for i in without_final_measurements(circuit).data] == ["h", "measure", "x", "barrier"]
