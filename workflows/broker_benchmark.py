@@ -33,7 +33,7 @@ from workflows.placed_runs import run_placed
 CircuitFamily = Literal["ghz", "hardware-efficient", "qaoa", "clifford"]
 FAMILIES: list[CircuitFamily] = ["ghz", "hardware-efficient", "qaoa", "clifford"]
 DEFAULT_WIDTHS = [8, 24]
-# Aer's automatic method takes statevector for any non-Clifford circuit (DESIGN.md, aer_controller.hpp): it is
+# Aer's automatic method takes statevector for any non-Clifford circuit (docs/architecture.md, aer_controller.hpp): it is
 # only run for comparison when 16 * 2^n bytes fit in this share of the free memory.
 AUTOMATIC_MEMORY_SHARE = 0.5
 

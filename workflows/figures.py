@@ -1,6 +1,6 @@
 """Plots for the Prefect UI: matplotlib (Agg) figures as PNG, embedded in markdown as data URIs.
 
-DESIGN.md (checked on Prefect 3.9.1): a markdown artifact embedding `data:image/png;base64,...` renders cleanly
+docs/architecture.md (checked on Prefect 3.9.1): a markdown artifact embedding `data:image/png;base64,...` renders cleanly
 with no outside host, while `create_image_artifact` prints the whole URI under the picture.
 """
 

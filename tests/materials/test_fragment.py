@@ -13,7 +13,7 @@ from quantum.hamiltonian import exact_ground_energy, qubit_hamiltonian
 # Physics, "Crystal structures and lattice parameters of inorganic compounds").
 MGO_LATTICE_ANGSTROM = 4.212
 NACL_LATTICE_ANGSTROM = 5.640
-# pyscf FCI, H2 sto-3g 0.735 Å, as listed in /work/shared/DESIGN.md ("Reference figures", Chemistry).
+# pyscf FCI, H2 sto-3g 0.735 Å, as listed in docs/architecture.md ("Reference figures", Chemistry).
 H2_FCI_HARTREE = -1.13730604
 
 

@@ -127,9 +127,9 @@ def test_chgnet_formation_energy_matches_experiment(
     chgnet_rocksalts: dict, formula: str, tolerance: float
 ) -> None:
     # Measured enthalpies from pymatgen's analysis/compatibility/exp_compounds.json.gz (read, not copied).
-    # DESIGN.md measured CHGNet 0.4.2: MgO -3.106, NaCl -2.099, LiF -3.099 vs -3.118, -2.131, -3.197 eV/atom.
+    # docs/architecture.md lists CHGNet 0.4.2: MgO -3.106, NaCl -2.099, LiF -3.099 vs -3.118, -2.131, -3.197 eV/atom.
     # LiF sits on the 0.1 eV/atom edge. Fully converged CHGNet (LiF and Li relaxed to fmax 0.01, energy-volume
-    # scans) gives -3.0970, 0.1000 off, with the lowest Li reference (fcc, 2.9 meV/atom below bcc). DESIGN.md's
+    # scans) gives -3.0970, 0.1000 off, with the lowest Li reference (fcc, 2.9 meV/atom below bcc). docs/architecture.md's
     # -3.099 is reproduced only with an unrelaxed bcc Li cell (-1.8785 eV/atom), i.e. an under-converged
     # reference; at the default fmax 0.1 we measure -3.096. Hence 0.105 for LiF, not a looser reference.
     measured = experimental_formation_enthalpies()[formula]

@@ -17,7 +17,7 @@ from quantum.hamiltonian import (
     sector_hamiltonian,
 )
 
-# Reference energies: pyscf FCI, sto-3g, as listed in /work/shared/DESIGN.md ("Reference figures", Chemistry).
+# Reference energies: pyscf FCI, sto-3g, as listed in docs/architecture.md ("Reference figures", Chemistry).
 H2_FCI_HARTREE = -1.13730604  # H2, 0.735 Å
 LIH_FCI_HARTREE = -7.88240193  # LiH, 1.595 Å
 

@@ -29,9 +29,9 @@ from quantum.hamiltonian import (
 )
 from quantum.vqe import run_vqe
 
-# pyscf FCI, H2 sto-3g 0.735 Å, as listed in /work/shared/DESIGN.md ("Reference figures", Chemistry).
+# pyscf FCI, H2 sto-3g 0.735 Å, as listed in docs/architecture.md ("Reference figures", Chemistry).
 H2_FCI_HARTREE = -1.13730604
-# Chemical accuracy, 1 kcal/mol = 1.594 mHa (DESIGN.md "Reference figures").
+# Chemical accuracy, 1 kcal/mol = 1.594 mHa (docs/architecture.md "Reference figures").
 CHEMICAL_ACCURACY_HARTREE = 1.594e-3
 
 

@@ -120,7 +120,7 @@ def test_broker_benchmark_flow_publishes_its_table(prefect_api: None) -> None:
         assert row.choice.startswith("aer-cpu/")
         assert row.measured_seconds is not None and row.measured_seconds > 0
         assert row.automatic_seconds is not None and row.speedup is not None
-    # Aer automatic takes stabilizer for a Clifford circuit, statevector otherwise (DESIGN.md).
+    # Aer automatic takes stabilizer for a Clifford circuit, statevector otherwise (docs/architecture.md).
     assert [row.automatic_method for row in rows] == ["stabilizer", "statevector"]
 
     async def table() -> str:

@@ -13,7 +13,7 @@ from pymatgen.core import Lattice, Structure
 
 from workflows.materials_screening import ScreeningParameters
 
-# Chemical accuracy, 1 kcal/mol = 1.594 mHa (DESIGN.md).
+# Chemical accuracy, 1 kcal/mol = 1.594 mHa (docs/architecture.md).
 CHEMICAL_ACCURACY_HA = 1.594e-3
 
 

@@ -19,7 +19,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 SERVER_SCRIPT = REPO / "scripts" / "server.sh"
 PREFECT = Path(sys.executable).parent / "prefect"
 ARTIFACT_KEYS = {"screening-candidates", "screening-shortlist", "placement-report", "surrogate-progress"}
-# Chromium flags that work offline and headless here (DESIGN.md, Operations).
+# Chromium flags that work offline and headless here (docs/architecture.md, Operations).
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--virtual-time-budget=20000", "--window-size=1400,1000",
