@@ -25,7 +25,7 @@ from quantum.estimates import (
     samples_memory_bytes,
     single_precision_allowed,
 )
-from quantum.mps_trial import tightened_by_trial
+from quantum.mps_trial import TRIAL_BUDGET_SECONDS, predicted_trial_seconds, tightened_by_trial
 from quantum.profiles import CircuitProfile, QuantumSegment, profile_segment
 from quantum.runtime import estimate_qpu
 
@@ -37,11 +37,11 @@ GPU_SPEEDUP = 20.0
 GPU_FIXED_SECONDS = 0.5
 # The MPS cost of a circuit depends on the entanglement it really builds, which no static bound captures, so the
 # broker times an MPS trial of non-Clifford segments of TRIAL_MIN_QUBITS or more: one unmeasured run with the bond
-# dimension capped at TRIAL_BOND_CAP, then (below the cap) sampling runs of a tenth of and all of at most
-# TRIAL_SHOTS shots. It runs only when the best estimate exceeds both TRIAL_WORTH_SECONDS and the trial's own
-# estimated cost, so it can pay off; at 20-100 qubits it takes ~10-60 ms here.
+# dimension capped at TRIAL_BOND_CAP (repeated at 4x the cap while it saturates and the budget allows; one still
+# capped gives an extrapolated estimate, quantum.mps_trial), then sampling runs of at most TRIAL_SHOTS shots. It
+# runs only when the best estimate exceeds both TRIAL_WORTH_SECONDS and the trial's predicted cost, and that cost
+# fits mps_trial.TRIAL_BUDGET_SECONDS; at 20-100 qubits it takes ~10-60 ms here.
 TRIAL_BOND_CAP = 16
-TRIAL_BOND_LOG2 = 4
 TRIAL_SHOTS = 400
 TRIAL_MIN_QUBITS = 16
 TRIAL_WORTH_SECONDS = 0.02
@@ -63,9 +63,13 @@ class QuantumCostModel:
         """Every estimate, after a timed MPS trial where one could change the choice."""
         profile = profile_segment(segment)
         found = _estimates(segment, profile, catalog, policy, adjust, settings)
-        if _trial_worthwhile(profile, found.estimates):
+        if _trial_worthwhile(segment, profile, found.estimates):
             trial = tightened_by_trial(
-                segment.circuits, profile, TRIAL_BOND_CAP, min(profile.shots or 0, TRIAL_SHOTS)
+                segment.circuits,
+                profile,
+                TRIAL_BOND_CAP,
+                min(profile.shots or 0, TRIAL_SHOTS),
+                budget_seconds=TRIAL_BUDGET_SECONDS,
             )
             if trial is not None:
                 profile, note = trial
@@ -230,22 +234,19 @@ def _qpu_estimate(
     )
 
 
-def _trial_worthwhile(profile: CircuitProfile, estimates: list[Estimate]) -> bool:
-    """Whether a timed MPS trial could change the choice: a wide circuit MPS can run, and a best time above the
-    trial's own cost (or nothing that fits)."""
+def _trial_worthwhile(segment: QuantumSegment, profile: CircuitProfile, estimates: list[Estimate]) -> bool:
+    """Whether a timed MPS trial could change the choice: a wide non-Clifford circuit MPS can run, a trial whose
+    predicted cost fits its budget (the structural model underestimates long-range circuits ~100x, so the trial's
+    own swap-aware prediction is used), and a best time above that cost (or nothing that fits)."""
     if (
         profile.num_qubits < TRIAL_MIN_QUBITS
         or profile.is_clifford
         or method_support(profile, "matrix_product_state") is not None
     ):
         return False  # a Clifford circuit runs exactly on the stabilizer tableau in polynomial time
-    capped = profile.model_copy(
-        update={
-            "bond_dimension_log2": [min(b, TRIAL_BOND_LOG2) for b in profile.bond_dimension_log2],
-            "shots": min(profile.shots or 0, TRIAL_SHOTS),
-        }
-    )
-    trial_cost = estimate_method(capped, "matrix_product_state").seconds
+    trial_cost = predicted_trial_seconds(segment.circuits, TRIAL_BOND_CAP)
+    if trial_cost > TRIAL_BUDGET_SECONDS:
+        return False
     exact = [e.seconds for e in estimates if e.feasible and e.fidelity == 1.0 and e.device != "QPU"]
     return not exact or min(exact) >= max(TRIAL_WORTH_SECONDS, trial_cost)
 
