@@ -37,3 +37,41 @@ def test_an_unusable_out_is_refused_in_one_line_before_any_work(
         error = capsys.readouterr().err
         assert error.startswith(f"qcflow {command}: --out {out}") and reason in error
         assert len(error.strip().splitlines()) == 1 and "Traceback" not in error
+
+
+def test_write_json_replaces_the_file_whole_and_says_where(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pydantic import BaseModel
+
+    from workflows.terminal import write_json
+
+    class Report(BaseModel):
+        energies: list[float]
+
+    out = tmp_path / "new-folder" / "results.json"
+    assert write_json(Report(energies=[1.5, -2.0]), out, "screen") == 0
+    assert Report.model_validate_json(out.read_text()) == Report(energies=[1.5, -2.0])
+    assert (out.stat().st_mode & 0o777) == 0o666 & ~_umask()  # like any file the user creates
+    assert sorted(p.name for p in out.parent.iterdir()) == ["results.json"]  # no temporary file left
+    assert f"Results written to {out}" in capsys.readouterr().out
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_no_embedded_server_is_started_when_a_server_is_named() -> None:
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from workflows.terminal import start_embedded_api
+
+    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:4200/api"}):
+        assert start_embedded_api() is None
+    server = SubprocessASGIServer._instances.get(None)
+    assert server is None or not server.running
