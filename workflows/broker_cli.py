@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,13 @@ from quantum.profiles import QuantumSegment
 from quantum.runtime import TOKEN_ENV_VAR
 from workflows.placed_runs import run_placed
 from workflows.qpu_access import read_ibm_token
-from workflows.terminal import MAX_SEED, prepare_embedded_prefect, refuse, seed_argument
+from workflows.terminal import (
+    MAX_SEED,
+    prepare_embedded_prefect,
+    refuse,
+    seed_argument,
+    start_embedded_api,
+)
 
 logger = logging.getLogger(__name__)
 OBJECTIVES = ("time", "cost", "fidelity", "energy")
@@ -146,6 +153,8 @@ def _catalog(args: argparse.Namespace) -> ResourceCatalog:
         from config.settings import QcflowSettings
 
         prepare_embedded_prefect()  # a Secret block read starts Prefect's embedded API: keep its noise quiet
+        if not os.environ.get(TOKEN_ENV_VAR) and (problem := start_embedded_api()):  # dies with this process
+            logger.warning("%s; the Prefect Secret block cannot be read", problem)
         token = read_ibm_token(
             args.ibm_secret or QcflowSettings().qpu_token_secret_block or DEFAULT_SECRET_BLOCK
         )
