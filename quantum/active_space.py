@@ -19,6 +19,7 @@ import numpy as np
 import psutil
 from pydantic import BaseModel, Field, model_validator
 from pyscf import ao2mo, cc, fci, gto, mcscf, scf
+from pyscf.lib.exceptions import PointGroupSymmetryError
 from pyscf.tools import fcidump
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_CASCI_DETERMINANT_LIMIT = 20_000_000
 # pyscf's Davidson solver keeps up to ~12 trial vectors, their images and a few work vectors (float64).
 DAVIDSON_VECTORS = 30
+# Abelian subgroups pyscf's symmetry-adapted FCI accepts for linear molecules (Dooh -> D2h, Coov -> C2v).
+LINEAR_SUBGROUPS = {"Dooh": "D2h", "Coov": "C2v"}
 
 
 class ProblemError(ValueError):
@@ -117,7 +120,7 @@ class ReferenceEnergy(BaseModel):
 def build_molecule(spec: MoleculeSpec) -> gto.Mole:
     """pyscf's molecule (point group detected), refused with the field when pyscf cannot build it."""
     try:
-        return gto.M(
+        mol = gto.M(
             atom=spec.atom, basis=spec.basis, charge=spec.charge, spin=spec.spin, symmetry=True, verbose=0
         )
     except KeyError as error:
@@ -129,6 +132,9 @@ def build_molecule(spec: MoleculeSpec) -> gto.Mole:
             f"atom/charge/spin: pyscf cannot build {spec.atom!r} with charge {spec.charge} and spin {spec.spin} "
             f"({error}); check the element symbols, coordinates (Å) and that electrons minus spin is even"
         ) from error
+    if mol.topgroup in LINEAR_SUBGROUPS:  # degenerate pi pairs may be cut by the active space: use D2h / C2v
+        mol = mol.build(symmetry=LINEAR_SUBGROUPS[mol.topgroup])
+    return mol
 
 
 def active_space_of(spec: MoleculeSpec, mol: gto.Mole) -> tuple[int, int, int]:
@@ -138,10 +144,11 @@ def active_space_of(spec: MoleculeSpec, mol: gto.Mole) -> tuple[int, int, int]:
     free_electrons = mol.nelectron - 2 * ncore
     norb = spec.active_orbitals if spec.active_orbitals is not None else n_orbitals - ncore
     nelecas = spec.active_electrons if spec.active_electrons is not None else free_electrons
-    if ncore + norb > n_orbitals:
+    inactive = ncore + max(free_electrons - nelecas, 0) // 2  # frozen core + doubly occupied below the space
+    if inactive + norb > n_orbitals:
         raise ProblemError(
-            f"active_orbitals: {norb} active + {ncore} frozen core orbitals exceed the {n_orbitals} orbitals of "
-            f"{spec.basis}; give at most {n_orbitals - ncore} or a larger basis"
+            f"active_orbitals: {norb} active + {inactive} inactive (frozen core and doubly occupied) orbitals exceed "
+            f"the {n_orbitals} orbitals of {spec.basis}; give at most {n_orbitals - inactive} or a larger basis"
         )
     if nelecas > free_electrons:
         raise ProblemError(
@@ -181,7 +188,7 @@ def molecule_problem(
     Refused with the field before the RHF if the active space does not fit the basis or the memory.
     """
     mol = build_molecule(spec)
-    ncore, norb, nelecas = active_space_of(spec, mol)
+    _, norb, nelecas = active_space_of(spec, mol)
     name = name or f"{_formula(mol)}/{spec.basis} ({nelecas}e,{norb}o)"
     check_fits(name, math.comb(norb, nelecas // 2) ** 2, max_subspace_dimension)
     mean_field = scf.RHF(mol).run()
@@ -192,8 +199,10 @@ def molecule_problem(
     casci = mcscf.CASCI(mean_field, norb, nelecas)
     one_body, constant = casci.get_h1eff()
     two_body = ao2mo.restore(1, casci.get_h2eff(), norb)
-    frozen = [p for p in range(mol.nao_nr()) if p < ncore or p >= ncore + norb]
-    orbsym = tuple(int(irrep) for irrep in mean_field.get_orbsym(mean_field.mo_coeff)[ncore : ncore + norb])
+    inactive = casci.ncore  # frozen core plus the doubly occupied orbitals below the active space
+    frozen = [p for p in range(mol.nao_nr()) if p < inactive or p >= inactive + norb]
+    labels = mean_field.get_orbsym(mean_field.mo_coeff)[inactive : inactive + norb]
+    orbsym = tuple(int(irrep) for irrep in labels)
     return _with_ccsd(
         name,
         np.asarray(one_body),
@@ -309,14 +318,19 @@ def casci_reference(
             problem.one_body, problem.two_body, problem.norb, problem.nelec
         )
     else:  # the point group of the RHF orbitals: only the sector of the closed-shell (totally symmetric) state
-        energy, _ = fci.direct_spin1_symm.FCI().kernel(
-            problem.one_body,
-            problem.two_body,
-            problem.norb,
-            problem.nelec,
-            orbsym=np.asarray(problem.orbsym),
-            wfnsym=0,
-        )
+        try:
+            energy, _ = fci.direct_spin1_symm.FCI().kernel(
+                problem.one_body,
+                problem.two_body,
+                problem.norb,
+                problem.nelec,
+                orbsym=np.asarray(problem.orbsym),
+                wfnsym=0,
+            )
+        except PointGroupSymmetryError:  # orbitals pyscf cannot label consistently: all determinants
+            energy, _ = fci.direct_spin1.FCI().kernel(
+                problem.one_body, problem.two_body, problem.norb, problem.nelec
+            )
     return ReferenceEnergy(energy=float(energy) + problem.constant, seconds=time.perf_counter() - start)
 
 

@@ -5,11 +5,14 @@ A LUCJ circuit built from CCSD amplitudes (ffsim) is sampled, on ffsim's fixed-p
 go to qiskit-addon-sqd's configuration-recovery loop, which diagonalizes the Hamiltonian in the subspaces they span.
 
 An unoptimized CCSD-initialised LUCJ concentrates on the Hartree-Fock determinant (CO/6-31G (10e,12o): 99 % of the
-weight, 18 distinct configurations in 20,000 shots), so its subspaces miss most of the correlation (tens of mHa).
+weight, 18 distinct configurations in 20,000 shots), so its subspaces miss most of the correlation (CO: 44 mHa).
 The remedy here is the excitation-based enlargement of extended SQD (Barison et al., arXiv:2411.00468): each
-batch's sampled CI strings are joined by their single (and optionally double) excitations, applied with
-qiskit-addon-sqd's own `enlarge_batch_from_transitions`. It uses no reference energy; the subspace grows as
-(sampled strings x (1 + n_occ * n_virt))^2 for singles and is capped by `max_dim` strings per spin sector.
+batch's CI strings are joined by their single (optionally double) excitations, applied with qiskit-addon-sqd's own
+`enlarge_batch_from_transitions`, as a `SubspacePolicy` of its loop; no reference energy enters. Measured here
+(6-31G, one batch, one iteration): H2O (8e,12o) 0.68 mHa, CO (10e,12o) 0.56 mHa, N2 (10e,10o) 0.51 mHa with a
+quarter or less of the CI space. N2 (10e,16o) is harder: 14 mHa after one iteration, 4-6 mHa after the carryover's
+singles with 250-350 strings per spin; even all singles and doubles of Hartree-Fock per spin (367,236 determinants)
+stay 5.1 mHa above CASCI.
 """
 
 from __future__ import annotations

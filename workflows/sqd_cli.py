@@ -69,7 +69,7 @@ def command_sqd(args: argparse.Namespace) -> int:
             seed=args.seed,
             sampler=args.sampler,
             enlargement=args.enlargement,
-            max_dim=args.max_dim,
+            max_dim=args.max_dim or None,
         )
         problem_check(params)
     except ValidationError as error:
@@ -136,7 +136,9 @@ def add_sqd_parser(subparsers: argparse._SubParsersAction) -> None:
     sqd.add_argument(
         "--enlargement", default="singles", help="none, singles or singles_doubles (default singles)"
     )
-    sqd.add_argument("--max-dim", type=int, default=None, help="cap on CI strings per spin sector")
+    sqd.add_argument(
+        "--max-dim", type=int, default=300, help="cap on CI strings per spin sector (default 300; 0: no cap)"
+    )
     sqd.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     sqd.set_defaults(handler=command_sqd)
 
