@@ -1,6 +1,8 @@
 """What the `qcflow` commands show on a scientist's terminal: plain messages, never a Python traceback.
 
-Full tracebacks still reach Prefect's API log handlers (the UI); only the console copy is shortened.
+Full tracebacks still reach Prefect's API log handlers (the UI); only the console copy is shortened. The commands
+also share here how they start the embedded Prefect API (bound to their process, with time for a busy machine)
+and how they save results (whole or not at all; printed when they cannot be saved).
 """
 
 from __future__ import annotations
@@ -143,7 +145,10 @@ def start_embedded_api() -> str | None:
 
     if PREFECT_API_URL.value():
         return None
-    timeout = int(os.environ.get(STARTUP_TIMEOUT_VARIABLE) or STARTUP_TIMEOUT_S)
+    given = os.environ.get(STARTUP_TIMEOUT_VARIABLE) or str(STARTUP_TIMEOUT_S)
+    if not given.isdigit() or int(given) < 1:
+        return f"{STARTUP_TIMEOUT_VARIABLE}={given!r} is not a whole number of seconds; set it to e.g. 300"
+    timeout = int(given)
     error: Exception | None = None
     for _ in range(STARTUP_ATTEMPTS):
         server = _parent_bound_server()
