@@ -24,15 +24,22 @@ from quantum.estimates import human_bytes
 # 54-64 atoms, so about 6 ms + 2.2 ms per atom per structure.
 STATIC_SECONDS = 0.006
 STATIC_SECONDS_PER_ATOM = 0.0022
-# A FIRE step evaluates energy, forces and stress (autograd): about 2.5 static predictions, plus ASE's own step.
+# A FIRE step evaluates energy, forces and stress (autograd): about 2.5 static predictions, plus ASE's own step,
+# half of it the cell filter's matrix functions (72 ms of CPU per step measured on 2-6 atom cells).
 RELAX_STEP_FACTOR = 2.5
-RELAX_STEP_SECONDS = 0.004
-# Steps a relaxation of a screening cell takes before fmax = 0.1 eV/Å (1-3 s relaxations of small cells here).
-TYPICAL_RELAX_STEPS = 30
-# Loading CHGNet's weights in a fresh process or thread instance (torch import included in a new process).
+RELAX_STEP_SECONDS = 0.03
+# Steps a relaxation of a screening cell takes before fmax = 0.1 eV/Å: FIRE took 2-42 steps (mean 18-20) on
+# bundled and strained bundled cells.
+TYPICAL_RELAX_STEPS = 20
+# Loading CHGNet's weights in a fresh process (torch import included), and a second instance in a thread.
 MODEL_LOAD_SECONDS = 4.0
-# Starting a Dask LocalCluster of processes (scheduler, nannies, workers) before any task runs.
-CLUSTER_START_SECONDS = 3.0
+THREAD_MODEL_SECONDS = 0.5
+# A Dask LocalCluster of processes: scheduler and first worker up, and torn down after (Dask waits 4 s before it
+# kills a worker that does not exit), then each further worker.
+CLUSTER_START_SECONDS = 10.0
+CLUSTER_WORKER_SECONDS = 5.0
+# A stage is a subflow: its own flow run, progress artifact and result (about 1 s on the embedded API).
+STAGE_SECONDS = 1.0
 # Orchestration per Prefect task (ephemeral API, 2 cores: ~10 ms sequential, ~30 ms mapped), and on Dask.
 TASK_SECONDS = {"threads": 0.03, "processes": 0.06, "dask": 0.06, "slurm": 0.06}
 # Assumption: a Slurm job waits about a minute in the queue before its worker joins (site-dependent; execution
@@ -63,26 +70,27 @@ CLIMATE_TASK_SECONDS = 0.05
 
 @dataclass(frozen=True)
 class Parallelism:
-    """How a resource would run the work: executor, workers, and the cores they really get."""
+    """How a resource would run the work: executor, workers, its cores and the load already on them."""
 
     executor: str
     workers: int
-    cores_free: float
-
-
-def _free_cores(resource: Resource) -> float:
-    """Cores not busy with other work (at least one): the load average counts what else is running."""
-    if resource.executor in ("dask", "slurm"):
-        return float(resource.cores)
-    return max(1.0, resource.cores - resource.load)
+    cores: int
+    load: float
 
 
 def _speedup(parallel: Parallelism, fraction_outside_gil: float) -> float:
-    """Speed-up of `workers` over one worker: processes scale with the free cores; threads by Amdahl's law."""
-    usable = min(float(parallel.workers), parallel.cores_free)
+    """Speed of `workers` relative to one idle core: processes scale with the workers the cores hold, threads by
+    Amdahl's law; on a loaded machine every runnable thread gets a fair share of the cores, cores / (load +
+    workers), so a second worker still wins back the share the other programs would take."""
+    usable = float(min(parallel.workers, parallel.cores))
     if parallel.executor == "threads":
-        return 1.0 / ((1.0 - fraction_outside_gil) + fraction_outside_gil / usable)
-    return usable
+        base = 1.0 / ((1.0 - fraction_outside_gil) + fraction_outside_gil / usable)
+    else:
+        base = usable
+    if parallel.executor in ("dask", "slurm"):
+        return base  # a cluster's workers are its own
+    demand = parallel.load + usable
+    return base * min(1.0, parallel.cores / demand) if demand > 0 else base
 
 
 def _worker_counts(resource: Resource) -> list[int]:
@@ -137,22 +145,15 @@ class MLPotentialCostModel:
         self, segment: MLPotentialBatch, resource: Resource, workers: int, settings: QcflowSettings
     ) -> Estimate:
         mode = "relax" if segment.relax_steps else "static"
-        parallel = Parallelism(resource.executor or "threads", workers, _free_cores(resource))
+        parallel = Parallelism(resource.executor or "threads", workers, resource.cores, resource.load)
         batch = _batch_size(segment.structures, resource.workers)
         tasks = math.ceil(segment.structures / batch) if segment.structures else 0
         compute = sum(_structure_seconds(atoms, segment.relax_steps) for atoms in segment.atoms)
         if resource.device == "GPU":
             compute = compute / CUDA_SPEEDUP + CUDA_START_SECONDS
-        seconds = compute / _speedup(parallel, PARALLEL_FRACTION_OUTSIDE_GIL[mode])
-        seconds += tasks * TASK_SECONDS[parallel.executor] / min(workers, parallel.cores_free)
-        if parallel.executor == "processes":
-            seconds += CLUSTER_START_SECONDS + MODEL_LOAD_SECONDS
-        elif parallel.executor == "dask":
-            seconds += MODEL_LOAD_SECONDS
-        elif parallel.executor == "slurm":
-            seconds += SLURM_QUEUE_SECONDS + MODEL_LOAD_SECONDS
-        elif workers > 1:
-            seconds += MODEL_LOAD_SECONDS  # one model instance per thread, so no lock serialises them
+        seconds = STAGE_SECONDS + compute / _speedup(parallel, PARALLEL_FRACTION_OUTSIDE_GIL[mode])
+        seconds += tasks * TASK_SECONDS[parallel.executor] / workers
+        seconds += _start_seconds(parallel)
         largest_batch_atoms = (
             max(segment.atoms, default=0) if mode == "relax" else _largest_batch(segment, batch)
         )
@@ -206,6 +207,19 @@ class MLPotentialCostModel:
         ]
 
 
+def _start_seconds(parallel: Parallelism) -> float:
+    """Seconds before the first task runs: a cluster to start, and models to load in its workers or threads."""
+    if parallel.executor == "processes":
+        return CLUSTER_START_SECONDS + CLUSTER_WORKER_SECONDS * (parallel.workers - 1) + MODEL_LOAD_SECONDS
+    if parallel.executor == "dask":
+        return MODEL_LOAD_SECONDS
+    if parallel.executor == "slurm":
+        return SLURM_QUEUE_SECONDS + MODEL_LOAD_SECONDS
+    return THREAD_MODEL_SECONDS * (
+        parallel.workers - 1
+    )  # one model instance per thread: no lock between them
+
+
 def _structure_seconds(atoms: int, relax_steps: int) -> float:
     """One structure on one core: a static prediction, or a relaxation of its typical step count."""
     static = STATIC_SECONDS + STATIC_SECONDS_PER_ATOM * atoms
@@ -247,12 +261,12 @@ class ClimateEnsembleCostModel:
     def _one(
         self, segment: ClimateEnsemble, resource: Resource, workers: int, settings: QcflowSettings
     ) -> Estimate:
-        parallel = Parallelism(resource.executor or "threads", workers, _free_cores(resource))
+        parallel = Parallelism(resource.executor or "threads", workers, resource.cores, resource.load)
         compute = segment.member_years / CLIMATE_MEMBER_YEARS_PER_SECOND
         # numpy releases the GIL in its array loops: threads scale nearly like processes here
-        seconds = compute / _speedup(parallel, 0.9) + segment.scenarios * CLIMATE_TASK_SECONDS
+        seconds = STAGE_SECONDS + compute / _speedup(parallel, 0.9) + segment.scenarios * CLIMATE_TASK_SECONDS
         if parallel.executor == "processes":
-            seconds += CLUSTER_START_SECONDS
+            seconds += CLUSTER_START_SECONDS + CLUSTER_WORKER_SECONDS * (workers - 1)
         elif parallel.executor == "slurm":
             seconds += SLURM_QUEUE_SECONDS
         per_scenario = segment.members * segment.years * CLIMATE_BYTES_PER_MEMBER_YEAR

@@ -27,8 +27,9 @@ def usable_cores() -> int:
 
 
 def busy_cores(window_seconds: float = 0.25) -> float:
-    """Cores busy with other work now: the machine's CPU use over a short window, less this process and its
-    children (the load average lags by a minute and counts this run's own earlier work)."""
+    """Runnable threads of other programs now: the 1-minute load average less this process tree's own CPU use
+    over a short window, and at least the other programs' CPU use in that window (CPU use alone cannot show more
+    demand than there are cores: at load 16 on 2 cores a run gets an eighth of a core, not a whole one)."""
     mine = [psutil.Process()]
     mine += mine[0].children(recursive=True)
     psutil.cpu_percent(None)
@@ -41,7 +42,11 @@ def busy_cores(window_seconds: float = 0.25) -> float:
     for process in mine:
         with contextlib.suppress(psutil.Error):
             own += process.cpu_percent(None) / 100.0
-    return max(0.0, total - own)
+    try:
+        queued = float(os.getloadavg()[0]) - own
+    except (AttributeError, OSError):
+        queued = 0.0
+    return max(0.0, total - own, queued)
 
 
 def _local(name: str, executor: str, settings: QcflowSettings) -> Resource:

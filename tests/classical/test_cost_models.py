@@ -12,6 +12,7 @@ from broker.records import ExecutionHistory, ExecutionRecord
 from classical.cost_models import (
     BYTES_PER_ATOM,
     MAX_TASKS,
+    STAGE_SECONDS,
     STATIC_SECONDS,
     STATIC_SECONDS_PER_ATOM,
     TYPICAL_RELAX_STEPS,
@@ -53,24 +54,31 @@ def test_many_relaxations_go_to_parallel_processes_on_idle_cores() -> None:
     threads = next(
         e for e in placement.runners_up if e.resource == "local-threads" and e.options["workers"] == 1
     )
-    # two processes nearly halve the time: the start-up is paid once against ~64 x 30 FIRE steps
-    assert placement.estimate.seconds < 0.6 * threads.seconds
+    # two processes cut the time by a third even after paying ~20 s to start a cluster and load two models
+    assert placement.estimate.seconds < 0.75 * threads.seconds
     assert any("runner-up local-threads" in r for r in placement.reasons)
 
 
 def test_a_few_static_energies_stay_in_the_flows_own_thread() -> None:
     placement = place(MLPotentialBatch(name="static", atoms=[8] * 8), catalog(cores=2))
     assert placement.resource == "local-threads" and placement.options["workers"] == 1
-    # one structure costs its atoms' share of a prediction: no worker start-up is worth paying
-    expected = 8 * (STATIC_SECONDS + 8 * STATIC_SECONDS_PER_ATOM)
+    # the subflow, one task of 8 structures, each its atoms' share of a prediction: nothing to start up
+    expected = STAGE_SECONDS + 8 * (STATIC_SECONDS + 8 * STATIC_SECONDS_PER_ATOM)
     assert placement.estimate.seconds == pytest.approx(expected, rel=0.5)
 
 
-def test_cores_busy_elsewhere_take_away_the_gain_of_processes() -> None:
+def test_other_programs_slow_every_local_option_and_shrink_the_gain_of_workers() -> None:
     segment = MLPotentialBatch(name="relax", atoms=[8] * 64, relax_steps=200)
-    idle, busy = place(segment, catalog(load=0.0)), place(segment, catalog(load=2.0))
-    assert idle.options["workers"] == 2 and idle.resource == "local-processes"
-    assert busy.options["workers"] == 1  # two workers would share the one core left
+
+    def seconds(load: float, workers: int) -> float:
+        placement = place(segment, catalog(load=load), Policy(allowed_resources=["local-processes"]))
+        return next(
+            e.seconds for e in [placement.estimate, *placement.runners_up] if e.options["workers"] == workers
+        )
+
+    assert seconds(2.0, 1) > 1.4 * seconds(0.0, 1)  # a fair share of 2 cores among 3 runnable programs
+    gain_idle, gain_busy = seconds(0.0, 1) / seconds(0.0, 2), seconds(2.0, 1) / seconds(2.0, 2)
+    assert 1.0 < gain_busy < gain_idle  # a second worker still wins back some share, but less
 
 
 def test_batch_size_keeps_the_task_count_in_the_hundreds() -> None:
@@ -121,11 +129,14 @@ def test_execution_records_correct_classical_estimates(tmp_path) -> None:
     assert corrected.model_seconds == pytest.approx(before.estimate.seconds)
 
 
-def test_typical_relaxation_is_capped_by_the_step_limit() -> None:
-    short = place(MLPotentialBatch(name="r", atoms=[8], relax_steps=5), catalog())
-    long = place(MLPotentialBatch(name="r", atoms=[8], relax_steps=500), catalog())
-    ratio = long.estimate.seconds / short.estimate.seconds
-    assert ratio == pytest.approx(TYPICAL_RELAX_STEPS / 5, rel=0.3)
+def test_a_relaxation_is_expected_to_stop_at_the_typical_step_count() -> None:
+    def seconds(steps: int) -> float:
+        return place(
+            MLPotentialBatch(name="r", atoms=[8] * 64, relax_steps=steps), catalog()
+        ).estimate.seconds
+
+    assert seconds(5) < seconds(TYPICAL_RELAX_STEPS)  # a lower step limit stops it sooner
+    assert seconds(500) == pytest.approx(seconds(TYPICAL_RELAX_STEPS))  # a higher one is rarely reached
 
 
 def test_climate_ensembles_fit_in_memory_or_are_refused_with_a_member_count() -> None:
