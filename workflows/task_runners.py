@@ -54,6 +54,8 @@ def task_runner_for(settings: ExecutorSettings) -> Any:
         "PREFECT_API_URL": prefect_api_url(),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "QCFLOW_HOME": os.environ.get("QCFLOW_HOME", ""),
+        "QCFLOW_RESULTS_DIR": os.environ.get("QCFLOW_RESULTS_DIR", ""),
+        "QCFLOW_SURROGATE": os.environ.get("QCFLOW_SURROGATE", ""),
         "OMP_NUM_THREADS": str(settings.torch_threads),
     }
     return DaskTaskRunner(
