@@ -130,12 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
     """All qcflow subcommands."""
     from workflows.broker_cli import add_broker_commands
     from workflows.climate_cli import add_climate_command
+    from workflows.sqd_cli import add_sqd_parser
 
     parser = argparse.ArgumentParser(prog="qcflow", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_screen_command(subparsers)
     add_climate_command(subparsers)
     add_broker_commands(subparsers)
+    add_sqd_parser(subparsers)
     return parser
 
 

@@ -14,6 +14,7 @@ EXPECTED = {  # deployment as `prefect deployment run` names it -> entrypoint
     "materials-screening/nightly": "workflows/materials_screening.py:materials_screening",
     "climate-pathways/on-demand": "workflows/climate_pathways.py:climate_pathways",
     "broker-benchmark/versus-automatic": "workflows/broker_benchmark.py:broker_benchmark",
+    "active-space-sqd/water-6-31g": "workflows/sqd_flow.py:active_space_sqd",
 }
 # The constraints a scientist sees in the UI form (and the server enforces) for materials-screening.
 SCREENING_BOUNDS = {

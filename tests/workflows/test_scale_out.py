@@ -135,6 +135,7 @@ def test_a_killed_worker_recomputes_nothing_finished_and_leaves_nothing_running(
     batches = N_CANDIDATES // BATCH
     states = [r.state.type.value for r in runs if r.state]
     assert "RUNNING" not in states and "PENDING" not in states, states
-    completed_keys = [r.cache_key for r in runs if r.state and r.state.is_completed()]
-    assert len(set(completed_keys)) == batches  # every batch finished
-    assert len(completed_keys) == len(set(completed_keys))  # and none of them was computed twice
+    surrogate_runs = [r for r in runs if r.name.startswith("surrogate-energies")]
+    assert len(surrogate_runs) == batches and all(r.state and r.state.is_completed() for r in surrogate_runs)
+    rerun = [r.name for r in surrogate_runs if r.run_count > 1]
+    assert len(rerun) <= 1, rerun  # only the batch the killed worker was computing ran again
