@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from broker.models import ResourceCatalog
 from classical.resources import classical_resources
 from config.settings import QcflowSettings
-from quantum.resources import cpu_resource, gpu_resource, qpu_resource
+from quantum.resources import cpu_resource, ffsim_resource, gpu_resource, qpu_resource
 from quantum.runtime import DEFAULT_FAKE_BACKENDS, fake_backend, ibm_backends
 from quantum.runtime import ibm_token as resolve_ibm_token
 
@@ -37,7 +37,7 @@ def discover_catalog(
     leaves out the classical resources; `dask_address` (else QCFLOW_DASK_ADDRESS) adds a running Dask cluster.
     """
     settings = settings or QcflowSettings()
-    catalog = ResourceCatalog(resources=[cpu_resource(settings)])
+    catalog = ResourceCatalog(resources=[cpu_resource(settings), ffsim_resource(settings)])
     gpu = gpu_resource(settings)
     if gpu is not None:
         catalog.resources.append(gpu)

@@ -57,9 +57,13 @@ def cost_model_for(kind: str) -> CostModel:
         from quantum.cost_model import QuantumCostModel
 
         return QuantumCostModel()
+    if kind == "fermionic_sampling":
+        from quantum.fermionic_cost_model import FermionicSamplingCostModel
+
+        return FermionicSamplingCostModel()
     from classical.cost_models import CLASSICAL_COST_MODELS
 
     if kind in CLASSICAL_COST_MODELS:
         return CLASSICAL_COST_MODELS[kind]
-    known = ["quantum", *sorted(CLASSICAL_COST_MODELS)]
+    known = ["quantum", "fermionic_sampling", *sorted(CLASSICAL_COST_MODELS)]
     raise ValueError(f"segment kind {kind!r} has no cost model; known kinds: {', '.join(known)}")

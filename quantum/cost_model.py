@@ -16,6 +16,7 @@ from broker.cost_models import Adjust, Estimates
 from broker.models import Estimate, Policy, Resource, ResourceCatalog
 from config.settings import QcflowSettings
 from quantum.estimates import (
+    AER_METHODS,
     estimate_method,
     fusion_may_slow,
     human_bytes,
@@ -101,6 +102,8 @@ def _estimates(
     estimates: list[Estimate] = []
     notes: list[str] = []
     for resource in catalog.of_kind("simulator", "qpu"):
+        if resource.kind == "simulator" and not set(resource.methods) & set(AER_METHODS):
+            continue  # a simulator of another kind of circuit (ffsim: number-conserving fermionic circuits)
         if resource.kind == "simulator":
             found, option_notes = _aer_estimates(profile, resource, settings)
             notes.extend(option_notes)
@@ -256,7 +259,7 @@ def _circuit_ideas(
 ) -> list[str]:
     """What change to the circuit (or a QPU) would make it fit somewhere, in plain words."""
     ideas: list[str] = []
-    for resource in (r for r in catalog.resources if r.kind == "simulator"):
+    for resource in (r for r in catalog.of_kind("simulator") if set(r.methods) & set(AER_METHODS)):
         usable = int(resource.memory_free_bytes * settings.memory_headroom)
         widest = largest_statevector_qubits(
             usable, "single" if single_precision_allowed(profile) else "double"

@@ -40,6 +40,12 @@ def cpu_resource(settings: QcflowSettings) -> Resource:
     )
 
 
+def ffsim_resource(settings: QcflowSettings) -> Resource:
+    """ffsim on the local CPU: number-conserving fermionic circuits in their fixed-particle space."""
+    aer = cpu_resource(settings)
+    return aer.model_copy(update={"name": "ffsim", "methods": ["ffsim"]})
+
+
 def gpu_memory_bytes() -> tuple[int, int] | None:
     """(total, free) bytes of the first GPU from nvidia-smi, or None without one."""
     if shutil.which("nvidia-smi") is None:

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
-from typing import Literal
+from typing import Any, Literal
 
 import ffsim
 import numpy as np
@@ -325,6 +325,10 @@ class SQDResult(BaseModel):
     qubits: int
     shots: int
     sampler: str
+    placement: dict[str, Any] | None = Field(
+        default=None,
+        description="the broker's placement of the sampling: choice, estimates, runners-up, reasons",
+    )
     energies: list[float] = Field(description="Best batch energy per iteration, Ha.")
     subspace_dimensions: list[int] = Field(description="Largest subspace per iteration.")
     hartree_fock_fraction: float = Field(description="Fraction of samples that are the HF determinant.")

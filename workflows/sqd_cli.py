@@ -130,8 +130,8 @@ def add_sqd_parser(subparsers: argparse._SubParsersAction) -> None:
     sqd.add_argument("--seed", type=int, default=0, help="seed of sampling and subsampling (default 0)")
     sqd.add_argument(
         "--sampler",
-        default="ffsim",
-        help="ffsim, aer_statevector or aer_mps (default ffsim; the broker will choose later)",
+        default="auto",
+        help="auto (the broker's choice), ffsim, aer_statevector or aer_mps (default auto)",
     )
     sqd.add_argument(
         "--enlargement", default="singles", help="none, singles or singles_doubles (default singles)"

@@ -13,6 +13,8 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, Field, model_validator
 
+from broker.models import Placement, Policy, ResourceCatalog
+from broker.place import place
 from quantum.active_space import (
     DEFAULT_CASCI_DETERMINANT_LIMIT,
     ActiveSpaceProblem,
@@ -22,6 +24,7 @@ from quantum.active_space import (
     molecule_problem,
     read_fcidump,
 )
+from quantum.fermionic_cost_model import FermionicSampling
 from quantum.sqd import (
     Diagonalization,
     Enlargement,
@@ -33,6 +36,7 @@ from quantum.sqd import (
     sample_configurations,
     sqd_result,
 )
+from workflows.qpu_access import flow_catalog
 
 # Cap on CI strings per spin sector: 90,000-determinant subspaces (~20 s per diagonalization on 2 loaded cores
 # here). Uncapped, the singles of each iteration's carryover grow the subspace toward the full CI space.
@@ -55,7 +59,7 @@ class SQDParameters(BaseModel):
     batches: int = Field(default=3, ge=1, le=64)
     iterations: int = Field(default=3, ge=1, le=50)
     seed: int = Field(default=0, ge=0)
-    sampler: SamplerName = "ffsim"
+    sampler: SamplerName | Literal["auto"] = "auto"
     enlargement: Enlargement = "singles"
     max_dim: int | None = Field(default=DEFAULT_MAX_DIM, ge=1)
     casci_determinant_limit: int = Field(default=DEFAULT_CASCI_DETERMINANT_LIMIT, ge=0)
@@ -173,6 +177,29 @@ def summary_markdown(result: SQDResult) -> str:
     )
 
 
+def place_sampling(problem: ActiveSpaceProblem, params: SQDParameters, catalog: ResourceCatalog) -> Placement:
+    """The broker's placement of the LUCJ sampling (a forced sampler is the only resource the policy allows)."""
+    segment = FermionicSampling(
+        name=f"lucj-sampling-{problem.name}",
+        orbitals=problem.norb,
+        n_alpha=problem.n_alpha,
+        n_beta=problem.n_beta,
+        shots=params.shots,
+    )
+    forced = {"ffsim": "ffsim", "aer_statevector": "aer-cpu", "aer_mps": "aer-cpu"}.get(params.sampler)
+    placement = place(segment, catalog, Policy(allowed_resources=[forced] if forced else None))
+    if params.sampler in ("aer_statevector", "aer_mps"):
+        method = {"aer_statevector": "statevector", "aer_mps": "matrix_product_state"}[params.sampler]
+        chosen = next(e for e in [placement.estimate, *placement.runners_up] if e.method == method)
+        if not chosen.feasible:
+            raise ValueError(f"sampler={params.sampler}: {chosen.why_not}; use sampler=auto or ffsim")
+        others = [e for e in [placement.estimate, *placement.runners_up] if e is not chosen]
+        placement = Placement.on(
+            segment.name, segment.kind, chosen, others, [f"sampler {params.sampler} asked for"]
+        )
+    return placement
+
+
 @flow(name="active-space-sqd", task_runner=ThreadPoolTaskRunner(max_workers=2), log_prints=False)
 def active_space_sqd(
     atom: str | None = None,
@@ -188,7 +215,7 @@ def active_space_sqd(
     batches: Annotated[int, Field(ge=1, le=64)] = 3,
     iterations: Annotated[int, Field(ge=1, le=50)] = 3,
     seed: Annotated[int, Field(ge=0)] = 0,
-    sampler: Literal["ffsim", "aer_statevector", "aer_mps"] = "ffsim",
+    sampler: Literal["auto", "ffsim", "aer_statevector", "aer_mps"] = "auto",
     enlargement: Literal["none", "singles", "singles_doubles"] = "singles",
     max_dim: Annotated[int, Field(ge=1)] | None = DEFAULT_MAX_DIM,
     casci_determinant_limit: int = DEFAULT_CASCI_DETERMINANT_LIMIT,
@@ -209,7 +236,8 @@ def active_space_sqd(
         batches: Independent batches diagonalized per iteration.
         iterations: Configuration-recovery iterations (at most; stops when converged).
         seed: Seed of sampling and subsampling.
-        sampler: Where the LUCJ circuit is sampled: ffsim, aer_statevector or aer_mps.
+        sampler: Where the LUCJ circuit is sampled: auto (the broker's choice among ffsim's fixed-particle
+            simulator and Aer's statevector and MPS, by estimated time and memory), ffsim, aer_statevector or aer_mps.
         enlargement: Excitations added to each batch's CI strings: none, singles, singles_doubles.
         max_dim: Cap on CI strings per spin sector (subspace <= max_dim^2, 300: 90,000 determinants); none: no cap.
         casci_determinant_limit: CASCI reference only up to this many determinants.
@@ -219,11 +247,17 @@ def active_space_sqd(
     problem = active_space(params)
     logger.info("%s: %d qubits, %s determinants", problem.name, 2 * problem.norb, f"{problem.determinants:,}")
     reference_future = reference.submit(problem, params.casci_determinant_limit)
-    bitstrings, sampling_seconds = sampling(problem, params.shots, params.seed, params.sampler)
+    placement = place_sampling(problem, params, flow_catalog())
+    logger.info("LUCJ sampling placed on %s: %s", placement.label(), "; ".join(placement.reasons[:2]))
+    sampler = placement.options["sampler"]
+    bitstrings, sampling_seconds = sampling.with_options(tags=["quantum", placement.label()])(
+        problem, params.shots, params.seed, sampler
+    )
     found = diagonalization(problem, bitstrings, params.settings(), params.seed)
     ref = reference_future.result()
     seconds = {"reference": ref.seconds, "sampling": sampling_seconds, "diagonalization": found.seconds}
-    result = sqd_result(problem, bitstrings, found, ref, params.sampler, params.settings(), seconds)
+    result = sqd_result(problem, bitstrings, found, ref, sampler, params.settings(), seconds)
+    result = result.model_copy(update={"placement": placement.model_dump(mode="json")})
     logger.info("SQD %.6f Ha, reference %s, error %s mHa", result.energy, ref.energy, result.error_mha)
     publish_sqd_artifacts(result)
     return result
