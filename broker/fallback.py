@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from broker.models import Placement
 from broker.records import ExecutionHistory, ExecutionRecord, load_per_core, time_model_of
 from quantum.job_journal import Submission, submissions_recorded
+from quantum.job_journal_store import JournalUnreadable
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -102,6 +103,8 @@ def run_with_fallback(
                 failed.append(placement.label())
                 if isinstance(error, transient) and placement.device == "QPU" and submissions:
                     errors.append(_job_may_still_run(placement, submissions[-1]))
+                    raise _failed(placement, attempts, failed, errors, history) from error
+                if isinstance(error, JournalUnreadable):  # a job may exist: never pay for it again elsewhere
                     raise _failed(placement, attempts, failed, errors, history) from error
                 break
             finally:

@@ -77,7 +77,9 @@ class ClimateParameters(BaseModel):
 
     scenarios: list[str] = Field(default_factory=lambda: list(DEFAULT_SCENARIOS))
     members: int = Field(default=1000, ge=10, le=100_000, description="Calibrated ensemble members.")
-    seed: int = Field(default=0, ge=0, description="Seed of the parameter draws (same members per scenario).")
+    seed: int = Field(
+        default=0, ge=0, le=2**63 - 1, description="Seed of the parameter draws (same members per scenario)."
+    )
     budget: float = Field(default=150.0, ge=0.0, le=5000.0, description="Portfolio budget, $bn/yr.")
     options: list[str] = Field(default_factory=lambda: list(DEFAULT_PORTFOLIO_OPTIONS))
     qaoa_layers: int = Field(default=2, ge=1, le=5, description="QAOA depth p.")

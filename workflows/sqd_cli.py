@@ -82,8 +82,7 @@ def command_sqd(args: argparse.Namespace) -> int:
     if report is None:
         return 1
     print(summary_markdown(report))
-    write_json(report, args.out)
-    return 0
+    return write_json(report, args.out, "sqd")
 
 
 def problem_check(params: SQDParameters) -> None:

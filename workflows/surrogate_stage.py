@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ from broker.models import Placement
 from broker.records import ExecutionRecord
 from classical.runners import ExecutorSettings, surrogate_for_worker
 from classical.segments import MLPotentialBatch
+from config.files import write_atomically
 from config.settings import get_settings
 from workflows.caching import RESUMABLE
 from workflows.placed_runs import run_placed
@@ -57,9 +57,7 @@ def write_batches(items: list[ScreenedInput], size: int, folder: Path) -> list[B
         digest = hashlib.sha256(text.encode()).hexdigest()
         path = folder / f"{digest}.json"
         if not path.exists():
-            partial = path.with_suffix(f".{os.getpid()}.tmp")
-            partial.write_text(text)
-            os.replace(partial, path)
+            write_atomically(path, text)
         refs.append(BatchRef(path=str(path), digest=digest, count=len(batch)))
     return refs
 

@@ -44,3 +44,26 @@ def test_binary_bytes_and_a_torn_line_are_skipped_and_appending_goes_on(tmp_path
     history.append(record(2.0))
     assert len(history.records()) == 3
     assert history.correction("aer-cpu", "statevector", model_seconds=1.0) == (pytest.approx(2.0), 3)
+
+
+def test_an_unreadable_qpu_journal_entry_stops_the_fallback_chain(tmp_path: Path) -> None:
+    from broker.fallback import ExecutionFailed, run_with_fallback
+    from broker.models import Estimate, Placement
+    from quantum.job_journal_store import JournalUnreadable
+
+    def qpu(name: str) -> Placement:
+        estimate = Estimate(
+            resource=name, method="sampler", device="QPU", seconds=10.0, memory_bytes=0, cost_usd=16.0,
+            fidelity=0.9, energy_joules=1.0, feasible=True,
+        )  # fmt: skip
+        return Placement.on("bell", "quantum", estimate, [], ["test"])
+
+    ran_on: list[str] = []
+
+    def run(placement: Placement) -> None:
+        ran_on.append(placement.resource)
+        raise JournalUnreadable(f"journal entry for {placement.resource} is unreadable")
+
+    with pytest.raises(ExecutionFailed):
+        run_with_fallback([qpu("ibm_a"), qpu("ibm_b")], run, history=ExecutionHistory(tmp_path / "h.jsonl"))
+    assert ran_on == ["ibm_a"]  # a job may exist for the request: no second QPU is paid for it
