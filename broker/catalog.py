@@ -50,13 +50,32 @@ def discover_catalog(
         try:
             backends = ibm_backends(token)
         except Exception as error:  # network or account errors: the flow still runs on local resources
-            said = str(error).replace(token, "***")[:300]  # the service's own words, never the token
-            logger.warning(
-                "IBM Quantum is unreachable (%s: %s); continuing without QPUs", type(error).__name__, said
-            )
+            logger.warning("%s; continuing without QPUs", ibm_problem(error).replace(token, "***"))
             backends = []
         for backend in backends:
             catalog.add_backend(qpu_resource(backend, settings, what_if=False), backend)
     if classical:
         catalog.resources.extend(classical_resources(settings, dask_address))
     return catalog
+
+
+def ibm_problem(error: BaseException) -> str:
+    """Why IBM Quantum could not be used, in words a user can act on (never the token).
+
+    qiskit-ibm-runtime reports a network failure as "check that you are using a valid API token"; the cause chain
+    says whether the service was reached at all.
+    """
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, ConnectionError | OSError) or type(cause).__name__ in _NETWORK_ERRORS:
+            return (
+                f"IBM Quantum is unreachable ({str(cause)[:200]}): check the network or proxy settings; "
+                "the token was not checked"
+            )
+        cause = cause.__cause__ or cause.__context__
+    return f"IBM Quantum refused the account ({type(error).__name__}: {str(error)[:300]})"
+
+
+_NETWORK_ERRORS = frozenset(
+    {"ConnectionError", "ConnectTimeout", "MaxRetryError", "NameResolutionError", "Timeout"}
+)

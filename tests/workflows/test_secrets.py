@@ -146,7 +146,7 @@ def test_screening_run_leaks_the_token_nowhere(
     assert not any(leaked(message) for message in logs)
     assert not any(leaked(text) for text in artifacts)
     assert not leaked(parameters)
-    for path in get_settings().result_storage.glob("*"):
+    for path in (p for p in get_settings().result_storage.rglob("*") if p.is_file()):
         assert not leaked(path.read_text(errors="replace")), f"token in persisted result {path.name}"
 
 
