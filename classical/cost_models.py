@@ -60,6 +60,7 @@ CUDA_START_SECONDS = 2.0
 TASKS_PER_WORKER = 4
 MAX_TASKS = 300
 MIN_BATCH = 8
+MAX_BATCH = 1000  # the flow parameter's own limit
 
 # Climate: the two-layer emulator steps 7.0e7 member-years per second per core through `run_ensemble` (numpy),
 # and holds about 12 float64 arrays of members x years while it runs.

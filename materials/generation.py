@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
+from pymatgen.analysis.structure_matcher import StructureMatcher
 from pymatgen.core import Element, Species, Structure
 
 from materials.candidates import bundled_candidates
@@ -140,6 +141,8 @@ def _keys(seed: int) -> list[tuple[int, tuple[str, ...]]]:
 def iter_generated(seed: int = 0, supported: frozenset[str] | None = None) -> Iterator[Candidate]:
     """Valid substituted candidates, one at a time, in the seed's order (each distinct: prototype + elements)."""
     prototypes = substitution_prototypes()
+    matcher = StructureMatcher()
+    kept: dict[tuple[int, str], list[Structure]] = {}
     made = 0
     for index, combo in _keys(seed):
         prototype = prototypes[index]
@@ -148,6 +151,10 @@ def iter_generated(seed: int = 0, supported: frozenset[str] | None = None) -> It
         if problem:
             log.debug("skipping %s on %s: %s", combo, prototype.source, problem)
             continue
+        same = kept.setdefault((index, structure.composition.reduced_formula), [])
+        if any(matcher.fit(structure, other) for other in same):
+            continue  # elements swapped between symmetry-equivalent sites (a Heusler's 4a and 4b): the same crystal
+        same.append(structure)
         made += 1
         formula = structure.composition.reduced_formula
         yield Candidate(f"generated:{seed}/{made}:{formula}-{prototype.source}", structure)

@@ -11,6 +11,10 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+# A terminal report lists at most this many rejected candidates; the JSON and the UI table hold them all.
+MAX_REJECTED_LINES = 25
+
+
 def candidate_rows(report: ScreeningReport) -> list[dict[str, Any]]:
     """One table row per candidate (the UI's candidate table)."""
     return [
@@ -151,6 +155,11 @@ def terminal_report(report: ScreeningReport) -> str:
             f"{sum(c.energy_joules for c in report.costs):.0f} J.",
         ]
     if report.rejected:
+        shown = report.rejected[:MAX_REJECTED_LINES]
         lines += ["", "Rejected:"]
-        lines += [f"  {c.source}: {c.error}" for c in report.rejected]
+        lines += [f"  {c.source}: {c.error}" for c in shown]
+        if len(report.rejected) > len(shown):
+            lines.append(
+                f"  ... and {len(report.rejected) - len(shown):,} more (every reason is in the --out JSON)"
+            )
     return "\n".join(lines)
