@@ -264,6 +264,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--members", type=int, nargs="*", default=[1000, 10_000, 50_000])
     parser.add_argument("--compare", type=int, default=64, help="relaxations of the old-vs-broker comparison")
     parser.add_argument(
+        "--compare-only", action="store_true", help="run only the old-vs-broker relaxation comparison"
+    )
+    parser.add_argument(
         "--single-blas-thread",
         action="store_true",
         help="OMP/OpenBLAS/MKL threads = 1 in this process too (the Dask workers always get OMP_NUM_THREADS)",
@@ -286,6 +289,10 @@ def main() -> None:
     warm_up()
     quiet()  # Prefect configures its logging on the first flow run
     ml, comparison = ml_workloads(args.quick, args.relax_sizes, 4 if args.quick else args.compare)
+    if args.compare_only:
+        old_vs_broker(comparison)
+        print(f"\nwall time {time.perf_counter() - started:.0f} s")
+        return
     workloads = ml + climate_workloads(args.members[:1] if args.quick else args.members)
     limit = 2 if args.quick else None
     rows: list[Row] = []

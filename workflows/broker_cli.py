@@ -27,7 +27,6 @@ from quantum.estimates import human_bytes
 from quantum.executors import sampler_for
 from quantum.profiles import QuantumSegment
 from quantum.runtime import TOKEN_ENV_VAR
-from workflows.placed_runs import run_placed
 from workflows.qpu_access import read_ibm_token
 from workflows.terminal import (
     MAX_SEED,
@@ -276,6 +275,8 @@ def command_run_circuit(args: argparse.Namespace) -> int:
 
     def run(sampler: Any) -> Any:
         return sampler.run([circuit], shots=args.shots).result()
+
+    from workflows.placed_runs import run_placed  # imports Prefect: only once a circuit is to run
 
     try:
         result, record, _ = run_placed(placement, run, prepare=prepare, history=_history())

@@ -99,7 +99,9 @@ def test_dense_random_60_qubit_circuit_is_refused_with_what_would_fit(catalog: R
 
 
 def test_memory_limit_decides_between_statevector_and_refusal() -> None:
-    circuit = random_circuit(27, 8, max_operands=2, seed=4)  # 2 GiB statevector in double, 1 GiB in single
+    # 2 GiB statevector in double, 1 GiB in single; deep enough that MPS saturates its bond dimension (a depth-8
+    # circuit of 25 two-qubit gates runs faster on MPS, which the broker now finds with its trial)
+    circuit = random_circuit(27, 30, max_operands=2, seed=4)
     placement = place(QuantumSegment("r", [circuit], "estimator"), small_machine(4.0))
     assert placement.method == "statevector" and placement.options["precision"] == "double"
     squeezed = place(QuantumSegment("r", [circuit], "estimator"), small_machine(1.5))

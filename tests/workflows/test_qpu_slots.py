@@ -151,7 +151,7 @@ def test_missing_limit_is_an_error_when_not_created(
     delete_qpu_limit()
     with (
         pytest.raises(ConcurrencySlotAcquisitionError),
-        qpu_slot(placements["qpu"], create_missing_with=None),
+        qpu_slot(placements["qpu"], create_missing_with=None, timeout_seconds=120),  # never wait forever
     ):
         pass
     with qpu_slot(placements["qpu"]) as held:  # the default creates the missing limit with one slot
