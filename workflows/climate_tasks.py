@@ -214,7 +214,7 @@ def brute_force_pick(qubo: PortfolioQubo) -> tuple[PortfolioPick, float]:
 
 @task(
     name="qaoa-portfolio",
-    cache_policy=RESUMABLE - "placement",
+    cache_policy=RESUMABLE - "placement" - "placement_label",
     persist_result=True,
     tags=["quantum"],
 )
@@ -223,7 +223,8 @@ def solve_portfolio(
 ) -> PortfolioResult:
     """QAOA on the broker's placement (runners-up as fallbacks), verified against brute force, beside random.
 
-    The cache key holds `placement_label` but not the placement's free-memory figures, so a re-run resumes.
+    The cache key holds neither the placement nor its label: the broker learns from every run, so a re-run may
+    choose another method, and a finished QAOA is reused rather than paid for again.
     """
     matrix = np.array(qubo.matrix)
 

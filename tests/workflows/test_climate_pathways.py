@@ -177,7 +177,7 @@ def test_flow_and_cli_through_a_real_prefect_api(prefect_api: None, tmp_path: Pa
     _check_report_figures(scenario)
     assert scenario == json.loads(report.model_dump_json())["scenarios"]["ssp245"]  # resumed, not recomputed
     _, task_runs = asyncio.run(_artifacts_and_task_runs())
-    cached = [run for run in task_runs if run.state and run.state.name == "Cached"]
-    assert {"ensemble-ssp245", "portfolio-qubo-ssp245", f"qaoa-portfolio-ssp245-{label}"} <= {
-        r.name for r in cached
-    }
+    cached = {run.name for run in task_runs if run.state and run.state.name == "Cached"}
+    assert {"ensemble-ssp245", "portfolio-qubo-ssp245"} <= cached
+    # the broker may place the re-run elsewhere once the history corrects its estimates; the QAOA is reused anyway
+    assert any(name.startswith("qaoa-portfolio-ssp245-") for name in cached)
