@@ -160,3 +160,21 @@ def test_run_circuit_refuses_non_positive_shots_at_the_command_line(
     assert exit_info.value.code == 2
     error = capsys.readouterr().err
     assert "shots='0'; give a positive whole number such as 1000" in error and "Traceback" not in error
+
+
+def test_run_circuit_keeps_the_joint_distribution_of_several_registers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A Bell pair measured into two one-bit registers: per-register tables (50/50 each) would hide that the
+    # two bits always agree; the joint counts show only "0 0" and "1 1".
+    qasm = tmp_path / "bell_two_registers.qasm"
+    qasm.write_text(
+        'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg a[1];\ncreg b[1];\n'
+        "h q[0];\ncx q[0],q[1];\nmeasure q[0] -> a[0];\nmeasure q[1] -> b[0];\n"
+    )
+    status, out = run_cli(["run-circuit", str(qasm), "--shots", "400", "--seed", "5", "--json"], capsys)
+    payload = json.loads(out)
+    assert status == 0 and payload["registers"] == ["a", "b"]
+    assert sum(payload["counts"].values()) == 400
+    assert set(payload["counts"]) == {"00", "11"}  # joint outcomes: the bits agree on every shot
+    assert set(payload["counts_by_register"]) == {"a", "b"}
