@@ -74,9 +74,11 @@ def lucj_circuit(problem: ActiveSpaceProblem, operator: ffsim.UCJOpSpinBalanced)
     return circuit
 
 
-def decomposed(circuit: QuantumCircuit, **transpile_options: object) -> QuantumCircuit:
-    """ffsim's gates decomposed by its own passes (PRE_INIT merges orbital rotations), then Qiskit's transpile."""
-    return transpile(PassManager(ffsim.qiskit.pre_init_passes()).run(circuit), **transpile_options)
+def decomposed(circuit: QuantumCircuit, seed: int = 0, **transpile_options: object) -> QuantumCircuit:
+    """ffsim's gates decomposed by its own passes (PRE_INIT merges orbital rotations), then Qiskit's transpile,
+    seeded: Sabre's layout and routing are random otherwise, and so are the noisy samples of a device."""
+    options = {"seed_transpiler": seed, **transpile_options}
+    return transpile(PassManager(ffsim.qiskit.pre_init_passes()).run(circuit), **options)
 
 
 def sample_configurations(

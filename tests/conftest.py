@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -30,3 +31,15 @@ def rocksalt_mgo() -> Structure:
 def qcflow_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A per-session cache folder, so tests never write to ~/.cache/qcflow."""
     return tmp_path_factory.mktemp("qcflow-cache")
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[None]:
+    """A real, temporary Prefect API (prefect_test_harness: a server on SQLite), one for the whole session: a second
+    harness in the same process left threads and the main thread on different servers, so a QPU slot taken on one
+    was waited for on the other."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    startup = int(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180"))
+    with prefect_test_harness(server_startup_timeout=startup):
+        yield

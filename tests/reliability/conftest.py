@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,12 +61,3 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("qcflow reliability tally")
         for line in TALLY.lines():
             terminalreporter.write_line(line)
-
-
-@pytest.fixture(scope="session")
-def prefect_api() -> Iterator[None]:
-    """A real, temporary Prefect API (prefect_test_harness: a server on SQLite) for the session."""
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=180):
-        yield
