@@ -180,9 +180,11 @@ def test_n2_631g_at_32_qubits_samples_on_ffsim_and_enlargement_closes_most_of_th
 @pytest.mark.slow
 def test_configuration_recovery_lowers_the_error_of_noisy_samples() -> None:
     """H2O/STO-3G (8e,6o) sampled through qiskit-ibm-runtime's SamplerV2 on FakeGuadalupeV2 (its calibrated noise,
-    run locally by Aer): most samples have a wrong electron count. Small batches (10 samples, 2 iterations) so the
-    subspace stays below the 225-determinant space; averaged over 5 subsampling seeds, recovering the wrong
-    samples (qiskit-addon-sqd's recover_configurations) beats dropping them. Measured: 5.5 vs 7.5 mHa."""
+    run locally by Aer): most samples have a wrong electron count, and SQD still gives a variational energy with
+    or without recovering them (qiskit-addon-sqd's recover_configurations). Small batches (10 samples, 2
+    iterations) keep the subspace below the 225-determinant space. Which is lower is not stable on this small
+    instance: mean errors over 5 subsampling seeds were 5.5 vs 7.5, 1.4 vs 5.1 and 5.8 vs 4.7 mHa (recovered vs
+    dropped) in three runs, so both are printed, and asserted to be above CASCI, not ranked."""
     from qiskit_ibm_runtime import SamplerV2
     from qiskit_ibm_runtime.fake_provider import FakeGuadalupeV2
 
@@ -204,4 +206,4 @@ def test_configuration_recovery_lowers_the_error_of_noisy_samples() -> None:
         f"noisy H2O: {valid:.0%} valid; {mean_error[True]:.2f} mHa recovered, {mean_error[False]:.2f} dropped"
     )
     assert valid < 0.5
-    assert -1e-6 < mean_error[True] < mean_error[False]
+    assert mean_error[True] > -1e-6 and mean_error[False] > -1e-6  # SQD is variational: never below CASCI

@@ -115,8 +115,15 @@ def test_deployment_run_and_its_artifacts_in_the_prefect_ui(tmp_path: Path) -> N
         )
         assert screened.returncode == 0, screened.stdout[-3000:] + screened.stderr[-3000:]
 
-        (flow_run,) = api_post(
-            api, "/flow_runs/filter", {"flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}}}
+        (flow_run,) = api_post(  # the screening run itself, not its surrogate-stage subflow run
+            api,
+            "/flow_runs/filter",
+            {
+                "flow_runs": {
+                    "state": {"type": {"any_": ["COMPLETED"]}},
+                    "parent_task_run_id": {"is_null_": True},
+                }
+            },
         )
         artifacts = api_post(
             api, "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [flow_run["id"]]}}}
