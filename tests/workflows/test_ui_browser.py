@@ -125,9 +125,11 @@ def test_deployment_run_and_its_artifacts_in_the_prefect_ui(tmp_path: Path) -> N
                 }
             },
         )
-        artifacts = api_post(
-            api, "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [flow_run["id"]]}}}
+        stage_runs = api_post(  # the surrogate stage is a subflow run: its progress artifact is its own
+            api, "/flow_runs/filter", {"flow_runs": {"parent_flow_run_id": {"any_": [flow_run["id"]]}}}
         )
+        runs = [flow_run["id"], *(run["id"] for run in stage_runs)]
+        artifacts = api_post(api, "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": runs}}})
         assert {a["key"] for a in artifacts} >= ARTIFACT_KEYS
         table = next(a for a in artifacts if a["key"] == "screening-candidates")
 
