@@ -7,7 +7,7 @@ here, not an edit of `place`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -49,6 +49,17 @@ class CostModel(Protocol):
     ) -> list[str]:
         """Changes to the segment (not the policy) that would make it fit somewhere, in plain words."""
         ...
+
+
+def adjusted(raw: Iterable[Estimate], adjust: Adjust) -> tuple[list[Estimate], list[str]]:
+    """Each estimate through `adjust`, with the notes the adjustments wrote (one loop for every cost model)."""
+    estimates, notes = [], []
+    for estimate in raw:
+        better, note = adjust(estimate)
+        estimates.append(better)
+        if note:
+            notes.append(note)
+    return estimates, notes
 
 
 def cost_model_for(kind: str) -> CostModel:

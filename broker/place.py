@@ -74,17 +74,14 @@ def estimate_all(
 ) -> Estimates:
     """Every estimate of the segment's cost model, corrected from history, with the policy's limits applied."""
     policy = policy or Policy()
-    notes: list[str] = []
 
     def adjust(estimate: Estimate) -> tuple[Estimate, str | None]:
         better, note = corrected(estimate, history)
         return apply_policy_limits(better, policy), note if better.feasible else None
 
-    found = cost_model_for(segment.kind).estimate(
+    return cost_model_for(segment.kind).estimate(
         segment, catalog, policy, adjust, settings or QcflowSettings()
     )
-    found.notes = [*notes, *found.notes]
-    return found
 
 
 def objective_key(policy: Policy) -> Any:

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from broker.cost_models import Adjust, Estimates
+from broker.cost_models import Adjust, Estimates, adjusted
 from broker.models import Estimate, Policy, Resource, ResourceCatalog
 from classical.segments import ClimateEnsemble, MLPotentialBatch
 from config.settings import QcflowSettings
@@ -131,15 +131,15 @@ class MLPotentialCostModel:
         adjust: Adjust,
         settings: QcflowSettings,
     ) -> Estimates:
-        estimates, notes = [], []
-        for resource in catalog.of_kind("classical"):
-            if "ml_potential" not in resource.methods:
-                continue
-            for workers in _worker_counts(resource):
-                adjusted, note = adjust(self._one(segment, resource, workers, settings))
-                estimates.append(adjusted)
-                if note:
-                    notes.append(note)
+        estimates, notes = adjusted(
+            (
+                self._one(segment, resource, workers, settings)
+                for resource in catalog.of_kind("classical")
+                if "ml_potential" in resource.methods
+                for workers in _worker_counts(resource)
+            ),
+            adjust,
+        )
         return Estimates(estimates=estimates, summary=segment.summary(), notes=notes, profile=segment)
 
     def _one(
@@ -248,15 +248,15 @@ class ClimateEnsembleCostModel:
         adjust: Adjust,
         settings: QcflowSettings,
     ) -> Estimates:
-        estimates, notes = [], []
-        for resource in catalog.of_kind("classical"):
-            if "climate_ensemble" not in resource.methods:
-                continue
-            for workers in sorted({1, min(resource.workers, segment.scenarios)}):
-                adjusted, note = adjust(self._one(segment, resource, workers, settings))
-                estimates.append(adjusted)
-                if note:
-                    notes.append(note)
+        estimates, notes = adjusted(
+            (
+                self._one(segment, resource, workers, settings)
+                for resource in catalog.of_kind("classical")
+                if "climate_ensemble" in resource.methods
+                for workers in sorted({1, min(resource.workers, segment.scenarios)})
+            ),
+            adjust,
+        )
         return Estimates(estimates=estimates, summary=segment.summary(), notes=notes, profile=segment)
 
     def _one(

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 
-from broker.cost_models import Adjust, Estimates
+from broker.cost_models import Adjust, Estimates, adjusted
 from broker.models import Estimate, Policy, Resource, ResourceCatalog
 from config.settings import QcflowSettings
 from quantum.estimates import human_bytes
@@ -71,14 +71,15 @@ class FermionicSamplingCostModel:
         adjust: Adjust,
         settings: QcflowSettings,
     ) -> Estimates:
-        estimates, notes = [], []
-        for resource in catalog.of_kind("simulator"):
-            for method in ("ffsim", "statevector", "matrix_product_state"):
-                if method in resource.methods and resource.device == "CPU":
-                    adjusted, note = adjust(_estimate(segment, resource, method, settings))
-                    estimates.append(adjusted)
-                    if note:
-                        notes.append(note)
+        estimates, notes = adjusted(
+            (
+                _estimate(segment, resource, method, settings)
+                for resource in catalog.of_kind("simulator")
+                for method in ("ffsim", "statevector", "matrix_product_state")
+                if method in resource.methods and resource.device == "CPU"
+            ),
+            adjust,
+        )
         return Estimates(estimates=estimates, summary=segment.summary(), notes=notes, profile=segment)
 
     def what_would_fit(
