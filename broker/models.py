@@ -14,6 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from quantum.runtime import QpuCalibration
 
 
+def resource_label(resource: str, method: str) -> str:
+    """Short name of where a segment runs, e.g. 'aer-cpu/statevector' or 'local-processes/relax'."""
+    return f"{resource}/{method}"
+
+
 class Segment(Protocol):
     """What the broker needs of any segment: a name for reports and a kind that selects its cost model."""
 
@@ -111,7 +116,7 @@ class Estimate(BaseModel):
 
     def label(self) -> str:
         """Short name, e.g. 'aer-cpu/statevector' or 'local-processes/relax'."""
-        return f"{self.resource}/{self.method}"
+        return resource_label(self.resource, self.method)
 
 
 class Placement(BaseModel):
@@ -130,7 +135,7 @@ class Placement(BaseModel):
 
     def label(self) -> str:
         """Short name for task-run names and tags, e.g. 'aer-cpu/statevector'."""
-        return "refused" if self.refused else f"{self.resource}/{self.method}"
+        return "refused" if self.refused else resource_label(self.resource, self.method)
 
     @classmethod
     def on(

@@ -18,6 +18,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from broker.models import resource_label
+
 logger = logging.getLogger(__name__)
 
 # Runs that started with more than this load average per core measured contention, not the method: on a busy
@@ -66,7 +68,7 @@ class ExecutionRecord(BaseModel):
 
     def label(self) -> str:
         """Short name, e.g. 'aer-cpu/statevector'."""
-        return f"{self.resource}/{self.method}"
+        return resource_label(self.resource, self.method)
 
 
 class ExecutionHistory:
