@@ -20,12 +20,16 @@ from classical.segments import ClimateEnsemble, MLPotentialBatch
 from config.settings import QcflowSettings
 from quantum.estimates import human_bytes
 
-# CHGNet 0.3.0 on one core, one torch thread (batched static prediction): 20-38 ms per 8-atom cell, 110-180 ms at
-# 54-64 atoms, so about 6 ms + 2.2 ms per atom per structure.
-STATIC_SECONDS = 0.006
-STATIC_SECONDS_PER_ATOM = 0.0022
-# A FIRE step evaluates energy, forces and stress (autograd): about 2.5 static predictions, plus ASE's own step,
-# half of it the cell filter's matrix functions (72 ms of CPU per step measured on 2-6 atom cells).
+# CHGNet 0.3.0 on one core, one torch thread, batched static prediction under torch's inference mode: 1.2 ms per
+# atom over 256 generated 2-6 atom cells (0.4 ms + 1.0 ms per atom fitted per cell size), so about 3 ms + 1.1 ms
+# per atom per structure. With autograd recording (as in a relaxation step) the same prediction costs about twice
+# that: 20-38 ms per 8-atom cell, 110-180 ms at 54-64 atoms, about 6 ms + 2.2 ms per atom.
+STATIC_SECONDS = 0.003
+STATIC_SECONDS_PER_ATOM = 0.0011
+GRADIENT_STATIC_SECONDS = 0.006
+GRADIENT_STATIC_SECONDS_PER_ATOM = 0.0022
+# A FIRE step evaluates energy, forces and stress (autograd): about 2.5 predictions with autograd recording, plus
+# ASE's own step, half of it the cell filter's matrix functions (72 ms of CPU per step measured on 2-6 atom cells).
 RELAX_STEP_FACTOR = 2.5
 RELAX_STEP_SECONDS = 0.03
 # Steps a relaxation of a screening cell takes before fmax = 0.1 eV/Å: FIRE took 2-42 steps (mean 18-20) on
@@ -227,7 +231,8 @@ def _structure_seconds(atoms: int, relax_steps: int) -> float:
     if not relax_steps:
         return static
     steps = min(relax_steps, TYPICAL_RELAX_STEPS)
-    return steps * (RELAX_STEP_FACTOR * static + RELAX_STEP_SECONDS) + static
+    gradient_static = GRADIENT_STATIC_SECONDS + GRADIENT_STATIC_SECONDS_PER_ATOM * atoms
+    return steps * (RELAX_STEP_FACTOR * gradient_static + RELAX_STEP_SECONDS) + static
 
 
 def _largest_batch(segment: MLPotentialBatch, batch: int) -> int:
