@@ -231,6 +231,18 @@ def warming_summary(
     return {"median": float(median), "p05": float(p05), "p95": float(p95)}
 
 
+def warming_path(result: EnsembleResult, first_year: int = 1850) -> dict[str, list]:
+    """Per-year median and 5-95 % band of warming (K) from ``first_year`` on, rounded to 0.1 mK (a fan chart's data)."""
+    keep = result.years >= first_year
+    p05, median, p95 = np.percentile(result.temperature[:, keep], [5, 50, 95], axis=0)
+    return {
+        "years": [int(y) for y in result.years[keep]],
+        "p05": np.round(p05, 4).tolist(),
+        "median": np.round(median, 4).tolist(),
+        "p95": np.round(p95, 4).tolist(),
+    }
+
+
 def transient_climate_response(params: ParameterEnsemble) -> np.ndarray:
     """TCR (K): warming averaged over years 61-80 of a 1 %/yr CO2 run, CO2 forcing only (AR6 WG1 7.5.1)."""
     scenario = one_percent_co2_scenario(80)

@@ -30,6 +30,7 @@ from climate.emulator import simulate_two_layer
 from climate.ensemble import ParameterEnsemble, central_parameters
 from climate.forcing import forcing_components
 from climate.scenarios import Scenario
+from quantum.qubo import brute_force_minimum
 
 # GtCO2 per ppm of atmospheric CO2: 2.124 GtC/ppm (Friedlingstein et al. 2022, Global Carbon Budget) x 44.009/12.011.
 GTCO2_PER_PPM = 2.124 * 44.009 / 12.011
@@ -37,7 +38,7 @@ GTCO2_PER_PPM = 2.124 * 44.009 / 12.011
 IRF_A0 = 0.2173
 IRF_A = (0.2240, 0.2824, 0.2763)
 IRF_TAU_YR = (394.4, 36.54, 4.304)
-MAX_BRUTE_FORCE_VARIABLES = 20
+DEFAULT_COST_UNIT_BN = 5.0  # $bn/yr per QUBO cost unit (costs round up, the budget down)
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ DEFAULT_OPTIONS: tuple[RemovalOption, ...] = (
     RemovalOption("CCS on steel", 0.4, 70.0),
     RemovalOption("CCS on coal power", 1.0, 60.0),
 )
+OPTIONS_BY_NAME: dict[str, RemovalOption] = {option.name: option for option in DEFAULT_OPTIONS}
 
 
 def removal_rate(option: RemovalOption, years: np.ndarray) -> np.ndarray:
@@ -171,12 +173,24 @@ def slack_weights(budget_units: int) -> np.ndarray:
     return np.array([*weights, budget_units - sum(weights)], dtype=int)
 
 
+def budget_in_units(budget_bn_per_yr: float, cost_unit_bn: float = DEFAULT_COST_UNIT_BN) -> int:
+    """The budget in whole cost units, rounded down (so a rounded portfolio never exceeds the true budget)."""
+    return math.floor(budget_bn_per_yr / cost_unit_bn + 1e-9)
+
+
+def portfolio_qubits(
+    options: int, budget_bn_per_yr: float, cost_unit_bn: float = DEFAULT_COST_UNIT_BN
+) -> int:
+    """Variables of the portfolio QUBO (QAOA's qubits): one per option plus the budget's binary slack bits."""
+    return options + len(slack_weights(budget_in_units(budget_bn_per_yr, cost_unit_bn)))
+
+
 def build_portfolio_qubo(
     options: tuple[RemovalOption, ...],
     avoided: np.ndarray,
     interaction: np.ndarray,
     budget_bn_per_yr: float,
-    cost_unit_bn: float = 5.0,
+    cost_unit_bn: float = DEFAULT_COST_UNIT_BN,
     penalty_factor: float = 1.5,
 ) -> PortfolioQubo:
     """The QUBO of the module docstring; costs round up to whole ``cost_unit_bn``, the budget rounds down."""
@@ -189,7 +203,7 @@ def build_portfolio_qubo(
             f"penalty_factor={penalty_factor}: must be > 1 so that every minimum is within budget"
         )
     costs = np.array([math.ceil(o.cost_bn_per_yr / cost_unit_bn - 1e-9) for o in options], dtype=int)
-    budget = math.floor(budget_bn_per_yr / cost_unit_bn + 1e-9)
+    budget = budget_in_units(budget_bn_per_yr, cost_unit_bn)
     weights = slack_weights(budget)
     penalty = penalty_factor * (np.abs(avoided).sum() + np.abs(np.triu(interaction, 1)).sum())
     coefficients = np.concatenate([costs, weights]).astype(float)
@@ -215,32 +229,6 @@ def build_portfolio_qubo(
     )
 
 
-def qubo_energies(matrix: np.ndarray, offset: float, bits: np.ndarray) -> np.ndarray:
-    """E = y^T Q y + offset for each row y of ``bits`` (shape (m, n) of 0/1)."""
-    y = np.asarray(bits, dtype=float)
-    return np.einsum("mi,ij,mj->m", y, matrix, y) + offset
-
-
-def brute_force_minimum(matrix: np.ndarray, offset: float = 0.0) -> tuple[np.ndarray, float]:
-    """Exact minimum of a QUBO by enumerating all 2^n assignments (n <= 20), in chunks of 2^14."""
-    n = matrix.shape[0]
-    if n > MAX_BRUTE_FORCE_VARIABLES:
-        raise ValueError(
-            f"the QUBO has {n} variables; brute force enumerates at most {MAX_BRUTE_FORCE_VARIABLES}: "
-            "fewer options or a coarser cost_unit_bn (fewer slack bits)"
-        )
-    powers = 1 << np.arange(n)
-    best_bits, best_energy = np.zeros(n, dtype=int), math.inf
-    chunk = 1 << min(n, 14)
-    for start in range(0, 1 << n, chunk):
-        bits = ((np.arange(start, start + chunk)[:, None] & powers) > 0).astype(np.int8)
-        energies = qubo_energies(matrix, offset, bits)
-        index = int(np.argmin(energies))
-        if energies[index] < best_energy:
-            best_bits, best_energy = bits[index].astype(int), float(energies[index])
-    return best_bits, best_energy
-
-
 def decode_portfolio(qubo: PortfolioQubo, bits: np.ndarray) -> PortfolioChoice:
     """The portfolio that an assignment (options first, then slack bits) selects."""
     x = np.asarray(bits, dtype=int)[: len(qubo.options)]
@@ -264,12 +252,29 @@ def best_portfolio_by_enumeration(qubo: PortfolioQubo) -> PortfolioChoice:
     return decode_portfolio(qubo, bits[int(np.argmax(value))])
 
 
+def verified_optimum(qubo: PortfolioQubo) -> tuple[PortfolioChoice, float]:
+    """The QUBO's exact minimum (brute force over every assignment) as a portfolio, with its energy (K).
+
+    It is checked against the best portfolio found without the QUBO (`best_portfolio_by_enumeration`): a different
+    avoided warming means the QUBO is built wrong, and that is raised rather than reported as an optimum.
+    """
+    bits, energy = brute_force_minimum(qubo.matrix, qubo.offset)
+    optimum = decode_portfolio(qubo, bits)
+    direct = best_portfolio_by_enumeration(qubo)
+    if not math.isclose(optimum.avoided_warming_k, direct.avoided_warming_k, rel_tol=1e-9, abs_tol=1e-12):
+        raise RuntimeError(
+            f"the QUBO minimum ({optimum.chosen}, {optimum.avoided_warming_k} K) differs from the best portfolio "
+            f"found without it ({direct.chosen}, {direct.avoided_warming_k} K): the QUBO is built wrong"
+        )
+    return optimum, energy
+
+
 def portfolio_qubo(
     scenario: Scenario,
     budget_bn_per_yr: float,
     options: tuple[RemovalOption, ...] = DEFAULT_OPTIONS,
     params: ParameterEnsemble | None = None,
-    cost_unit_bn: float = 5.0,
+    cost_unit_bn: float = DEFAULT_COST_UNIT_BN,
     penalty_factor: float = 1.5,
 ) -> PortfolioQubo:
     """Avoided warming from the emulator, then the budget-constrained QUBO (the two steps above in one call)."""

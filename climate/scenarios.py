@@ -11,6 +11,7 @@ A scenario CSV has one row per year and one column per species, each header writ
 from __future__ import annotations
 
 import csv
+import hashlib
 import logging
 import math
 from dataclasses import dataclass, replace
@@ -21,6 +22,10 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 DATA_DIR = Path(__file__).parent / "data"
+# The years the emulator runs: spin-up from 1750 (or a scenario's first year), projections to 2100; a projection
+# needs the 1850-1900 baseline, so a scenario must cover PROJECTION_FIRST_YEAR..EMULATED_LAST_YEAR.
+EMULATED_FIRST_YEAR, EMULATED_LAST_YEAR = 1750, 2100
+PROJECTION_FIRST_YEAR = 1850
 
 # Pre-industrial (1750) concentrations, Meinshausen et al. 2020 (GMD 13, 3571) as used in IPCC AR6 WG1
 # Table 7.SM.1; they equal the 1750 values of the bundled RCMIP files.
@@ -91,6 +96,35 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     raise ScenarioError(
         f"scenario={text!r} is neither a bundled scenario nor an existing .csv file; "
         f"use one of {available_scenarios()} or the path of a scenario CSV"
+    )
+
+
+def scenario_name(scenario: str) -> str:
+    """A bundled scenario's name, or a CSV's file stem."""
+    return scenario if scenario in available_scenarios() else Path(scenario).stem
+
+
+def scenario_sha256(scenario: str) -> str:
+    """Digest of a user CSV's bytes (a cache-key input, so an edited file is recomputed); '' for bundled ones."""
+    if scenario in available_scenarios():
+        return ""
+    return hashlib.sha256(Path(scenario).read_bytes()).hexdigest()
+
+
+def emulated_scenario(scenario: str) -> Scenario:
+    """The scenario restricted to the emulated years (from 1750, or its first year, to 2100)."""
+    loaded = load_scenario(scenario)
+    return loaded.between(max(EMULATED_FIRST_YEAR, int(loaded.years[0])), EMULATED_LAST_YEAR)
+
+
+def projection_coverage_problem(scenario: str) -> str | None:
+    """Why a scenario cannot be projected (it misses part of 1850-2100), or None; reading it validates the file."""
+    years = load_scenario(scenario).years
+    if years[0] <= PROJECTION_FIRST_YEAR and years[-1] >= EMULATED_LAST_YEAR:
+        return None
+    return (
+        f"{scenario!r} covers {years[0]}-{years[-1]}; it must cover {PROJECTION_FIRST_YEAR}-{EMULATED_LAST_YEAR} "
+        "(the 1850-1900 baseline and the 2081-2100 projection): extend the file"
     )
 
 

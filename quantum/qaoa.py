@@ -23,10 +23,12 @@ from qiskit.circuit import ParameterVector
 from qiskit.quantum_info import SparsePauliOp
 from scipy.optimize import minimize
 
+from quantum.profiles import QuantumSegment
+from quantum.qubo import MAX_BRUTE_FORCE_VARIABLES, brute_force_minimum, is_optimal, qubo_energies
+
 logger = logging.getLogger(__name__)
 
-MAX_EXACT_VARIABLES = 20
-ENERGY_TOLERANCE = 1e-9
+ANGLE_GRID = 16  # p=1 grid points per angle: the grid is one estimator call of ANGLE_GRID^2 parameter sets
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class QaoaResult:
 
     qaoa: SamplingSummary
     random_baseline: SamplingSummary
-    optimum_energy: float | None  # exact minimum (n <= 20), else None
+    optimum_energy: float | None  # brute-force minimum (n <= MAX_BRUTE_FORCE_VARIABLES), else None
     optimum_bits: tuple[int, ...] | None
     layers: int
     shots: int
@@ -118,6 +120,22 @@ def qaoa_circuit(hamiltonian: SparsePauliOp, layers: int) -> QuantumCircuit:
     return circuit
 
 
+def qaoa_segment(name: str, matrix: np.ndarray, offset: float, layers: int, shots: int) -> QuantumSegment:
+    """The segment the broker places for QAOA on a QUBO: the ansatz with its largest estimator call (the p=1 grid).
+
+    A dense matrix couples every pair of qubits, as a budget penalty does.
+    """
+    hamiltonian = qubo_to_ising(matrix, offset)
+    return QuantumSegment(
+        name=name,
+        circuits=[qaoa_circuit(hamiltonian, layers)],
+        primitive="estimator",
+        shots=shots,
+        parameter_sets=ANGLE_GRID**2,
+        pauli_terms=len(hamiltonian),
+    )
+
+
 def _scaled_cost(hamiltonian: SparsePauliOp) -> SparsePauliOp:
     """The non-identity part of H divided by its largest |coefficient| (the identity only shifts the energy)."""
     keep = [k for k, pauli in enumerate(hamiltonian.paulis) if np.any(pauli.z) or np.any(pauli.x)]
@@ -155,7 +173,9 @@ class _ExpectationEvaluator:
         return np.asarray(result[0].data.evs, dtype=float).reshape(len(angle_sets))
 
 
-def optimise_angles(evaluate: _ExpectationEvaluator, layers: int, grid: int = 16) -> tuple[np.ndarray, float]:
+def optimise_angles(
+    evaluate: _ExpectationEvaluator, layers: int, grid: int = ANGLE_GRID
+) -> tuple[np.ndarray, float]:
     """Angles (gammas then betas) minimising <H_C>: p=1 grid, then INTERP growth and L-BFGS at each depth."""
     g, b = np.meshgrid(np.linspace(0, np.pi, grid + 1)[1:], np.linspace(0, np.pi / 2, grid + 1)[1:])
     grid_angles = np.column_stack([g.ravel(), b.ravel()])
@@ -206,35 +226,17 @@ def _refine(
     return np.asarray(result.x), float(result.fun)
 
 
-def exact_minimum(matrix: np.ndarray, offset: float = 0.0) -> tuple[np.ndarray, float, np.ndarray]:
-    """All 2^n energies (n <= 20), the minimum energy and one optimal assignment (variable order)."""
-    n = matrix.shape[0]
-    if n > MAX_EXACT_VARIABLES:
-        raise ValueError(f"{n} variables: exact enumeration is limited to {MAX_EXACT_VARIABLES}")
-    bits = ((np.arange(1 << n)[:, None] >> np.arange(n)) & 1).astype(np.int8)
-    energies = _energies(matrix, offset, bits)
-    index = int(np.argmin(energies))
-    return bits[index].astype(int), float(energies[index]), energies
-
-
-def _energies(matrix: np.ndarray, offset: float, bits: np.ndarray) -> np.ndarray:
-    y = np.asarray(bits, dtype=float)
-    return np.einsum("mi,ij,mj->m", y, np.asarray(matrix, dtype=float), y) + offset
-
-
 def summarise_samples(
     bits: np.ndarray, counts: np.ndarray, matrix: np.ndarray, offset: float, optimum: float | None
 ) -> SamplingSummary:
     """Best, mean, probability of the optimum and ratios for distinct bitstrings ``bits`` seen ``counts`` times."""
-    energies = _energies(matrix, offset, bits)
+    energies = qubo_energies(matrix, offset, bits)
     total = counts.sum()
     mean = float(energies @ counts / total)
     best = int(np.argmin(energies))
     probability = ratio = best_ratio = None
     if optimum is not None:
-        probability = float(
-            counts[energies <= optimum + ENERGY_TOLERANCE * max(1.0, abs(optimum))].sum() / total
-        )
+        probability = float(counts[is_optimal(energies, optimum)].sum() / total)
         if optimum < 0:
             ratio, best_ratio = mean / optimum, float(energies[best]) / optimum
     return SamplingSummary(
@@ -279,8 +281,8 @@ def solve_qubo_qaoa(
     sampler = sampler or SamplerV2(default_shots=shots, seed=seed)
     evaluate = _ExpectationEvaluator(circuit, cost, estimator)
     angles, _ = optimise_angles(evaluate, layers)
-    optimum_bits, optimum, _ = (
-        exact_minimum(matrix, offset) if n <= MAX_EXACT_VARIABLES else (None, None, None)
+    optimum_bits, optimum = (
+        brute_force_minimum(matrix, offset) if n <= MAX_BRUTE_FORCE_VARIABLES else (None, None)
     )
 
     expected = float(evaluate(angles, observable=hamiltonian)[0])

@@ -4,7 +4,6 @@ QAOA placed by the broker, verified by brute force beside a random baseline -> f
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,8 +18,15 @@ from broker.place import place
 from broker.records import ExecutionRecord
 from classical.runners import ExecutorSettings
 from classical.segments import ClimateEnsemble
-from climate.portfolio import DEFAULT_OPTIONS, slack_weights
-from climate.scenarios import available_scenarios, load_scenario
+from climate.portfolio import DEFAULT_OPTIONS, portfolio_qubits
+from climate.scenarios import (
+    EMULATED_FIRST_YEAR,
+    EMULATED_LAST_YEAR,
+    available_scenarios,
+    projection_coverage_problem,
+    scenario_name,
+    scenario_sha256,
+)
 from config.settings import get_settings
 from workflows.climate_report import (
     ClimateReport,
@@ -32,15 +38,10 @@ from workflows.climate_report import (
     summary_markdown,
 )
 from workflows.climate_tasks import (
-    COST_UNIT_BN,
-    FIRST_YEAR,
-    LAST_YEAR,
     QuboPayload,
+    portfolio_qaoa_segment,
     portfolio_qubo,
-    qaoa_segment,
     scenario_ensemble,
-    scenario_name,
-    scenario_sha256,
     solve_portfolio,
 )
 from workflows.placed_runs import execution_history, run_placed
@@ -97,13 +98,8 @@ class ClimateParameters(BaseModel):
                     f"scenarios: unknown scenario {scenario!r}; use one of {', '.join(known)} "
                     "or the path of a scenario CSV"
                 )
-            if scenario not in known:
-                years = load_scenario(scenario).years  # validates the file: columns, units, gaps
-                if years[0] > 1850 or years[-1] < LAST_YEAR:
-                    raise ValueError(
-                        f"scenarios: {scenario!r} covers {years[0]}-{years[-1]}; it must cover 1850-{LAST_YEAR} "
-                        "(the 1850-1900 baseline and the 2081-2100 projection): extend the file"
-                    )
+            if scenario not in known and (problem := projection_coverage_problem(scenario)):
+                raise ValueError(f"scenarios: {problem}")
         names = [scenario_name(s) for s in scenarios]
         if len(set(names)) < len(names):
             raise ValueError(f"scenarios: two scenarios share a name in {names}; rename one CSV file")
@@ -120,7 +116,7 @@ class ClimateParameters(BaseModel):
     @property
     def qubits(self) -> int:
         """QAOA width: one qubit per option plus the budget's binary slack bits."""
-        return len(self.options) + len(slack_weights(math.floor(self.budget / COST_UNIT_BN + 1e-9)))
+        return portfolio_qubits(len(self.options), self.budget)
 
     @model_validator(mode="after")
     def _qaoa_fits(self) -> ClimateParameters:
@@ -161,7 +157,7 @@ def ensemble_segment(params: ClimateParameters) -> ClimateEnsemble:
         name="climate-ensembles",
         scenarios=len(params.scenarios),
         members=params.members,
-        years=LAST_YEAR - FIRST_YEAR + 1,
+        years=EMULATED_LAST_YEAR - EMULATED_FIRST_YEAR + 1,
         runs_per_scenario=1 + options + options * (options - 1) // 2,
     )
 
@@ -221,7 +217,7 @@ def _scenario_result(
 ) -> ScenarioResult:
     """One scenario's QAOA portfolio, placed by the broker and run as a task, joined with its warming ensemble."""
     placement = place(
-        qaoa_segment(qubo, params.qaoa_layers, params.shots), catalog, history=execution_history()
+        portfolio_qaoa_segment(qubo, params.qaoa_layers, params.shots), catalog, history=execution_history()
     )
     label = placement.label()
     logger.info("QAOA of %s placed on %s: %s", name, label, "; ".join(placement.reasons[1:2]))

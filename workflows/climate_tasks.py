@@ -6,10 +6,8 @@ Every task re-draws the calibrated parameter ensemble from (members, seed): draw
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import math
-from pathlib import Path
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -17,19 +15,20 @@ from prefect import task
 from pydantic import BaseModel
 
 from broker.models import Placement
-from climate.ensemble import EnsembleResult, run_ensemble, sample_parameters, warming_summary
+from climate.ensemble import run_ensemble, sample_parameters, warming_path, warming_summary
 from climate.portfolio import (
-    DEFAULT_OPTIONS,
+    DEFAULT_COST_UNIT_BN,
+    OPTIONS_BY_NAME,
+    PortfolioChoice,
     PortfolioQubo,
-    avoided_warming,
-    best_portfolio_by_enumeration,
-    brute_force_minimum,
-    build_portfolio_qubo,
     decode_portfolio,
+    verified_optimum,
 )
-from climate.scenarios import Scenario, available_scenarios, load_scenario
+from climate.portfolio import portfolio_qubo as scenario_portfolio_qubo
+from climate.scenarios import emulated_scenario, scenario_name
 from quantum.profiles import QuantumSegment
-from quantum.qaoa import QaoaResult, SamplingSummary, qaoa_circuit, qubo_to_ising, solve_qubo_qaoa
+from quantum.qaoa import QaoaResult, SamplingSummary, qaoa_segment, solve_qubo_qaoa
+from quantum.qubo import is_optimal
 from workflows.caching import RESUMABLE
 from workflows.climate_report import (
     OptionFigures,
@@ -43,12 +42,6 @@ from workflows.climate_report import (
 from workflows.placed_runs import Primitives, estimator_on, run_placed, sampler_on
 
 log = logging.getLogger(__name__)
-
-FIRST_YEAR, LAST_YEAR = 1750, 2100  # emulated years: spin-up from 1750, projections to 2100
-CHART_FIRST_YEAR = 1850
-COST_UNIT_BN = 5.0  # $bn/yr per QUBO cost unit (costs round up, the budget down)
-QAOA_GRID_PARAMETER_SETS = 256  # quantum/qaoa.py's p=1 grid (16 x 16): the largest estimator call
-OPTIONS_BY_NAME = {option.name: option for option in DEFAULT_OPTIONS}
 
 
 class QuboPayload(BaseModel):
@@ -66,6 +59,32 @@ class QuboPayload(BaseModel):
     matrix: list[list[float]]
     offset: float
 
+    @classmethod
+    def of(cls, scenario: str, budget_bn_per_yr: float, qubo: PortfolioQubo) -> QuboPayload:
+        """The payload of a climate.portfolio QUBO built for ``scenario`` under ``budget_bn_per_yr``."""
+        return cls(
+            scenario=scenario,
+            budget_bn_per_yr=budget_bn_per_yr,
+            cost_unit_bn=qubo.cost_unit_bn,
+            options=[
+                OptionFigures(
+                    name=o.name,
+                    capacity_gtco2_per_yr=o.capacity_gtco2_per_yr,
+                    price_usd_per_tco2=o.price_usd_per_tco2,
+                    cost_bn_per_yr=o.cost_bn_per_yr,
+                    avoided_warming_k=float(a),
+                )
+                for o, a in zip(qubo.options, qubo.avoided_warming_k, strict=True)
+            ],
+            interaction_k=qubo.interaction_k.tolist(),
+            cost_units=qubo.cost_units.tolist(),
+            budget_units=qubo.budget_units,
+            slack_weights=qubo.slack_weights.tolist(),
+            penalty=qubo.penalty,
+            matrix=qubo.matrix.tolist(),
+            offset=qubo.offset,
+        )
+
     def to_qubo(self) -> PortfolioQubo:
         """The climate.portfolio object, for decoding and cross-checks."""
         return PortfolioQubo(
@@ -82,35 +101,6 @@ class QuboPayload(BaseModel):
         )
 
 
-def scenario_sha256(scenario: str) -> str:
-    """Digest of a user CSV's bytes (a cache-key input, so an edited file is recomputed); '' for bundled ones."""
-    return (
-        "" if scenario in available_scenarios() else hashlib.sha256(Path(scenario).read_bytes()).hexdigest()
-    )
-
-
-def scenario_name(scenario: str) -> str:
-    """A bundled scenario's name, or a CSV's file stem."""
-    return scenario if scenario in available_scenarios() else Path(scenario).stem
-
-
-def emulated_scenario(scenario: str) -> Scenario:
-    """The scenario restricted to the emulated years (from 1750, or its first year, to 2100)."""
-    loaded = load_scenario(scenario)
-    return loaded.between(max(FIRST_YEAR, int(loaded.years[0])), LAST_YEAR)
-
-
-def _percentile_path(result: EnsembleResult) -> WarmingPath:
-    keep = result.years >= CHART_FIRST_YEAR
-    p05, median, p95 = np.percentile(result.temperature[:, keep], [5, 50, 95], axis=0)
-    return WarmingPath(
-        years=[int(y) for y in result.years[keep]],
-        p05=np.round(p05, 4).tolist(),
-        median=np.round(median, 4).tolist(),
-        p95=np.round(p95, 4).tolist(),
-    )
-
-
 @task(name="scenario-ensemble", cache_policy=RESUMABLE, persist_result=True)
 def scenario_ensemble(scenario: str, sha256: str, members: int, seed: int) -> ScenarioEnsemble:
     """Calibrated two-layer ensemble of one scenario: warming (K vs 1850-1900) summarised per period and year."""
@@ -120,7 +110,7 @@ def scenario_ensemble(scenario: str, sha256: str, members: int, seed: int) -> Sc
         members=members,
         warming_2081_2100=WarmingRange(**warming_summary(result, 2081, 2100)),
         warming_1995_2014=WarmingRange(**warming_summary(result, 1995, 2014)),
-        path=_percentile_path(result),
+        path=WarmingPath(**warming_path(result)),
     )
 
 
@@ -129,87 +119,27 @@ def portfolio_qubo(
     scenario: str, sha256: str, members: int, seed: int, option_names: list[str], budget_bn_per_yr: float
 ) -> QuboPayload:
     """Avoided warming of each option and pair (ensemble means, K) under the scenario, then the budget QUBO."""
-    options = tuple(OPTIONS_BY_NAME[name] for name in option_names)
-    params = sample_parameters(members, seed=seed)
-    avoided, interaction = avoided_warming(emulated_scenario(scenario), options, params)
-    qubo = build_portfolio_qubo(options, avoided, interaction, budget_bn_per_yr, cost_unit_bn=COST_UNIT_BN)
-    return QuboPayload(
-        scenario=scenario_name(scenario),
-        budget_bn_per_yr=budget_bn_per_yr,
-        cost_unit_bn=COST_UNIT_BN,
-        options=[
-            OptionFigures(
-                name=o.name,
-                capacity_gtco2_per_yr=o.capacity_gtco2_per_yr,
-                price_usd_per_tco2=o.price_usd_per_tco2,
-                cost_bn_per_yr=o.cost_bn_per_yr,
-                avoided_warming_k=float(a),
-            )
-            for o, a in zip(options, avoided, strict=True)
-        ],
-        interaction_k=qubo.interaction_k.tolist(),
-        cost_units=qubo.cost_units.tolist(),
-        budget_units=qubo.budget_units,
-        slack_weights=qubo.slack_weights.tolist(),
-        penalty=qubo.penalty,
-        matrix=qubo.matrix.tolist(),
-        offset=qubo.offset,
+    qubo = scenario_portfolio_qubo(
+        emulated_scenario(scenario),
+        budget_bn_per_yr,
+        tuple(OPTIONS_BY_NAME[name] for name in option_names),
+        sample_parameters(members, seed=seed),
+        cost_unit_bn=DEFAULT_COST_UNIT_BN,
     )
+    return QuboPayload.of(scenario_name(scenario), budget_bn_per_yr, qubo)
 
 
-def qaoa_segment(qubo: QuboPayload, layers: int, shots: int) -> QuantumSegment:
-    """The QAOA segment the broker places: the ansatz with its largest estimator call (the p=1 grid)."""
-    return qaoa_matrix_segment(
-        f"qaoa-portfolio-{qubo.scenario}", np.array(qubo.matrix), qubo.offset, layers, shots
-    )
-
-
-def qaoa_matrix_segment(
-    name: str, matrix: np.ndarray, offset: float, layers: int, shots: int
-) -> QuantumSegment:
-    """The QAOA segment of a QUBO matrix (a dense one couples every pair of qubits, as a budget penalty does)."""
-    hamiltonian = qubo_to_ising(matrix, offset)
-    return QuantumSegment(
-        name=name,
-        circuits=[qaoa_circuit(hamiltonian, layers)],
-        primitive="estimator",
-        shots=shots,
-        parameter_sets=QAOA_GRID_PARAMETER_SETS,
-        pauli_terms=len(hamiltonian),
-    )
+def portfolio_qaoa_segment(qubo: QuboPayload, layers: int, shots: int) -> QuantumSegment:
+    """The QAOA segment of one scenario's portfolio QUBO, as the broker places it."""
+    return qaoa_segment(f"qaoa-portfolio-{qubo.scenario}", np.array(qubo.matrix), qubo.offset, layers, shots)
 
 
 def _figures(summary: SamplingSummary) -> SamplingFigures:
-    return SamplingFigures(
-        approximation_ratio=summary.approximation_ratio,
-        best_ratio=summary.best_ratio,
-        optimum_probability=summary.optimum_probability,
-        mean_energy=summary.mean_energy,
-        best_energy=summary.best_energy,
-    )
+    return SamplingFigures(**{name: getattr(summary, name) for name in SamplingFigures.model_fields})
 
 
-def _pick(qubo: PortfolioQubo, bits: Any) -> PortfolioPick:
-    choice = decode_portfolio(qubo, np.asarray(bits))
-    return PortfolioPick(
-        chosen=choice.chosen,
-        cost_bn_per_yr=choice.cost_bn_per_yr,
-        avoided_warming_k=choice.avoided_warming_k,
-        within_budget=choice.within_budget,
-    )
-
-
-def brute_force_pick(qubo: PortfolioQubo) -> tuple[PortfolioPick, float]:
-    """The QUBO's exact minimum (all 2^n assignments), cross-checked against enumerating portfolios directly."""
-    bits, energy = brute_force_minimum(qubo.matrix, qubo.offset)
-    pick = _pick(qubo, bits)
-    direct = best_portfolio_by_enumeration(qubo)
-    if not math.isclose(pick.avoided_warming_k, direct.avoided_warming_k, rel_tol=1e-9, abs_tol=1e-12):
-        raise RuntimeError(
-            f"the QUBO minimum ({pick.chosen}, {pick.avoided_warming_k} K) differs from the best portfolio "
-            f"found without it ({direct.chosen}, {direct.avoided_warming_k} K): the QUBO is built wrong"
-        )
-    return pick, energy
+def _pick(choice: PortfolioChoice) -> PortfolioPick:
+    return PortfolioPick(**asdict(choice))
 
 
 @task(
@@ -246,9 +176,8 @@ def solve_portfolio(
         placement, run, prepare=prepare, calls_of=lambda qaoa: qaoa.estimator_calls
     )
     portfolio = qubo.to_qubo()
-    optimum, optimum_energy = brute_force_pick(portfolio)
-    qaoa_pick = _pick(portfolio, result.qaoa.best_bits)
-    tolerance = 1e-9 * max(1.0, abs(optimum_energy))
+    optimum, optimum_energy = verified_optimum(portfolio)
+    qaoa_pick = _pick(decode_portfolio(portfolio, np.asarray(result.qaoa.best_bits)))
     log.info("QAOA on %s: best shot %s, optimum %s", record.label(), qaoa_pick.chosen, optimum.chosen)
     return PortfolioResult(
         scenario=qubo.scenario,
@@ -256,8 +185,8 @@ def solve_portfolio(
         cost_unit_bn=qubo.cost_unit_bn,
         options=qubo.options,
         **qaoa_pick.model_dump(),
-        matches_brute_force=abs(result.qaoa.best_energy - optimum_energy) <= tolerance,
-        brute_force=optimum,
+        matches_brute_force=bool(is_optimal(result.qaoa.best_energy, optimum_energy)),
+        brute_force=_pick(optimum),
         qaoa=_figures(result.qaoa),
         random_baseline=_figures(result.random_baseline),
         optimum_energy=optimum_energy,

@@ -75,12 +75,12 @@ def screening_plan(params: Any, catalog: ResourceCatalog) -> list[Placement]:
 def climate_plan(params: Any, catalog: ResourceCatalog) -> list[Placement]:
     """Placements of a climate run's segments: the ensemble stage, then each scenario's QAOA (planned on a dense
     QUBO of the run's width: the budget penalty couples every pair of qubits)."""
+    from quantum.qaoa import qaoa_segment
     from workflows.climate_pathways import ensemble_segment
-    from workflows.climate_tasks import qaoa_matrix_segment
 
     history = ExecutionHistory(get_settings().execution_records)
     width = params.qubits
-    qaoa = qaoa_matrix_segment(
+    qaoa = qaoa_segment(
         f"qaoa-portfolio (each of {len(params.scenarios)} scenarios)",
         np.ones((width, width)),
         0.0,

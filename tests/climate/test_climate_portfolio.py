@@ -1,5 +1,6 @@
 """Carbon-removal portfolio: avoided warming from the emulator, the budget QUBO, brute force."""
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -11,15 +12,16 @@ from climate.portfolio import (
     RemovalOption,
     avoided_warming,
     best_portfolio_by_enumeration,
-    brute_force_minimum,
     build_portfolio_qubo,
     concentration_reduction,
     decode_portfolio,
+    portfolio_qubits,
     portfolio_qubo,
-    qubo_energies,
     slack_weights,
+    verified_optimum,
 )
 from climate.scenarios import load_scenario
+from quantum.qubo import brute_force_minimum, qubo_energies
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +91,14 @@ def test_brute_force_qubo_agrees_with_direct_enumeration(default_qubo: object) -
     assert from_qubo.within_budget and from_qubo.cost_bn_per_yr <= 300.0
     assert sorted(from_qubo.chosen) == sorted(direct.chosen)
     assert energy == pytest.approx(-direct.avoided_warming_k, abs=1e-12)
+    assert verified_optimum(default_qubo) == (from_qubo, energy)
+    assert portfolio_qubits(len(DEFAULT_OPTIONS), 300.0) == 18
+
+
+def test_a_wrongly_built_qubo_is_caught_by_the_direct_enumeration(default_qubo: object) -> None:
+    wrong = dataclasses.replace(default_qubo, matrix=-default_qubo.matrix)  # maximises instead
+    with pytest.raises(RuntimeError, match="the QUBO is built wrong"):
+        verified_optimum(wrong)
 
 
 def test_bad_portfolio_inputs_are_refused() -> None:
