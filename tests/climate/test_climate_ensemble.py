@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from climate.ensemble import run_ensemble, sample_parameters, sample_prior, warming_summary
+from climate.ensemble import run_ensemble, sample_parameters, sample_prior, warming_path, warming_summary
 from climate.scenarios import load_scenario
 
 MEMBERS = 1000
@@ -72,3 +72,13 @@ def test_bad_inputs_name_the_fix() -> None:
     result = run_ensemble(load_scenario("ssp245").between(1750, 2100), params)
     with pytest.raises(ValueError, match="outside the run's years 1750-2100"):
         warming_summary(result, 2200, 2300)
+
+
+def test_warming_path_is_the_fan_charts_band_from_1850(calibrated: object) -> None:
+    result = run_ensemble(load_scenario("ssp245").between(1750, 2100), calibrated)
+    path = warming_path(result)
+    assert path["years"][0] == 1850 and path["years"][-1] == 2100
+    assert len(path["p05"]) == len(path["median"]) == len(path["p95"]) == len(path["years"])
+    assert all(
+        low <= mid <= high for low, mid, high in zip(path["p05"], path["median"], path["p95"], strict=True)
+    )

@@ -10,8 +10,12 @@ from climate.scenarios import (
     PREINDUSTRIAL_CH4_PPB,
     ScenarioError,
     available_scenarios,
+    emulated_scenario,
     load_scenario,
     one_percent_co2_scenario,
+    projection_coverage_problem,
+    scenario_name,
+    scenario_sha256,
 )
 
 HEADER = "year,co2 [ppm],ch4 [ppb],n2o [ppb],erf_aerosol [W/m2]"
@@ -92,3 +96,28 @@ def test_one_percent_run_doubles_co2_after_70_years() -> None:
     scenario = one_percent_co2_scenario(80)
     # 1.01**70 = 2.0068: the 1pctCO2 experiment doubles CO2 in year 70 (CMIP6 DECK, Eyring et al. 2016).
     assert scenario.co2[70] / scenario.co2[0] == pytest.approx(2.0068, abs=1e-4)
+
+
+def test_bundled_and_user_scenarios_are_named_digested_and_trimmed_to_the_emulated_years(
+    tmp_path: Path,
+) -> None:
+    rows = "\n".join(f"{year},{280 + (year - 1800) * 0.5}" for year in range(1800, 2201))
+    path = write_csv(tmp_path, f"year,co2 [ppm]\n{rows}\n")
+    assert scenario_name("ssp245") == "ssp245" and scenario_sha256("ssp245") == ""
+    assert scenario_name(str(path)) == "user"
+    digest = scenario_sha256(str(path))
+    assert len(digest) == 64
+    path.write_text(path.read_text().replace("2200,", "2200.0,"))
+    assert scenario_sha256(str(path)) != digest  # an edited file is a new cache key
+    bundled, user = emulated_scenario("ssp245"), emulated_scenario(str(path))
+    assert (bundled.years[0], bundled.years[-1]) == (1750, 2100)
+    assert (user.years[0], user.years[-1]) == (1800, 2100)  # spin-up from the file's first year
+    assert projection_coverage_problem(str(path)) is None
+
+
+def test_a_scenario_missing_the_baseline_or_2100_says_what_to_extend(tmp_path: Path) -> None:
+    rows = "\n".join(f"{year},400" for year in range(1900, 2101))
+    problem = projection_coverage_problem(str(write_csv(tmp_path, f"year,co2 [ppm]\n{rows}\n")))
+    assert (
+        problem is not None and "covers 1900-2100; it must cover 1850-2100" in problem and "extend" in problem
+    )
