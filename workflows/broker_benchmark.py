@@ -158,7 +158,6 @@ def _table(rows: list[BenchmarkRow]) -> list[dict[str, Any]]:
     name="broker-benchmark",
     persist_result=True,
     result_serializer="json",
-    result_storage=get_settings().result_storage,
 )
 def broker_benchmark(
     families: Annotated[list[CircuitFamily], Field(min_length=1)] = FAMILIES,

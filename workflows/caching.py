@@ -1,8 +1,13 @@
-"""Task cache keys: inputs plus an explicit code and model version, so a re-run resumes finished work.
+"""Task cache keys: inputs plus an explicit code and model version, so a re-run resumes finished work; and where
+results are persisted.
 
 Prefect's default policy (task source + run id + inputs) recomputes everything in a new flow run; TASK_SOURCE
 hashes only the task body, not the science code it calls. This policy hashes the inputs (JSON-able by design)
 together with the versions of qcflow and of the packages whose numbers end up in results.
+
+Result storage is read from the settings when a flow is called (`with_result_storage`) or a task is submitted,
+never in a decorator: a decorator argument is read when the module is imported, so a QCFLOW_HOME or
+QCFLOW_RESULTS_DIR set afterwards would be ignored.
 """
 
 from __future__ import annotations
@@ -10,11 +15,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
+from prefect import Flow
 from prefect.cache_policies import INPUTS, CachePolicy
 from prefect.context import TaskRunContext
 from prefect.utilities.hashing import hash_objects
+
+from config.settings import get_settings
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 VERSIONED_PACKAGES = ("qcflow", "chgnet", "pymatgen", "pyscf", "qiskit", "qiskit-aer", "numpy")
 
@@ -59,3 +70,11 @@ class InputsAndVersion(CachePolicy):
 
 
 RESUMABLE = InputsAndVersion()
+
+
+def with_result_storage(flow: Flow[P, R]) -> Flow[P, R]:
+    """The flow persisting its result in the results folder of the settings as they are now (QCFLOW_RESULTS_DIR,
+    else QCFLOW_HOME/results). A flow started without it, as a deployment is, persists its own return value
+    where Prefect's settings say (the climate flow's tasks and subflow are given the results folder when submitted).
+    """
+    return flow.with_options(result_storage=get_settings().result_storage)

@@ -55,10 +55,11 @@ def command_climate(args: argparse.Namespace) -> int:
         from workflows.plans import climate_plan
 
         return print_plan(climate_plan, params, args.json)
+    from workflows.caching import with_result_storage
     from workflows.climate_pathways import climate_pathways
     from workflows.climate_report import terminal_report
 
-    report = run_flow("climate", climate_pathways, params.model_dump())
+    report = run_flow("climate", with_result_storage(climate_pathways), params.model_dump())
     if report is None:
         return 1
     print(terminal_report(report))

@@ -222,7 +222,9 @@ def _scenario_result(
     label = placement.label()
     logger.info("QAOA of %s placed on %s: %s", name, label, "; ".join(placement.reasons[1:2]))
     solve = solve_portfolio.with_options(
-        task_run_name=f"qaoa-portfolio-{name}-{label}", tags=["quantum", label]
+        task_run_name=f"qaoa-portfolio-{name}-{label}",
+        tags=["quantum", label],
+        result_storage=get_settings().result_storage,
     )
     portfolio = solve(
         qubo, placement.model_dump(mode="json"), label, params.qaoa_layers, params.shots, params.seed
@@ -241,7 +243,6 @@ def _scenario_result(
     task_runner=ThreadPoolTaskRunner(max_workers=2),
     persist_result=True,
     result_serializer="json",
-    result_storage=get_settings().result_storage,
 )
 def climate_pathways(
     scenarios: list[str] = DEFAULT_SCENARIOS,
@@ -253,6 +254,9 @@ def climate_pathways(
     shots: Annotated[int, Field(ge=100, le=100_000)] = 4096,
 ) -> ClimateReport:
     """Project warming under emission scenarios and choose a carbon-removal portfolio with QAOA.
+
+    Call it as `workflows.caching.with_result_storage(climate_pathways)(...)` to persist the report beside its
+    tasks' results (the command line does).
 
     Args:
         scenarios: bundled scenario names (ssp119, ssp126, ssp245, ssp370, ssp434, ssp460, ssp534-over, ssp585) or

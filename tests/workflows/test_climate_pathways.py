@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from climate.scenarios import load_scenario
+from config.settings import get_settings
 from workflows.climate_pathways import ClimateParameters
 from workflows.climate_report import WarmingPath, fan_chart_markdown, fan_chart_png
 
@@ -138,16 +140,46 @@ async def _artifacts_and_task_runs() -> tuple[set[str], list]:
         return keys, await client.read_task_runs()
 
 
+@pytest.fixture
+def home_set_after_import(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """A QCFLOW_HOME set after the climate flow's module was imported; the settings are read afresh (and again
+    once the test is over, so later tests see the session's home)."""
+    import workflows.climate_pathways  # noqa: F401  (imported before the variable is set)
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("QCFLOW_HOME", str(home))
+    monkeypatch.delenv("QCFLOW_RESULTS_DIR", raising=False)
+    get_settings.cache_clear()
+    yield home
+    get_settings.cache_clear()
+
+
+def test_the_climate_flow_reads_its_result_storage_when_called(home_set_after_import: Path) -> None:
+    from workflows.caching import with_result_storage
+    from workflows.climate_pathways import climate_pathways
+
+    assert climate_pathways.result_storage is None  # the decorator reads no settings at import
+    assert with_result_storage(climate_pathways).result_storage == home_set_after_import / "results"
+
+
 @pytest.mark.slow
-def test_flow_and_cli_through_a_real_prefect_api(prefect_api: None, tmp_path: Path) -> None:
+def test_flow_and_cli_through_a_real_prefect_api(
+    prefect_api: None, tmp_path: Path, home_set_after_import: Path
+) -> None:
+    from workflows.caching import with_result_storage
     from workflows.climate_cli import add_climate_command
     from workflows.climate_pathways import climate_pathways
 
     with pytest.raises(ValueError, match="unknown scenario 'ssp999'"):  # the run fails before any task
-        climate_pathways(scenarios=["ssp999"])
-    report = climate_pathways(
+        with_result_storage(climate_pathways)(scenarios=["ssp999"])
+    report = with_result_storage(climate_pathways)(
         scenarios=["ssp245"], members=200, options=SMALL_OPTIONS, budget=100.0, shots=2048
     )
+    # every persisted result is under the QCFLOW_HOME set after import: the tasks', the subflow's, the report
+    results = (home_set_after_import / "results").rglob("*")
+    persisted = "\n".join(path.read_text() for path in results if path.is_file())
+    for stored in ("ClimateReport", "ScenarioEnsemble", "QuboPayload", "PortfolioResult"):
+        assert stored in persisted, stored
     result = report.scenarios["ssp245"]
     assert result.members == 200 and result.portfolio.qubits == 9
     assert result.path.years[0] == 1850 and result.path.years[-1] == 2100

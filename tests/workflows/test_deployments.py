@@ -113,8 +113,11 @@ def test_broker_benchmark_flow_publishes_its_table(prefect_api: None) -> None:
     from prefect import get_client
 
     from workflows.broker_benchmark import broker_benchmark
+    from workflows.caching import with_result_storage
 
-    rows = broker_benchmark(families=["ghz", "hardware-efficient"], widths=[4], shots=200)
+    rows = with_result_storage(broker_benchmark)(
+        families=["ghz", "hardware-efficient"], widths=[4], shots=200
+    )
 
     assert [row.circuit for row in rows] == ["ghz-4", "hardware-efficient-4"]
     for row in rows:
