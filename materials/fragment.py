@@ -6,6 +6,7 @@ The cluster keeps the crystal's interatomic distances (Å); the active-space int
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import re
@@ -16,6 +17,8 @@ from pymatgen.core import Molecule, Structure
 from pymatgen.core.periodic_table import Element
 from pyscf import ao2mo, gto, mcscf, scf
 
+from quantum import active_space as sqd_active_space
+from quantum.active_space import MoleculeSpec
 from quantum.hamiltonian import ElectronicIntegrals
 
 logger = logging.getLogger(__name__)
@@ -238,3 +241,47 @@ def active_space_problem(
         n_electrons=n_electrons,
         charge=charge,
     )
+
+
+def fragment_molecule_spec(
+    molecule: Molecule, *, n_orbitals: int, n_electrons: int, basis: str = "sto-3g"
+) -> MoleculeSpec:
+    """The fragment as an SQD molecule (quantum.active_space): geometry in Å, the same closed-shell charge and the
+    same CASCI(n_orbitals, n_electrons) active space around the Fermi level as :func:`active_space_problem`."""
+    atom = "; ".join(
+        f"{site.specie.symbol} {site.coords[0]:.10f} {site.coords[1]:.10f} {site.coords[2]:.10f}"
+        for site in molecule
+    )
+    return MoleculeSpec(
+        atom=atom,
+        basis=basis,
+        charge=_closed_shell_charge(molecule),
+        active_orbitals=n_orbitals,
+        active_electrons=n_electrons,
+    )
+
+
+def fragment_label(molecule: Molecule) -> str:
+    """The fragment's formula as the screening reports name it (e.g. 'MgO')."""
+    return _reduced_formula_label(molecule)
+
+
+def fragment_sqd_problem(
+    molecule: Molecule,
+    *,
+    n_orbitals: int,
+    n_electrons: int,
+    basis: str = "sto-3g",
+    max_subspace_dimension: int | None = None,
+) -> sqd_active_space.ActiveSpaceProblem:
+    """The fragment's active-space problem for SQD (integrals, RHF, CCSD amplitudes; quantum.active_space), refused
+    before the RHF when it does not fit the basis or the memory.
+
+    Its point-group labels are dropped, so its CASCI reference covers every determinant: a fragment's active space
+    may cut a degenerate shell, and its lowest state need not be totally symmetric (MgO sto-3g (4e,4o): 22 mHa
+    below the lowest totally symmetric one), while SQD's subspaces hold determinants of every symmetry.
+    """
+    spec = fragment_molecule_spec(molecule, n_orbitals=n_orbitals, n_electrons=n_electrons, basis=basis)
+    name = f"{fragment_label(molecule)}/{basis} ({n_electrons}e,{n_orbitals}o)"
+    problem = sqd_active_space.molecule_problem(spec, max_subspace_dimension, name=name)
+    return dataclasses.replace(problem, orbsym=None)
