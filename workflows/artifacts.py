@@ -20,7 +20,7 @@ def publish_screening_artifacts(report: ScreeningReport, hull_threshold: float) 
     create_markdown_artifact(
         shortlist_markdown(report),
         key="screening-shortlist",
-        description="Shortlist with VQE and exact energies",
+        description="Shortlist with quantum (VQE or SQD) and exact energies",
     )
     create_markdown_artifact(
         placement_markdown(report),
@@ -45,9 +45,10 @@ def publish_screening_artifacts(report: ScreeningReport, hull_threshold: float) 
         create_markdown_artifact(
             embedded_png_markdown(
                 png_bytes(convergence_figure(report)),
-                "VQE convergence",
-                "Distance to the exact active-space (CASCI) energy per optimiser iteration.",
+                "Quantum refinement convergence",
+                "Distance to the exact active-space (CASCI) energy per VQE optimiser iteration or SQD "
+                "configuration-recovery round.",
             ),
             key="vqe-convergence-plot",
-            description="VQE convergence per refined candidate",
+            description="VQE or SQD convergence per refined candidate",
         )

@@ -28,6 +28,7 @@ SCREEN_FLAGS = {
     "shortlist_size": "--shortlist",
     "active_orbitals": "--active-orbitals",
     "active_electrons": "--active-electrons",
+    "quantum_method": "--quantum-method",
     "batch_size": "--batch-size",
     "generate": "--generate",
     "seed": "--seed",
@@ -50,6 +51,7 @@ def command_screen(args: argparse.Namespace) -> int:
             shortlist_size=args.shortlist,
             active_orbitals=args.active_orbitals,
             active_electrons=args.active_electrons,
+            quantum_method=args.quantum_method,
             batch_size=get_settings().batch_size if args.batch_size is None else args.batch_size,
             generate=args.generate,
             seed=args.seed,
@@ -78,11 +80,24 @@ def _add_screen_command(subparsers: argparse._SubParsersAction) -> None:
         "screen", help="screen candidate crystals (bundled set when no path is given)"
     )
     screen.add_argument("paths", nargs="*", type=Path, help="CIF / POSCAR / pymatgen-JSON files or folders")
-    screen.add_argument("--shortlist", type=int, default=3, help="candidates refined with VQE (default 3)")
+    screen.add_argument(
+        "--shortlist", type=int, default=3, help="candidates refined with VQE or SQD (default 3)"
+    )
     screen.add_argument("--relax", action="store_true", help="relax structures with the surrogate first")
     screen.add_argument("--hull-threshold", type=float, default=0.1, help="max E above hull, eV/atom (0.1)")
-    screen.add_argument("--active-orbitals", type=int, default=2, help="active-space orbitals (2)")
+    screen.add_argument(
+        "--active-orbitals",
+        type=int,
+        default=2,
+        help="active-space orbitals (2; VQE at most 6, SQD up to 20)",
+    )
     screen.add_argument("--active-electrons", type=int, default=2, help="active-space electrons (2)")
+    screen.add_argument(
+        "--quantum-method",
+        choices=("auto", "vqe", "sqd"),
+        default="auto",
+        help="refine the shortlist with VQE, SQD, or auto: VQE up to 4 active orbitals, SQD beyond (auto)",
+    )
     screen.add_argument(
         "--batch-size",
         type=int,

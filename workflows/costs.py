@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from config.settings import QcflowSettings
-from workflows.schemas import CandidateResult, SegmentCost
+from workflows.schemas import CandidateResult, QuantumRefinement, SegmentCost
 
 
 def surrogate_cost(
@@ -30,21 +30,26 @@ def surrogate_cost(
 
 
 def quantum_costs(
-    candidates: list[CandidateResult], cached_sources: Collection[str] = frozenset()
+    candidates: list[CandidateResult],
+    cached_sources: Collection[str] = frozenset(),
+    rates: QcflowSettings | None = None,
 ) -> list[SegmentCost]:
-    """One row per VQE: its execution record's measured seconds, dollars and joules; zero when reused from cache.
+    """One row per quantum refinement (the VQE, or SQD's sampling): its execution record's measured seconds,
+    dollars and joules; zero when reused from cache. With `rates`, SQD's classical diagonalization gets a row too
+    (CPU seconds of one core, priced and powered per core).
 
-    `cached_sources` are the candidates (by source) whose VQE result came from the cache in this run.
+    `cached_sources` are the candidates (by source) whose refinement came from the cache in this run.
     """
     rows = []
     for candidate in candidates:
         if not candidate.quantum:
             continue
-        record = candidate.quantum.execution
+        quantum = candidate.quantum
+        record = quantum.execution
         from_cache = candidate.source in cached_sources
         rows.append(
             SegmentCost(
-                segment=f"vqe {candidate.quantum.fragment} ({candidate.formula})",
+                segment=f"{quantum.method} {quantum.fragment} ({candidate.formula})",
                 resource=f"{record.get('resource', '?')}/{record.get('method', '?')}",
                 kind="qpu" if record.get("device") == "QPU" else "simulator",
                 seconds=0.0
@@ -55,7 +60,25 @@ def quantum_costs(
                 from_cache=from_cache,
             )
         )
+        if rates is not None and quantum.sqd is not None:
+            rows.append(_diagonalization_cost(quantum, candidate.formula, from_cache, rates))
     return rows
+
+
+def _diagonalization_cost(
+    quantum: QuantumRefinement, formula: str | None, from_cache: bool, rates: QcflowSettings
+) -> SegmentCost:
+    """SQD's configuration recovery and subspace diagonalization, run in the task's own process."""
+    spent = 0.0 if from_cache else float((quantum.sqd or {}).get("seconds", {}).get("diagonalization", 0.0))
+    return SegmentCost(
+        segment=f"sqd diagonalization {quantum.fragment} ({formula})",
+        resource="local-threads",
+        kind="classical",
+        seconds=spent,
+        cost_usd=spent / 3600 * rates.cpu_price_per_core_hour_usd,
+        energy_joules=spent * rates.cpu_watts_per_core,
+        from_cache=from_cache,
+    )
 
 
 def cost_rows(costs: list[SegmentCost]) -> list[dict[str, object]]:

@@ -48,29 +48,30 @@ def hull_figure(report: ScreeningReport, hull_threshold: float) -> Figure:
     axes.set_xticks(range(len(scored)), [c.formula or "?" for c in scored], rotation=90, fontsize=7)
     axes.set_ylabel("energy above hull (eV/atom)")
     more = f"; the {len(scored)} most stable of {len(ranked):,}" if len(ranked) > len(scored) else ""
-    axes.set_title(f"Surrogate stability (orange: shortlisted for VQE{more})")
+    axes.set_title(f"Surrogate stability (orange: shortlisted for quantum refinement{more})")
     axes.legend(frameon=False)
     return figure
 
 
 def convergence_figure(report: ScreeningReport) -> Figure:
-    """|E_VQE(iteration) - E_exact| per refined candidate, log scale, with chemical accuracy marked."""
+    """|E(iteration) - E_exact| per refined candidate with a CASCI reference, log scale, chemical accuracy marked:
+    per optimiser iteration for VQE, per configuration-recovery round for SQD."""
     figure = Figure(figsize=(6.0, 4.0), dpi=100)
     axes = figure.add_subplot()
     for candidate in report.candidates:
-        if candidate.quantum and candidate.quantum.convergence:
-            q = candidate.quantum
+        q = candidate.quantum
+        if q and q.convergence and q.exact_energy is not None:
             errors = [max(abs(e - q.exact_energy), 1e-12) for e in q.convergence]
             axes.semilogy(
                 range(1, len(errors) + 1),
                 errors,
                 marker="o",
                 ms=3,
-                label=f"{candidate.formula} ({q.fragment})",
+                label=f"{candidate.formula} ({q.fragment}, {q.method.upper()})",
             )
     axes.axhline(1.594e-3, color="black", lw=0.8, ls="--", label="chemical accuracy (1.594 mHa)")
-    axes.set_xlabel("optimiser iteration")
-    axes.set_ylabel("|E_VQE - E_CASCI| (Ha)")
-    axes.set_title("VQE convergence")
+    axes.set_xlabel("iteration (VQE: optimiser step; SQD: configuration-recovery round)")
+    axes.set_ylabel("|E - E_CASCI| (Ha)")
+    axes.set_title("Quantum refinement convergence")
     axes.legend(frameon=False, fontsize=8)
     return figure

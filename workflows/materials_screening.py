@@ -1,35 +1,38 @@
-"""The materials-screening flow: load -> validate -> surrogate -> stability -> shortlist -> quantum -> report."""
+"""The materials-screening flow: load -> validate -> surrogate -> stability -> shortlist -> quantum (VQE or SQD)
+-> report."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
 from prefect import flow, get_run_logger
-from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pymatgen.core import Composition
 
-from broker.models import Placement, Policy, ResourceCatalog
+from broker.models import Policy
 from broker.place import place
 from config.settings import get_settings
 from materials.generation import MAX_GENERATED
 from materials.structures import candidate_path_problem
-from quantum.ansatz import excitation_ansatz
-from quantum.profiles import QuantumSegment
+from quantum.refinement_method import (
+    SQD_MAX_ELECTRONS,
+    SQD_MAX_ORBITALS,
+    MethodChoice,
+    refinement_method,
+    refinement_problem,
+)
 from workflows.artifacts import publish_screening_artifacts
 from workflows.costs import quantum_costs, surrogate_cost
 from workflows.placed_runs import execution_history
 from workflows.qpu_access import flow_catalog
+from workflows.quantum_refinement import SQD_MAX_DIM, attach_refinements, refine
 from workflows.schemas import CandidateResult, ScreeningReport, SegmentCost, SegmentRun
 from workflows.screening_tasks import (
-    ActiveSpacePayload,
     ScreenedInput,
     SurrogateEnergy,
-    build_active_space,
     load_and_validate,
     reference_energies,
-    solve_with_vqe,
     stability,
 )
 from workflows.surrogate_stage import allowed_executors, run_surrogate_stage, surrogate_segment
@@ -41,9 +44,22 @@ class ScreeningParameters(BaseModel):
     candidate_paths: list[str] = Field(default_factory=list, description="CIF/POSCAR/JSON files or folders.")
     relax: bool = Field(default=False, description="Relax each structure with the surrogate before scoring.")
     hull_threshold: float = Field(default=0.1, ge=0.0, le=2.0, description="Max energy above hull, eV/atom.")
-    shortlist_size: int = Field(default=3, ge=0, le=50, description="Candidates refined with VQE.")
-    active_orbitals: int = Field(default=2, ge=1, le=6, description="Spatial orbitals in the active space.")
-    active_electrons: int = Field(default=2, ge=2, le=6, description="Electrons in the active space.")
+    shortlist_size: int = Field(
+        default=3, ge=0, le=50, description="Candidates refined with a quantum method."
+    )
+    active_orbitals: int = Field(
+        default=2,
+        ge=1,
+        le=SQD_MAX_ORBITALS,
+        description="Spatial orbitals in the active space (VQE: at most 6).",
+    )
+    active_electrons: int = Field(
+        default=2, ge=2, le=SQD_MAX_ELECTRONS, description="Electrons in the active space (VQE: at most 6)."
+    )
+    quantum_method: MethodChoice = Field(
+        default="auto",
+        description="How shortlisted candidates are refined: vqe, sqd, or auto (VQE up to 4 orbitals, SQD beyond).",
+    )
     batch_size: int | None = Field(
         default_factory=lambda: get_settings().batch_size,
         ge=1,
@@ -70,12 +86,15 @@ class ScreeningParameters(BaseModel):
 
     @model_validator(mode="after")
     def _active_space_fits(self) -> ScreeningParameters:
-        """What the fragment and VQE code needs (materials/fragment.py, quantum/ansatz.py), checked up front.
+        """What the fragment, VQE and SQD code needs (materials/fragment.py, quantum/), checked up front.
 
         The fragment's reference is closed-shell RHF (equal alpha and beta electrons), so the electron count
-        is even; VQE needs at least one empty active orbital to excite into, or its ansatz has no parameters.
+        is even; both methods need an empty active orbital to excite into (VQE's ansatz has no parameters
+        otherwise). VQE keeps to small active spaces, and SQD's vectors must fit in memory
+        (quantum.refinement_method).
         """
         electrons, orbitals = self.active_electrons, self.active_orbitals
+        method = refinement_method(self.quantum_method, orbitals).upper()
         if electrons % 2:
             raise ValueError(
                 f"active_electrons={electrons} must be even (closed-shell reference: equal alpha and beta "
@@ -87,8 +106,11 @@ class ScreeningParameters(BaseModel):
                 fix += f" or lower active_electrons to {2 * orbitals - 2}"
             raise ValueError(
                 f"active_electrons={electrons} fill all active_orbitals={orbitals} (at most "
-                f"{2 * orbitals} fit, and VQE needs an empty orbital to excite into); {fix}"
+                f"{2 * orbitals} fit, and {method} needs an empty orbital to excite into); {fix}"
             )
+        problem = refinement_problem(self.quantum_method, orbitals, electrons, SQD_MAX_DIM**2)
+        if problem:
+            raise ValueError(problem)
         return self
 
 
@@ -155,87 +177,14 @@ def _shortlist(results: dict[str, CandidateResult], params: ScreeningParameters)
     return [r.source for r in stable[: params.shortlist_size]]
 
 
-def _place_vqe(payload: ActiveSpacePayload, catalog: ResourceCatalog) -> Placement:
-    """Broker placement of one VQE: every optimiser step is one estimator call with 2P+1 parameter sets."""
-    integrals = payload.integrals()
-    ansatz = excitation_ansatz(integrals.n_orbitals, integrals.n_alpha, integrals.n_beta)
-    segment = QuantumSegment(
-        name=f"vqe-{payload.fragment}",
-        circuits=[ansatz],
-        primitive="estimator",
-        parameter_sets=2 * ansatz.num_parameters + 1,
-        pauli_terms=len(payload.hamiltonian()),
-    )
-    placement = place(segment, catalog, history=execution_history())
-    placement.reasons.append(
-        f"estimates are per optimiser step (one estimator call with {segment.parameter_sets} parameter sets); "
-        "the VQE makes as many steps as its optimiser needs"
-    )
-    return placement
-
-
-def _refine(
-    shortlist: list[str],
-    screened: dict[str, ScreenedInput],
-    params: ScreeningParameters,
-    catalog: ResourceCatalog,
-) -> dict[str, PrefectFuture | Exception]:
-    """Quantum refinement of each shortlisted candidate, each VQE task named and tagged with its placement."""
-    if not shortlist:
-        return {}
-    logger = get_run_logger()
-    payloads = build_active_space.map(
-        [screened[s].structure for s in shortlist], params.active_orbitals, params.active_electrons
-    )
-    refinements: dict[str, PrefectFuture | Exception] = {}
-    for source, payload_future in zip(shortlist, payloads, strict=True):
-        try:
-            payload = payload_future.result()
-            placement = _place_vqe(payload, catalog)
-        except Exception as error:  # a fragment pyscf cannot solve, or a refused placement
-            refinements[source] = error
-            continue
-        why = next((r for r in placement.reasons if r.startswith("chose")), placement.reasons[-1])
-        logger.info("VQE of %s placed on %s (%s)", payload.fragment, placement.label(), why)
-        vqe = solve_with_vqe.with_options(
-            task_run_name=f"vqe-{payload.fragment}-{placement.label()}", tags=["quantum", placement.label()]
-        )
-        refinements[source] = vqe.submit(payload, placement.model_dump(mode="json"))
-    return refinements
-
-
-def _attach_refinements(
-    results: dict[str, CandidateResult], refinements: dict[str, PrefectFuture | Exception]
-) -> set[str]:
-    """Attach each finished refinement; a failed one is reported on its candidate, never sinks the run.
-
-    Returns the sources whose VQE result came from the cache (nothing spent on them in this run).
-    """
-    logger = get_run_logger()
-    cached: set[str] = set()
-    for source, outcome in refinements.items():
-        try:
-            if isinstance(outcome, Exception):
-                raise outcome
-            results[source] = results[source].model_copy(update={"quantum": outcome.result()})
-            if outcome.state.name == "Cached":
-                cached.add(source)
-        except Exception as error:
-            logger.warning("quantum refinement of %s failed: %s", source, error)
-            results[source] = results[source].model_copy(
-                update={"error": f"quantum refinement failed: {error}"}
-            )
-    return cached
-
-
 def _segment_costs(
     energies: list[SurrogateEnergy],
     report: ScreeningReport,
     surrogate: str,
-    cached_vqe: set[str],
+    cached_quantum: set[str],
     resource: str = "local-threads",
 ) -> list[SegmentCost]:
-    """Surrogate CPU time spent now (a row when any was), reused from cache (a row when any was), then each VQE."""
+    """Surrogate CPU time spent now (a row when any was), reused from cache (a row when any was), then each quantum refinement."""
     rates = get_settings()
     fresh = [e for e in energies if not e.from_cache]
     costs = []
@@ -243,7 +192,7 @@ def _segment_costs(
         costs.append(surrogate_cost(sum(e.cpu_seconds for e in fresh), False, surrogate, rates, resource))
     if len(fresh) < len(energies):
         costs.append(surrogate_cost(0.0, True, surrogate, rates, resource))
-    return costs + quantum_costs(report.candidates, cached_vqe)
+    return costs + quantum_costs(report.candidates, cached_quantum, rates)
 
 
 @flow(
@@ -258,23 +207,27 @@ def materials_screening(
     relax: bool = False,
     hull_threshold: Annotated[float, Field(ge=0.0, le=2.0)] = 0.1,
     shortlist_size: Annotated[int, Field(ge=0, le=50)] = 3,
-    active_orbitals: Annotated[int, Field(ge=1, le=6)] = 2,
-    active_electrons: Annotated[int, Field(ge=2, le=6)] = 2,
+    active_orbitals: Annotated[int, Field(ge=1, le=SQD_MAX_ORBITALS)] = 2,
+    active_electrons: Annotated[int, Field(ge=2, le=SQD_MAX_ELECTRONS)] = 2,
+    quantum_method: Literal["vqe", "sqd", "auto"] = "auto",
     batch_size: Annotated[int | None, Field(ge=1, le=1000)] = None,
     generate: Annotated[int, Field(ge=0, le=MAX_GENERATED)] = 0,
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0,
     task_runner: Literal["auto", "threads", "dask"] = "auto",
     dask_address: str | None = None,
 ) -> ScreeningReport:
-    """Screen candidate crystals with an ML surrogate of DFT and refine the most stable ones with VQE on Aer.
+    """Screen candidate crystals with an ML surrogate of DFT and refine the most stable ones with VQE or SQD.
 
     Args:
         candidate_paths: CIF, POSCAR or pymatgen-JSON files or folders; empty uses the bundled candidates.
         relax: relax each structure with the surrogate (FIRE) before scoring; slower, more accurate.
         hull_threshold: largest energy above the convex hull (eV/atom) a shortlisted candidate may have.
         shortlist_size: how many of the most stable candidates get a quantum refinement.
-        active_orbitals: spatial orbitals in each fragment's active space (qubits = 2 x this).
-        active_electrons: electrons in each fragment's active space.
+        active_orbitals: spatial orbitals in each fragment's active space (qubits = 2 x this); VQE takes at
+            most 6, SQD up to 20.
+        active_electrons: electrons in each fragment's active space (even; VQE takes at most 6).
+        quantum_method: how shortlisted candidates are refined: "vqe", "sqd" (sample-based quantum
+            diagonalization, for 10-20 orbitals), or "auto" (VQE up to 4 active orbitals, SQD beyond).
         batch_size: structures per surrogate task (10,000 candidates must not become 10,000 tasks);
             empty: QCFLOW_BATCH_SIZE if set, else the broker's choice (a few tasks per worker, at most 300).
         generate: screen this many candidates generated by element substitution over the bundled prototypes
@@ -292,6 +245,7 @@ def materials_screening(
         shortlist_size=shortlist_size,
         active_orbitals=active_orbitals,
         active_electrons=active_electrons,
+        quantum_method=quantum_method,
         batch_size=batch_size if batch_size is not None else get_settings().batch_size,
         generate=generate,
         seed=seed,
@@ -318,8 +272,17 @@ def materials_screening(
     results = _score(screened, energies, surrogate)
     shortlist = _shortlist(results, params)
     logger.info("shortlist: %s", ", ".join(results[s].formula or s for s in shortlist) or "empty")
-    refinements = _refine(shortlist, {s.source: s for s in screened}, params, catalog)
-    cached_vqe = _attach_refinements(results, refinements)
+    structures = {s.source: s.structure for s in screened if s.structure is not None}
+    refinements = refine(
+        shortlist,
+        results,
+        structures,
+        params.quantum_method,
+        params.active_orbitals,
+        params.active_electrons,
+        catalog,
+    )
+    cached_quantum = attach_refinements(results, refinements)
     report = ScreeningReport(
         surrogate=surrogate,
         parameters=params.model_dump(),
@@ -334,6 +297,6 @@ def materials_screening(
             )
         ],
     )
-    report.costs = _segment_costs(energies, report, surrogate, cached_vqe, stage_record.label())
+    report.costs = _segment_costs(energies, report, surrogate, cached_quantum, stage_record.label())
     publish_screening_artifacts(report, params.hull_threshold)
     return report

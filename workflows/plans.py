@@ -1,8 +1,8 @@
 """`--plan`: where every segment of a run would go, with its estimates and reasons, before anything runs.
 
 A plan reads and validates the inputs (cheap), builds each expensive segment and asks the broker to place it;
-it computes nothing else, runs no flow and persists nothing. Segments whose size is only known mid-run (a VQE
-per shortlisted candidate) are planned for the active space the parameters ask for.
+it computes nothing else, runs no flow and persists nothing. Segments whose size is only known mid-run (a VQE,
+or SQD's LUCJ sampling, per shortlisted candidate) are planned for the active space the parameters ask for.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from config.settings import get_settings
 from quantum.ansatz import excitation_ansatz
 from quantum.hamiltonian import ElectronicIntegrals, qubit_hamiltonian
 from quantum.profiles import QuantumSegment
+from quantum.refinement_method import refinement_method
 
 
 def _placed(
@@ -54,7 +55,9 @@ def vqe_plan_segment(active_orbitals: int, active_electrons: int) -> QuantumSegm
 
 
 def screening_plan(params: Any, catalog: ResourceCatalog) -> list[Placement]:
-    """Placements of a screening run's segments: the surrogate stage, then the VQE of a shortlisted candidate."""
+    """Placements of a screening run's segments: the surrogate stage, then the VQE, or SQD's LUCJ sampling, of a
+    shortlisted candidate (the method quantum_method picks for the active space)."""
+    from workflows.quantum_refinement import sqd_sampling_segment
     from workflows.screening_tasks import load_and_validate
     from workflows.surrogate_stage import allowed_executors, surrogate_segment
 
@@ -65,11 +68,15 @@ def screening_plan(params: Any, catalog: ResourceCatalog) -> list[Placement]:
     address = params.dask_address or get_settings().dask_address
     policy = Policy(allowed_resources=allowed_executors(params.task_runner, address))
     plan = [_placed(surrogate_segment(valid, params.relax, surrogate), catalog, history, policy)]
-    if params.shortlist_size:
-        plan.append(
-            _placed(vqe_plan_segment(params.active_orbitals, params.active_electrons), catalog, history)
-        )
-    return plan
+    if not params.shortlist_size:
+        return plan
+    orbitals, electrons = params.active_orbitals, params.active_electrons
+    if refinement_method(params.quantum_method, orbitals) == "vqe":
+        quantum = vqe_plan_segment(orbitals, electrons)
+    else:
+        name = f"sqd sampling (each shortlisted candidate, CAS({electrons}e,{orbitals}o))"
+        quantum = sqd_sampling_segment(name, orbitals, electrons)
+    return [*plan, _placed(quantum, catalog, history)]
 
 
 def climate_plan(params: Any, catalog: ResourceCatalog) -> list[Placement]:

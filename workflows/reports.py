@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workflows.schemas import CandidateResult, ScreeningReport, SegmentRun
+from workflows.schemas import CandidateResult, QuantumRefinement, ScreeningReport, SegmentRun
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -24,12 +24,31 @@ def candidate_rows(report: ScreeningReport) -> list[dict[str, Any]]:
             "status": c.status,
             "formation_energy_eV_per_atom": c.formation_energy_per_atom,
             "energy_above_hull_eV_per_atom": c.energy_above_hull,
-            "vqe_energy_Ha": c.quantum.vqe_energy if c.quantum else None,
+            "quantum_method": c.quantum.method if c.quantum else None,
+            "quantum_energy_Ha": c.quantum.energy if c.quantum else None,
             "exact_energy_Ha": c.quantum.exact_energy if c.quantum else None,
             "error": c.error or "",
         }
         for c in report.candidates
     ]
+
+
+def _reference(q: QuantumRefinement) -> str:
+    """The CASCI energy (Ha), or why there is none."""
+    return f"{q.exact_energy:.6f}" if q.exact_energy is not None else f"none ({q.reference_reason})"
+
+
+def _measured(q: QuantumRefinement) -> str:
+    """What the refinement's measured time covers: the VQE's estimator calls, or SQD's segments."""
+    if q.method == "vqe":
+        return f"measured {q.seconds:.3f} s for {q.estimator_calls} estimator calls"
+    sqd = q.sqd or {}
+    seconds = sqd.get("seconds", {})
+    return (
+        f"measured {q.seconds:.3f} s for {sqd.get('shots')} shots; then the configuration recovery and "
+        f"diagonalization took {_fmt(seconds.get('diagonalization'))} s (largest subspace "
+        f"{sqd.get('subspace_dimension')} determinants) and CASCI {_fmt(seconds.get('reference'))} s"
+    )
 
 
 def _shortlisted(report: ScreeningReport) -> list[CandidateResult]:
@@ -45,17 +64,17 @@ def shortlist_markdown(report: ScreeningReport) -> str:
         f"Surrogate: **{report.surrogate}** (energies on its MP2020-corrected scale). "
         f"{len(report.accepted)} candidates scored, {len(report.rejected)} rejected.",
         "",
-        "| formula | E_form (eV/atom) | E_hull (eV/atom) | fragment | qubits | VQE (Ha) | exact CASCI (Ha) "
-        "| error (mHa) | placement |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| formula | E_form (eV/atom) | E_hull (eV/atom) | fragment | qubits | method | energy (Ha) "
+        "| exact CASCI (Ha) | error (mHa) | placement |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in _shortlisted(report):
         q = c.quantum
         quantum_cells = (
-            f"{q.fragment} | {q.qubits} | {q.vqe_energy:.6f} | {q.exact_energy:.6f} | {q.error_mha:.3f} "
-            f"| {q.placement.get('resource', '?')}/{q.placement.get('method', '?')}"
+            f"{q.fragment} | {q.qubits} | {q.method.upper()} | {q.energy:.6f} | {_reference(q)} "
+            f"| {_fmt(q.error_mha)} | {q.placement.get('resource', '?')}/{q.placement.get('method', '?')}"
             if q
-            else f"- | - | - | - | - | {c.error or 'not refined'}"
+            else f"- | - | - | - | - | - | {c.error or 'not refined'}"
         )
         lines.append(
             f"| {c.formula} | {_fmt(c.formation_energy_per_atom)} | {_fmt(c.energy_above_hull)} | {quantum_cells} |"
@@ -111,11 +130,11 @@ def placement_markdown(report: ScreeningReport) -> str:
         p = c.quantum.placement
         estimate = p.get("estimate", {})
         lines += [
-            f"## VQE of {c.quantum.fragment} ({c.formula})",
+            f"## {c.quantum.method.upper()} of {c.quantum.fragment} ({c.formula})",
             "",
-            f"Ran on **{p.get('resource')}**, method `{p.get('method')}`, device {p.get('device')}; "
-            f"estimated {_fmt(estimate.get('seconds'), 4)} s, measured {c.quantum.seconds:.3f} s "
-            f"for {c.quantum.estimator_calls} estimator calls.",
+            f"{'Sampled' if c.quantum.method == 'sqd' else 'Ran'} on **{p.get('resource')}**, method "
+            f"`{p.get('method')}`, device {p.get('device')}; estimated {_fmt(estimate.get('seconds'), 4)} s, "
+            f"{_measured(c.quantum)}.",
             "",
             *[f"- {reason}" for reason in p.get("reasons", [])],
             "",
@@ -130,13 +149,14 @@ def terminal_report(report: ScreeningReport) -> str:
         f"Screened {len(report.candidates)} candidates with {report.surrogate}: "
         f"{len(report.accepted)} scored, {len(report.rejected)} rejected.",
         "",
-        f"{'formula':<12} {'E_form':>8} {'E_hull':>8}  quantum (VQE vs exact CASCI, Ha)",
+        f"{'formula':<12} {'E_form':>8} {'E_hull':>8}  quantum (method: energy vs exact CASCI, Ha)",
     ]
     for c in _shortlisted(report):
         q = c.quantum
         quantum = (
-            f"{q.vqe_energy:.6f} vs {q.exact_energy:.6f} ({q.error_mha:+.3f} mHa, {q.qubits} qubits, "
-            f"{q.placement.get('method')})"
+            f"{q.method.upper()}: {q.energy:.6f} vs {_reference(q)} ("
+            + ("" if q.error_mha is None else f"{q.error_mha:+.3f} mHa, ")
+            + f"{q.qubits} qubits, {q.placement.get('method')})"
             if q
             else (c.error or "not refined")
         )

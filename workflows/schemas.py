@@ -4,29 +4,59 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field, model_validator
 
 
 class QuantumRefinement(BaseModel):
-    """VQE on an active-space fragment of a shortlisted candidate, beside the exact (CASCI) answer."""
+    """A quantum refinement (VQE or SQD) of a shortlisted candidate's active-space fragment, beside CASCI."""
 
+    method: Literal["vqe", "sqd"] = Field(default="vqe", description="The quantum method that refined it.")
     fragment: str = Field(description="Formula of the cluster cut around the chosen site.")
     basis: str
     active_orbitals: int
     active_electrons: int
     qubits: int
-    vqe_energy: float = Field(description="VQE ground-state energy, Ha.")
-    exact_energy: float = Field(description="Exact energy in the same active space (pyscf CASCI), Ha.")
+    energy: float = Field(description="Ground-state energy the method found, Ha.")
+    exact_energy: float | None = Field(
+        description="Exact energy in the same active space (pyscf CASCI), Ha; null when not affordable."
+    )
+    reference_reason: str | None = Field(default=None, description="Why exact_energy is null.")
     hartree_fock_energy: float = Field(description="Restricted Hartree-Fock energy of the fragment, Ha.")
-    error_mha: float = Field(description="vqe_energy - exact_energy, mHa (chemical accuracy: 1.594 mHa).")
+    error_mha: float | None = Field(
+        description="energy - exact_energy, mHa (chemical accuracy: 1.594 mHa); null without a reference."
+    )
     iterations: int
-    estimator_calls: int
-    convergence: list[float] = Field(description="Energy per optimiser iteration, Ha.")
-    placement: dict[str, Any] = Field(description="Where the VQE ran and why (broker placement).")
+    estimator_calls: int = Field(default=0, description="VQE: estimator calls (0 for SQD).")
+    convergence: list[float] = Field(
+        description="Energy per iteration, Ha: per optimiser step (VQE) or configuration-recovery round (SQD)."
+    )
+    placement: dict[str, Any] = Field(
+        description="Where the VQE, or SQD's LUCJ sampling, ran and why (broker placement)."
+    )
     execution: dict[str, Any] = Field(
         default_factory=dict, description="What happened: measured time, retries, fallbacks, cost, energy."
     )
-    seconds: float = Field(description="Measured wall time of the VQE, s.")
+    seconds: float = Field(description="Measured wall time of the VQE, or of SQD's sampling, s.")
+    sqd: dict[str, Any] | None = Field(
+        default=None,
+        description="SQD only: its quantum.sqd.SQDResult (subspace dimensions, shots, sampler, seconds per segment).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named_vqe_energy(cls, data: Any) -> Any:
+        """A result written before SQD joined names the VQE's energy `vqe_energy` (cached results, old JSON)."""
+        if isinstance(data, dict) and "vqe_energy" in data:
+            legacy = data["vqe_energy"]
+            data = {key: value for key, value in data.items() if key != "vqe_energy"}
+            if "energy" not in data:
+                data["energy"] = legacy
+        return data
+
+    @computed_field(description="VQE's energy, Ha (the same as `energy`); null for SQD.")  # type: ignore[prop-decorator]
+    @property
+    def vqe_energy(self) -> float | None:
+        return self.energy if self.method == "vqe" else None
 
 
 class CandidateResult(BaseModel):

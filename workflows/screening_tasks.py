@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
+from importlib.metadata import version
 from typing import Any
 
 import numpy as np
@@ -12,20 +14,28 @@ from pymatgen.core import Composition, Structure
 from qiskit.quantum_info import SparsePauliOp
 
 from materials.candidates import bundled_candidates
-from materials.fragment import active_space_problem, cut_fragment
+from materials.fragment import active_space_problem, cut_fragment, fragment_label, fragment_sqd_problem
 from materials.generation import generated_candidates
 from materials.stability import assess_stability, elemental_references
 from materials.structures import Candidate, read_candidates
 from materials.surrogate import load_surrogate
 from materials.validation import duplicate_problems, validate_structure
+from quantum.active_space import casci_reference
 from quantum.ansatz import excitation_ansatz
 from quantum.hamiltonian import ElectronicIntegrals, qubit_hamiltonian
 from quantum.vqe import VQEResult, run_vqe
-from workflows.caching import RESUMABLE
+from workflows.caching import RESUMABLE, code_and_model_version
 from workflows.placed_runs import estimator_on, run_placed
 from workflows.schemas import QuantumRefinement
 
 log = logging.getLogger(__name__)
+
+# SQD's results also depend on ffsim (the LUCJ state and its samples) and qiskit-addon-sqd (the recovery loop).
+SQD_RESUMABLE = replace(
+    RESUMABLE,
+    version=f"{code_and_model_version()};ffsim=={version('ffsim')};"
+    f"qiskit-addon-sqd=={version('qiskit-addon-sqd')}",
+)
 
 
 class ScreenedInput(BaseModel):
@@ -183,12 +193,13 @@ def solve_with_vqe(payload: ActiveSpacePayload, placement: dict[str, Any]) -> Qu
         placement, run, prepare=estimator_on, calls_of=lambda vqe: vqe.estimator_calls
     )
     return QuantumRefinement(
+        method="vqe",
         fragment=payload.fragment,
         basis=payload.basis,
         active_orbitals=integrals.n_orbitals,
         active_electrons=integrals.n_alpha + integrals.n_beta,
         qubits=ansatz.num_qubits,
-        vqe_energy=result.energy,
+        energy=result.energy,
         exact_energy=payload.casci_energy,
         hartree_fock_energy=payload.hf_energy,
         error_mha=1000 * (result.energy - payload.casci_energy),
@@ -198,4 +209,63 @@ def solve_with_vqe(payload: ActiveSpacePayload, placement: dict[str, Any]) -> Qu
         placement=ran_on.model_dump(mode="json"),
         execution=record.model_dump(mode="json"),
         seconds=record.total_seconds or 0.0,
+    )
+
+
+@task(name="sqd", cache_policy=SQD_RESUMABLE - "placement", persist_result=True)
+def solve_with_sqd(
+    structure: dict[str, Any],
+    active_orbitals: int,
+    active_electrons: int,
+    shots: int,
+    seed: int,
+    max_dim: int,
+    placement: dict[str, Any],
+) -> QuantumRefinement:
+    """SQD of the fragment's active space (quantum/sqd.py): the LUCJ sampling on the broker's placement, falling
+    back to the runners-up, then configuration recovery and subspace diagonalization, against CASCI (Ha).
+
+    The fragment and its active space are those of the VQE path (materials/fragment.py); the CASCI reference covers
+    every determinant, and is null with its reason beyond quantum.active_space's determinant limit. Only the sampling is timed against the
+    placement's estimate; the diagonalization's seconds are in `sqd.seconds`.
+    """
+    from quantum.sqd import SQDSettings, diagonalize, lucj_operator, sample_configurations, sqd_result
+
+    basis = "sto-3g"  # the VQE path's fragment basis (materials.fragment.active_space_problem's default)
+    fragment = cut_fragment(Structure.from_dict(structure))
+    problem = fragment_sqd_problem(
+        fragment,
+        n_orbitals=active_orbitals,
+        n_electrons=active_electrons,
+        basis=basis,
+        max_subspace_dimension=max_dim**2,
+    )
+    reference = casci_reference(problem)
+    operator = lucj_operator(problem)
+    bitstrings, record, ran_on = run_placed(
+        placement, lambda p: sample_configurations(problem, operator, shots, seed, p.options["sampler"])
+    )
+    settings = SQDSettings(max_dim=max_dim)
+    found = diagonalize(problem, bitstrings, settings, seed)
+    sampling_seconds = record.total_seconds or 0.0
+    seconds = {"reference": reference.seconds, "sampling": sampling_seconds, "diagonalization": found.seconds}
+    result = sqd_result(problem, bitstrings, found, reference, ran_on.options["sampler"], settings, seconds)
+    return QuantumRefinement(
+        method="sqd",
+        fragment=fragment_label(fragment),
+        basis=basis,
+        active_orbitals=problem.norb,
+        active_electrons=problem.n_alpha + problem.n_beta,
+        qubits=result.qubits,
+        energy=result.energy,
+        exact_energy=result.reference_energy,
+        reference_reason=result.reference_reason,
+        hartree_fock_energy=result.hf_energy,
+        error_mha=result.error_mha,
+        iterations=result.iterations,
+        convergence=result.energies,
+        placement=ran_on.model_dump(mode="json"),
+        execution=record.model_dump(mode="json"),
+        seconds=sampling_seconds,
+        sqd=result.model_dump(mode="json", exclude={"placement"}),
     )

@@ -33,7 +33,7 @@ def test_a_rerun_lists_the_surrogate_once_as_cached() -> None:
         for s in ("a.cif", "b.cif")
     ]
     report = ScreeningReport(surrogate="chgnet", parameters={}, candidates=[refined("a.cif")], shortlist=[])
-    costs = _segment_costs(energies, report, "chgnet", cached_vqe={"a.cif"})
+    costs = _segment_costs(energies, report, "chgnet", cached_quantum={"a.cif"})
     assert [(c.segment, c.from_cache) for c in costs] == [
         ("surrogate (chgnet)", True),
         ("vqe MgO (MgO)", True),
@@ -51,5 +51,5 @@ def test_a_partly_resumed_run_lists_what_it_spent_and_what_it_reused() -> None:
         ),
     ]
     report = ScreeningReport(surrogate="chgnet", parameters={}, candidates=[], shortlist=[])
-    costs = _segment_costs(energies, report, "chgnet", cached_vqe=set())
+    costs = _segment_costs(energies, report, "chgnet", cached_quantum=set())
     assert [(c.seconds, c.from_cache) for c in costs] == [(0.5, False), (0.0, True)]

@@ -20,8 +20,8 @@ EXPECTED = {  # deployment as `prefect deployment run` names it -> entrypoint
 SCREENING_BOUNDS = {
     "hull_threshold": (0.0, 2.0),
     "shortlist_size": (0, 50),
-    "active_orbitals": (1, 6),
-    "active_electrons": (2, 6),
+    "active_orbitals": (1, 20),  # VQE keeps to 6 (quantum/refinement_method.py), SQD takes up to 20
+    "active_electrons": (2, 38),
     "batch_size": (1, 1000),
 }
 

@@ -1,0 +1,156 @@
+"""The screening flow's quantum_method: VQE or SQD refines a shortlisted candidate, and bad choices are refused
+before any work.
+
+The reference is pyscf's own CASCI (mcscf.CASCI on the RHF orbitals; Sun et al., J. Chem. Phys. 153, 024109
+(2020)) of the fragment built here from the crystal's nearest-neighbour pair, independently of qcflow's code.
+Chemical accuracy: 1 kcal/mol = 1.594 mHa (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pymatgen.core import Structure
+from pyscf import gto, mcscf, scf
+
+from workflows.materials_screening import ScreeningParameters
+
+CHEMICAL_ACCURACY_HA = 1.594e-3
+
+
+def bundled(formula: str) -> Structure:
+    """A bundled candidate (materials.candidates: AFLOW prototypes shipped with pymatgen) by its formula."""
+    from materials.candidates import bundled_candidates
+
+    return next(
+        c.structure
+        for c in bundled_candidates()
+        if c.structure is not None and c.structure.composition.reduced_formula == formula
+    )
+
+
+def independent_casci(structure: Structure, n_orbitals: int, n_electrons: int) -> float:
+    """CASCI(n_electrons, n_orbitals)/sto-3g energy (Ha) of site 0 and its nearest neighbour at the crystal's
+    distance, neutral, straight from pyscf: the pair materials.fragment cuts from an ionic binary."""
+    nearest = min(structure.get_neighbors(structure[0], 4.0), key=lambda n: n.nn_distance)
+    atoms = [
+        (structure[0].specie.symbol, (0.0, 0.0, 0.0)),
+        (nearest.specie.symbol, (0.0, 0.0, nearest.nn_distance)),
+    ]
+    mean_field = scf.RHF(gto.M(atom=atoms, basis="sto-3g", unit="Angstrom", verbose=0))
+    mean_field.conv_tol = 1e-11
+    mean_field.kernel()
+    casci = mcscf.CASCI(mean_field, n_orbitals, n_electrons)
+    casci.fcisolver.conv_tol = 1e-12
+    return float(casci.kernel()[0])
+
+
+def test_default_keeps_the_vqe_of_the_small_active_space() -> None:
+    params = ScreeningParameters()
+    assert (params.quantum_method, params.active_orbitals, params.active_electrons) == ("auto", 2, 2)
+    from quantum.refinement_method import refinement_method
+
+    assert refinement_method(params.quantum_method, params.active_orbitals) == "vqe"
+
+
+def test_vqe_on_a_large_active_space_is_refused_naming_the_field_and_the_fix() -> None:
+    with pytest.raises(
+        ValueError, match=r"active_orbitals=10 is beyond VQE's limit of 6 .*use quantum_method=sqd"
+    ):
+        ScreeningParameters(active_orbitals=10, active_electrons=6, quantum_method="vqe")
+    with pytest.raises(
+        ValueError, match=r"active_electrons=8 is beyond VQE's limit of 6; use quantum_method=sqd"
+    ):
+        ScreeningParameters(active_orbitals=6, active_electrons=8, quantum_method="vqe")
+    assert (
+        ScreeningParameters(active_orbitals=10, active_electrons=6, quantum_method="sqd").active_orbitals
+        == 10
+    )
+    assert ScreeningParameters(active_orbitals=10, active_electrons=6).quantum_method == "auto"
+
+
+def test_out_of_range_and_unaffordable_active_spaces_are_refused() -> None:
+    with pytest.raises(ValueError, match="active_orbitals"):
+        ScreeningParameters(active_orbitals=21, active_electrons=6, quantum_method="sqd")
+    with pytest.raises(ValueError, match="quantum_method"):
+        ScreeningParameters(quantum_method="dmrg")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"active_orbitals: CAS\(20e,20o\) needs .* GiB"):
+        ScreeningParameters(active_orbitals=20, active_electrons=20, quantum_method="sqd")
+    with pytest.raises(
+        ValueError, match=r"active_electrons=16 fill all active_orbitals=8 .*SQD needs an empty"
+    ):
+        ScreeningParameters(active_orbitals=8, active_electrons=16, quantum_method="sqd")
+
+
+def test_cli_names_the_quantum_method_flag_and_the_fix(capsys: pytest.CaptureFixture[str]) -> None:
+    from workflows.cli import main
+
+    assert (
+        main(["screen", "--active-orbitals", "8", "--active-electrons", "6", "--quantum-method", "vqe"]) == 2
+    )
+    error = capsys.readouterr().err
+    assert "--active-orbitals=8 is beyond VQE's limit of 6 (12 qubits); use --quantum-method=sqd" in error
+    assert "Traceback" not in error
+
+
+@pytest.mark.slow
+def test_sqd_refines_a_shortlisted_candidate_within_chemical_accuracy_of_casci(
+    prefect_api: None, tmp_path: Path
+) -> None:
+    from workflows.materials_screening import materials_screening
+
+    # Rocksalt LiF, 12 electrons; sto-3g gives the pair 10 orbitals. (6e,7o) is 14 qubits, beyond VQE's 12.
+    lif = bundled("LiF")
+    lif.to(filename=str(tmp_path / "LiF.json"))
+
+    report = materials_screening(
+        candidate_paths=[str(tmp_path / "LiF.json")],
+        shortlist_size=1,
+        active_orbitals=7,
+        active_electrons=6,
+        quantum_method="sqd",
+    )
+
+    (refined,) = [c for c in report.candidates if c.source in report.shortlist]
+    quantum = refined.quantum
+    assert quantum is not None, refined.error
+    assert quantum.method == "sqd"
+    assert (quantum.qubits, quantum.active_orbitals, quantum.active_electrons) == (14, 7, 6)
+    reference = independent_casci(lif, 7, 6)
+    assert quantum.exact_energy == pytest.approx(reference, abs=1e-6)
+    assert quantum.energy >= reference - 1e-6  # variational: a subspace energy never goes below CASCI
+    assert quantum.energy - reference < CHEMICAL_ACCURACY_HA
+    assert quantum.error_mha == pytest.approx(1000 * (quantum.energy - quantum.exact_energy))
+    assert quantum.vqe_energy is None and quantum.estimator_calls == 0
+    assert quantum.placement["kind"] == "fermionic_sampling" and quantum.placement["reasons"]
+    assert quantum.execution["resource"] == quantum.placement["resource"]
+    assert quantum.sqd is not None and quantum.sqd["subspace_dimension"] > 0
+    assert (
+        quantum.sqd["shots"] == 20_000 and quantum.sqd["sampler"] == quantum.placement["options"]["sampler"]
+    )
+    segments = [cost.segment for cost in report.costs]
+    assert any(s.startswith("sqd ") and "(LiF)" in s for s in segments)
+    assert any(s.startswith("sqd diagonalization ") for s in segments)
+
+
+def test_plan_places_the_sqd_sampling_that_auto_picks_for_a_large_active_space(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from config.settings import get_settings
+    from workflows.cli import main
+
+    bundled("LiF").to(filename=str(tmp_path / "LiF.json"))
+    monkeypatch.setenv("QCFLOW_HOME", str(tmp_path / "home"))
+    get_settings.cache_clear()
+    try:
+        flags = ["--active-orbitals", "10", "--active-electrons", "8"]
+        assert main(["screen", str(tmp_path / "LiF.json"), "--plan", "--json", *flags]) == 0
+        plan = json.loads(capsys.readouterr().out)
+    finally:
+        get_settings.cache_clear()
+    assert [s["kind"] for s in plan["segments"]] == ["ml_potential", "fermionic_sampling"]
+    sampling = plan["segments"][1]
+    assert sampling["segment"].startswith("sqd sampling") and "CAS(8e,10o)" in sampling["segment"]
+    assert sampling["resource"] and sampling["options"]["sampler"] in ("ffsim", "aer_statevector", "aer_mps")
