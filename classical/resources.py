@@ -9,6 +9,7 @@ import contextlib
 import logging
 import os
 import time
+from pathlib import Path
 
 import psutil
 
@@ -26,27 +27,65 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def busy_cores(window_seconds: float = 0.25) -> float:
-    """Runnable threads of other programs now: the 1-minute load average less this process tree's own CPU use
-    over a short window, and at least the other programs' CPU use in that window (CPU use alone cannot show more
-    demand than there are cores: at load 16 on 2 cores a run gets an eighth of a core, not a whole one)."""
+def busy_cores(window_seconds: float = 0.25, samples: int = 5) -> float:
+    """Cores other programs want now: their runnable threads (averaged over a short window), and at least the CPU
+    they used in that window. CPU use alone cannot show more demand than there are cores: at load 16 on 2 cores a
+    run gets an eighth of a core, not a whole one; the load average would say so too, but lags a minute.
+
+    Threads with a higher nice value than ours (background jobs, `nice -n 19 pytest`) are left out of both: the
+    kernel's fair scheduler weighs a nice-19 thread at 15 against 1024 for nice 0, so they take under 2 % of a
+    core from us. When this process is niced itself, they compete as equals and count in full.
+    """
     mine = [psutil.Process()]
     mine += mine[0].children(recursive=True)
-    psutil.cpu_percent(None)
+    own_pids = {process.pid for process in mine}
+    ours = _niceness(mine[0])
+    before = psutil.cpu_times()
     for process in mine:
         with contextlib.suppress(psutil.Error):
             process.cpu_percent(None)
-    time.sleep(window_seconds)
-    total = psutil.cpu_percent(None) / 100.0 * (psutil.cpu_count() or 1)
+    runnable = 0.0
+    for _ in range(samples):
+        time.sleep(window_seconds / samples)
+        runnable += _runnable_threads(own_pids, ours) / samples
+    after = psutil.cpu_times()
+    cores = psutil.cpu_count() or 1
+    elapsed = max(sum(after) - sum(before), 1e-9) / cores
+    idle = (after.idle - before.idle) + (getattr(after, "iowait", 0.0) - getattr(before, "iowait", 0.0))
+    background = 0.0 if ours > 0 else max(0.0, (after.nice - before.nice) / elapsed)
     own = 0.0
     for process in mine:
         with contextlib.suppress(psutil.Error):
             own += process.cpu_percent(None) / 100.0
+    return max(0.0, cores - idle / elapsed - background - own, runnable)
+
+
+def _runnable_threads(exclude: set[int], nice_limit: int) -> int:
+    """Threads in state R (running or waiting for a core) of the processes outside `exclude` whose nice value is at
+    most `nice_limit`, read from /proc (0 where there is none)."""
+    count = 0
+    for stat in Path("/proc").glob("[0-9]*/task/*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text[text.rfind(")") + 2 :].split()
+        if (
+            len(fields) > 16
+            and fields[0] == "R"
+            and int(stat.parts[2]) not in exclude
+            and int(fields[16]) <= nice_limit
+        ):
+            count += 1
+    return count
+
+
+def _niceness(process: psutil.Process) -> int:
+    """The process's nice value (0 where it cannot be read)."""
     try:
-        queued = float(os.getloadavg()[0]) - own
-    except (AttributeError, OSError):
-        queued = 0.0
-    return max(0.0, total - own, queued)
+        return int(process.nice())
+    except (psutil.Error, TypeError, ValueError):
+        return 0
 
 
 def _local(name: str, executor: str, settings: QcflowSettings) -> Resource:
