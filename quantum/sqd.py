@@ -241,12 +241,20 @@ class Diagonalization(BaseModel):
 
 
 def diagonalize(
-    problem: ActiveSpaceProblem, bitstrings: np.ndarray, settings: SQDSettings, seed: int
+    problem: ActiveSpaceProblem,
+    bitstrings: np.ndarray,
+    settings: SQDSettings,
+    seed: int,
+    sci_solver: Callable[..., list[SCIResult]] | None = None,
 ) -> Diagonalization:
     """Configuration recovery and subspace diagonalization (qiskit-addon-sqd), iterated, batches independent.
 
     Without `settings.recovery` the samples with a wrong electron count are dropped instead of recovered.
+    `sci_solver` diagonalizes an iteration's batches (`solve_sci_batch`'s signature): elsewhere, in parallel;
+    by default the batches run on `settings.workers` threads.
     """
+    if sci_solver is None and settings.workers > 1:
+        sci_solver = threaded_sci_solver(settings.workers)
     start = time.perf_counter()
     if not settings.recovery:
         bitstrings = postselected(problem, bitstrings)
@@ -272,7 +280,7 @@ def diagonalize(
         nelec=problem.nelec,
         num_batches=settings.batches,
         max_iterations=settings.iterations,
-        sci_solver=threaded_sci_solver(settings.workers) if settings.workers > 1 else None,
+        sci_solver=sci_solver,
         policy=policy,
         symmetrize_spin=problem.n_alpha == problem.n_beta,
         max_dim=settings.max_dim,
@@ -330,6 +338,14 @@ class SQDResult(BaseModel):
     placement: dict[str, Any] | None = Field(
         default=None,
         description="the broker's placement of the sampling: choice, estimates, runners-up, reasons",
+    )
+    placements: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="the broker's placements of the classical segments (diagonalization, reference) by name",
+    )
+    executions: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="execution records of the placed classical segments: measured time, fallbacks, errors",
     )
     energies: list[float] = Field(description="Best batch energy per iteration, Ha.")
     subspace_dimensions: list[int] = Field(description="Largest subspace per iteration.")
