@@ -5,7 +5,7 @@ Each kind has a cost model in `classical.cost_models`; `broker.place` finds it b
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
@@ -57,4 +57,41 @@ class ClimateEnsemble(BaseModel):
         return (
             f"{self.scenarios} scenario(s){runs} x {self.members:,} members x {self.years} years "
             f"= {self.member_years:,} member-years"
+        )
+
+
+class SubspaceDiagonalization(BaseModel):
+    """SQD's classical segment: configuration recovery and selected-CI diagonalization of `batches` independent
+    subspaces per iteration (qiskit-addon-sqd on pyscf), or, with `method="casci"`, the CASCI reference: one
+    diagonalization over every determinant of the active space (pyscf FCI).
+
+    `dimension` is the determinants of the largest subspace expected (strings per spin sector multiplied); time
+    grows with it, batches and iterations, memory with it and the batches diagonalized at once.
+    """
+
+    kind: ClassVar[str] = "subspace_diagonalization"
+
+    name: str
+    orbitals: int = Field(ge=1)
+    n_alpha: int = Field(ge=0)
+    n_beta: int = Field(ge=0)
+    dimension: int = Field(ge=1, description="determinants per subspace (the largest expected)")
+    batches: int = Field(1, ge=1, description="independent subspaces per iteration")
+    iterations: int = Field(1, ge=1, description="configuration-recovery iterations (at most)")
+    samples_per_batch: int = Field(0, ge=0, description="sampled configurations per batch")
+    method: Literal["sci", "casci"] = "sci"
+
+    @property
+    def diagonalizations(self) -> int:
+        """Subspace diagonalizations in all (every batch of every iteration)."""
+        return self.batches * self.iterations
+
+    def summary(self) -> str:
+        """One line for reasons and reports."""
+        space = f"({self.n_alpha + self.n_beta}e,{self.orbitals}o)"
+        if self.method == "casci":
+            return f"CASCI reference of {space}, {self.dimension:,} determinants"
+        return (
+            f"subspace diagonalization of {space}: {self.batches} batch(es) x {self.iterations} iteration(s), "
+            f"subspaces of up to {self.dimension:,} determinants"
         )
