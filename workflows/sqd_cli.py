@@ -1,9 +1,9 @@
-"""`qcflow sqd`: run the active-space-sqd flow on the embedded Prefect API, print a summary, write JSON."""
+"""`qcflow sqd`: run the active-space-sqd flow on the embedded Prefect API, print a summary, write JSON; with
+--plan, print where its segments would run and exit."""
 
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,6 +41,8 @@ SQD_FLAGS = {
     "sampler": "--sampler",
     "enlargement": "--enlargement",
     "max_dim": "--max-dim",
+    "classical_executor": "--classical-executor",
+    "dask_address": "--dask-address",
 }
 
 
@@ -70,12 +72,19 @@ def command_sqd(args: argparse.Namespace) -> int:
             sampler=args.sampler,
             enlargement=args.enlargement,
             max_dim=args.max_dim or None,
+            classical_executor=args.classical_executor,
+            dask_address=args.dask_address,
         )
         problem_check(params)
     except ValidationError as error:
         return invalid_input("sqd", error, flags=SQD_FLAGS)
     except ProblemError as error:
         return refuse("sqd", _as_flag(str(error)))
+    if args.plan:
+        from workflows.cli import print_plan
+        from workflows.sqd_flow import sqd_plan
+
+        return print_plan(sqd_plan, params, args.json)
     from workflows.sqd_flow import active_space_sqd, summary_markdown
 
     report = run_flow("sqd", active_space_sqd, params.model_dump())
@@ -87,18 +96,12 @@ def command_sqd(args: argparse.Namespace) -> int:
 
 def problem_check(params: SQDParameters) -> None:
     """The checks that need pyscf but no SCF (file parses, active space vs basis, memory), before any run."""
-    from quantum.active_space import active_space_of, build_molecule, check_fits, parse_fcidump
+    from quantum.active_space import check_fits
+    from workflows.sqd_stages import planned_shape
 
     cap = None if params.max_dim is None else params.max_dim**2
-    if params.fcidump is not None:
-        data = parse_fcidump(params.fcidump)
-        norb, nelec = int(data["NORB"]), int(data["NELEC"])
-        name = Path(params.fcidump).name
-    else:
-        spec = params.molecule()
-        _, norb, nelec = active_space_of(spec, build_molecule(spec))
-        name = f"{spec.atom} ({nelec}e,{norb}o)"
-    check_fits(name, math.comb(norb, nelec // 2) ** 2, cap)
+    shape = planned_shape(params.atom, params.molecule() if params.atom else None, params.fcidump)
+    check_fits(shape.name, shape.determinants, cap)
 
 
 def _as_flag(message: str) -> str:
@@ -138,7 +141,19 @@ def add_sqd_parser(subparsers: argparse._SubParsersAction) -> None:
     sqd.add_argument(
         "--max-dim", type=int, default=300, help="cap on CI strings per spin sector (default 300; 0: no cap)"
     )
+    sqd.add_argument(
+        "--classical-executor",
+        default="auto",
+        help="where the diagonalization and CASCI run: auto (the broker's choice), threads, processes or dask",
+    )
+    sqd.add_argument(
+        "--dask-address", default=None, help="a Dask scheduler the broker may use (tcp://host:8786)"
+    )
     sqd.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+    sqd.add_argument(
+        "--plan", action="store_true", help="print where every segment would run and why, then exit"
+    )
+    sqd.add_argument("--json", action="store_true", help="with --plan: print the plan as one JSON object")
     sqd.set_defaults(handler=command_sqd)
 
 

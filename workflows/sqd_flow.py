@@ -1,42 +1,57 @@
 """The active-space-sqd flow: a molecule or FCIDUMP -> RHF, CCSD (LUCJ parameters) and CASCI reference ->
-LUCJ sampling -> configuration recovery and subspace diagonalization (qiskit-addon-sqd) -> energy vs reference."""
+LUCJ sampling -> configuration recovery and subspace diagonalization (qiskit-addon-sqd) -> energy vs reference.
+
+The broker places the sampling, the diagonalization and the CASCI reference; the classical two run where placed
+(`workflows.sqd_stages`): the flow's threads, local worker processes or a Dask cluster."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, Field, model_validator
 
-from broker.models import Placement, Policy, ResourceCatalog
+from broker.models import Placement, PlacementRefused, Policy, ResourceCatalog
 from broker.place import place
+from broker.records import ExecutionRecord
 from quantum.active_space import (
     DEFAULT_CASCI_DETERMINANT_LIMIT,
     ActiveSpaceProblem,
     MoleculeSpec,
     ReferenceEnergy,
-    casci_reference,
     molecule_problem,
     read_fcidump,
 )
 from quantum.fermionic_cost_model import FermionicSampling
 from quantum.sqd import (
-    Diagonalization,
     Enlargement,
     SamplerName,
     SQDResult,
     SQDSettings,
-    diagonalize,
     lucj_operator,
     sample_configurations,
     sqd_result,
 )
 from workflows.qpu_access import flow_catalog
+from workflows.sqd_stages import (
+    Executor,
+    ProblemShape,
+    diagonalization_segment,
+    place_classical,
+    place_reference,
+    planned_shape,
+    reference_segment,
+    run_diagonalization,
+    run_reference,
+    shape_of,
+)
 
 # Cap on CI strings per spin sector: 90,000-determinant subspaces (~20 s per diagonalization on 2 loaded cores
 # here). Uncapped, the singles of each iteration's carryover grow the subspace toward the full CI space.
@@ -63,6 +78,8 @@ class SQDParameters(BaseModel):
     enlargement: Enlargement = "singles"
     max_dim: int | None = Field(default=DEFAULT_MAX_DIM, ge=1)
     casci_determinant_limit: int = Field(default=DEFAULT_CASCI_DETERMINANT_LIMIT, ge=0)
+    classical_executor: Executor = "auto"
+    dask_address: str | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> SQDParameters:
@@ -108,10 +125,19 @@ def active_space(params: SQDParameters) -> ActiveSpaceProblem:
     return molecule_problem(params.molecule(), cap)
 
 
-@task(name="reference", persist_result=False)
-def reference(problem: ActiveSpaceProblem, determinant_limit: int) -> ReferenceEnergy:
-    """CASCI of the active space (Ha), or null with the reason when it has too many determinants."""
-    return casci_reference(problem, determinant_limit)
+@task(name="reference", persist_result=False, cache_policy=NO_CACHE)
+def reference(
+    problem: ActiveSpaceProblem, params: SQDParameters, catalog: ResourceCatalog
+) -> tuple[ReferenceEnergy, Placement | None, ExecutionRecord | None]:
+    """CASCI of the active space (Ha) where the broker placed it, or null with the reason (too many determinants,
+    or no resource has the memory); its placement and execution record when it ran."""
+    where = place_reference(
+        shape_of(problem), params.casci_determinant_limit, catalog, params.classical_executor
+    )
+    if isinstance(where, ReferenceEnergy):
+        return where, None, None
+    energy, record = run_reference(problem, params.casci_determinant_limit, where)
+    return energy, where, record
 
 
 @task(name="sampling", persist_result=False)
@@ -122,14 +148,6 @@ def sampling(
     start = time.perf_counter()
     bitstrings = sample_configurations(problem, lucj_operator(problem), shots, seed, sampler)
     return bitstrings, time.perf_counter() - start
-
-
-@task(name="diagonalization", persist_result=False)
-def diagonalization(
-    problem: ActiveSpaceProblem, bitstrings: np.ndarray, settings: SQDSettings, seed: int
-) -> Diagonalization:
-    """Configuration recovery and subspace diagonalization, iterated (qiskit-addon-sqd)."""
-    return diagonalize(problem, bitstrings, settings, seed)
 
 
 def publish_sqd_artifacts(result: SQDResult) -> None:
@@ -151,7 +169,34 @@ def publish_sqd_artifacts(result: SQDResult) -> None:
     create_table_artifact(
         rows, key="sqd-energy-per-iteration", description="SQD energy per iteration vs CASCI (Ha, mHa)"
     )
+    create_table_artifact(
+        placement_rows(result),
+        key="sqd-placements",
+        description="Where each SQD segment ran and why: estimated vs measured time (s), memory (MiB)",
+    )
     create_markdown_artifact(summary_markdown(result), key="sqd-summary", description="SQD result")
+
+
+def placement_rows(result: SQDResult) -> list[dict[str, Any]]:
+    """One row per placed segment: resource/method, estimated and measured seconds, estimated memory, why."""
+    placed = {"sampling": result.placement} if result.placement else {}
+    rows = []
+    for name, placement in {**placed, **result.placements}.items():
+        record = result.executions.get(name, {})
+        measured = record.get("total_seconds") or record.get("measured_seconds") or result.seconds.get(name)
+        estimate = placement["estimate"]
+        rows.append(
+            {
+                "segment": name,
+                "placed_on": f"{placement['resource']}/{placement['method']}",
+                "estimated_s": round(estimate["seconds"], 2),
+                "measured_s": None if measured is None else round(measured, 2),
+                "memory_mib": round(estimate["memory_bytes"] / 2**20, 1),
+                "fallbacks": ", ".join(record.get("fallbacks", [])),
+                "why": placement["reasons"][0] if placement["reasons"] else "",
+            }
+        )
+    return rows
 
 
 def summary_markdown(result: SQDResult) -> str:
@@ -173,11 +218,15 @@ def summary_markdown(result: SQDResult) -> str:
             f"- largest subspace: {result.subspace_dimension:,} determinants; {result.iterations} iterations; "
             f"enlargement: {result.settings.enlargement}",
             f"- measured: {times}",
+            "- placed: "
+            + "; ".join(f"{row['segment']} on {row['placed_on']}" for row in placement_rows(result)),
         ]
     )
 
 
-def place_sampling(problem: ActiveSpaceProblem, params: SQDParameters, catalog: ResourceCatalog) -> Placement:
+def place_sampling(
+    problem: ActiveSpaceProblem | ProblemShape, params: SQDParameters, catalog: ResourceCatalog
+) -> Placement:
     """The broker's placement of the LUCJ sampling (a forced sampler is the only resource the policy allows)."""
     segment = FermionicSampling(
         name=f"lucj-sampling-{problem.name}",
@@ -219,6 +268,8 @@ def active_space_sqd(
     enlargement: Literal["none", "singles", "singles_doubles"] = "singles",
     max_dim: Annotated[int, Field(ge=1)] | None = DEFAULT_MAX_DIM,
     casci_determinant_limit: int = DEFAULT_CASCI_DETERMINANT_LIMIT,
+    classical_executor: Literal["auto", "threads", "processes", "dask"] = "auto",
+    dask_address: str | None = None,
 ) -> SQDResult:
     """Sample-based quantum diagonalization of a molecule's active space, against CASCI where affordable.
 
@@ -241,23 +292,63 @@ def active_space_sqd(
         enlargement: Excitations added to each batch's CI strings: none, singles, singles_doubles.
         max_dim: Cap on CI strings per spin sector (subspace <= max_dim^2, 300: 90,000 determinants); none: no cap.
         casci_determinant_limit: CASCI reference only up to this many determinants.
+        classical_executor: Where the diagonalization and the CASCI reference run: auto (the broker's choice by
+            estimated time and memory), threads (the flow's process), processes (a local Dask cluster, one batch
+            per worker) or dask (the cluster at dask_address).
+        dask_address: A Dask scheduler the broker may place the classical segments on (else QCFLOW_DASK_ADDRESS).
     """
     logger = get_run_logger()
     params = SQDParameters(**{name: value for name, value in locals().items() if name != "logger"})
     problem = active_space(params)
     logger.info("%s: %d qubits, %s determinants", problem.name, 2 * problem.norb, f"{problem.determinants:,}")
-    reference_future = reference.submit(problem, params.casci_determinant_limit)
-    placement = place_sampling(problem, params, flow_catalog())
+    catalog = flow_catalog(dask_address=params.dask_address)
+    reference_future = reference.submit(problem, params, catalog)
+    placement = place_sampling(problem, params, catalog)
     logger.info("LUCJ sampling placed on %s: %s", placement.label(), "; ".join(placement.reasons[:2]))
     sampler = placement.options["sampler"]
     bitstrings, sampling_seconds = sampling.with_options(tags=["quantum", placement.label()])(
         problem, params.shots, params.seed, sampler
     )
-    found = diagonalization(problem, bitstrings, params.settings(), params.seed)
-    ref = reference_future.result()
+    segment = diagonalization_segment(shape_of(problem), params.settings())
+    diagonal = place_classical(segment, catalog, params.classical_executor)
+    logger.info("diagonalization placed on %s: %s", diagonal.label(), "; ".join(diagonal.reasons[:2]))
+    found, record = run_diagonalization(problem, bitstrings, params.settings(), params.seed, diagonal)
+    ref, ref_placement, ref_record = reference_future.result()
     seconds = {"reference": ref.seconds, "sampling": sampling_seconds, "diagonalization": found.seconds}
     result = sqd_result(problem, bitstrings, found, ref, sampler, params.settings(), seconds)
-    result = result.model_copy(update={"placement": placement.model_dump(mode="json")})
+    placed = {"diagonalization": (diagonal, record), "reference": (ref_placement, ref_record)}
+    result = result.model_copy(
+        update={
+            "placement": placement.model_dump(mode="json"),
+            "placements": {k: p.model_dump(mode="json") for k, (p, r) in placed.items() if p and r},
+            "executions": {k: r.model_dump(mode="json") for k, (p, r) in placed.items() if p and r},
+        }
+    )
     logger.info("SQD %.6f Ha, reference %s, error %s mHa", result.energy, ref.energy, result.error_mha)
     publish_sqd_artifacts(result)
     return result
+
+
+def sqd_plan(params: SQDParameters, catalog: ResourceCatalog) -> list[Placement]:
+    """Where a run's segments would go, before any SCF: the LUCJ sampling, the diagonalization (its largest
+    subspace bounded by the batch's samples, their enlargement and max_dim) and the CASCI reference when within
+    the determinant limit."""
+    shape = planned_shape(params.atom, params.molecule() if params.atom else None, params.fcidump)
+    executor = params.classical_executor
+    plan = [
+        _placed(lambda: place_sampling(shape, params, catalog)),
+        _placed(
+            lambda: place_classical(diagonalization_segment(shape, params.settings()), catalog, executor)
+        ),
+    ]
+    if shape.determinants <= params.casci_determinant_limit:
+        plan.append(_placed(lambda: place_classical(reference_segment(shape), catalog, executor)))
+    return plan
+
+
+def _placed(placing: Callable[[], Placement]) -> Placement:
+    """The placement, or the refused one that says why and what would fit."""
+    try:
+        return placing()
+    except PlacementRefused as refusal:
+        return refusal.placement
