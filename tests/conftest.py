@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from pymatgen.core import Lattice, Structure
+
+# A Prefect home of the session's own, set before Prefect is imported: the test harness's server subprocess does not
+# inherit the harness's temporary database setting here, so without this it opened ~/.prefect/prefect.db, shared by
+# every test session on the machine (a QPU slot leaked by a killed run elsewhere then blocked this run's QPU tests).
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="qcflow-test-prefect-"))
 
 
 def _rocksalt(cation: str, anion: str, a: float) -> Structure:
