@@ -116,41 +116,78 @@ def elemental_references(
     """Like `elemental_reference_energies`, but an element without a plausible reference is reported, not raised:
     untrusted elements (noble gases) are refused before any surrogate call, and a reference outside
     materials.plausibility's bounds is neither used nor cached. Each element is cached as soon as it is done."""
-    wanted = sorted(set(elements))
-    cache_file = _cache_file(
-        Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE_DIR, surrogate, fmax, steps
-    )
+    cache_file = reference_cache_file(cache_dir, surrogate.name, surrogate.version, fmax, steps)
+    result, missing = cached_references(elements, cache_file)
+    for element in missing:
+        entry, problem = computed_reference(element, surrogate, fmax, steps)
+        if entry is None:
+            result.problems[element] = str(problem)
+            continue
+        write_reference_entry(cache_file, element, entry)
+        result.energies[element] = float(entry["energy_per_atom"])
+    return result
+
+
+def reference_cache_file(
+    cache_dir: str | Path | None,
+    surrogate_name: str,
+    surrogate_version: str,
+    fmax: float = 0.1,
+    steps: int = 200,
+) -> Path:
+    """The cache file of one surrogate, version and relaxation setting (default folder ~/.cache/qcflow)."""
+    key = f"{surrogate_name}_{surrogate_version}_fmax{fmax:g}_steps{steps}_{REFERENCE_RECIPE}"
+    folder = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE_DIR
+    return folder / "elemental_references" / (re.sub(r"[^A-Za-z0-9._-]+", "-", key) + ".json")
+
+
+def cached_references(elements: Iterable[str], cache_file: Path) -> tuple[ElementalReferences, list[str]]:
+    """What the cache already answers (energies, and the untrusted elements' problems) and the sorted elements
+    still to compute."""
     cached = read_reference_cache(cache_file)
     result = ElementalReferences()
-    for element in wanted:
+    missing = []
+    for element in sorted(set(elements)):
         if element in UNTRUSTED_ELEMENTS:
             result.problems[element] = f"no reference for {element}: {UNTRUSTED_ELEMENTS[element]}"
-            continue
-        if element not in cached:
-            try:
-                entry = _reference(element, surrogate, fmax, steps)
-            except ValueError as error:
-                result.problems[element] = str(error)
-                continue
-            problem = reference_problem(element, float(entry["energy_per_atom"]))
-            if problem:  # computed, so the surrogate is outside its domain: not cached, not used
-                result.problems[element] = f"{problem}; {surrogate.name} cannot be trusted with {element}"
-                continue
-            write_reference_entry(cache_file, element, entry)
-            cached[element] = entry
-        result.energies[element] = float(cached[element]["energy_per_atom"])
-    return result
+        elif element in cached:
+            result.energies[element] = float(cached[element]["energy_per_atom"])
+        else:
+            missing.append(element)
+    return result, missing
+
+
+def computed_reference(
+    element: str, surrogate: Surrogate, fmax: float = 0.1, steps: int = 200
+) -> tuple[dict[str, object] | None, str | None]:
+    """The element's reference entry (lowest relaxed trial), or None and why: no trial relaxed, or the energy is
+    outside materials.plausibility's bounds (the surrogate is outside its domain, so the value is not kept)."""
+    try:
+        entry = _reference(element, surrogate, fmax, steps)
+    except ValueError as error:
+        return None, str(error)
+    problem = reference_problem(element, float(entry["energy_per_atom"]))
+    if problem:
+        return None, f"{problem}; {surrogate.name} cannot be trusted with {element}"
+    return entry, None
+
+
+def reference_trials(element: str) -> dict[str, tuple[Structure, bool]]:
+    """The element's trial structures by name, each with whether its cell is relaxed: the diatomic molecule
+    (positions only) where one is listed, and the elemental crystals unless the element is molecular only."""
+    trials: dict[str, tuple[Structure, bool]] = {}
+    if element in DIATOMIC_BOND_LENGTHS:
+        trials[f"{element}2 molecule"] = (diatomic_molecule(element), False)
+    if element not in MOLECULAR_ONLY:
+        trials.update({name: (crystal, True) for name, crystal in elemental_crystals(element).items()})
+    return trials
 
 
 def _reference(element: str, surrogate: Surrogate, fmax: float, steps: int) -> dict[str, object]:
     """Relax every trial structure of the element and keep the lowest energy (a failed trial is skipped)."""
     if element not in surrogate.supported_elements:
         raise ValueError(f"element {element!r} is not covered by surrogate {surrogate.name}; remove it")
-    trials: dict[str, tuple[Structure, bool]] = {}
-    if element in DIATOMIC_BOND_LENGTHS:
-        trials[f"{element}2 molecule"] = (diatomic_molecule(element), False)
-    if element not in MOLECULAR_ONLY:
-        trials.update({name: (crystal, True) for name, crystal in elemental_crystals(element).items()})
+    trials = reference_trials(element)
     best: dict[str, object] | None = None
     for name, (structure, relax_cell) in trials.items():
         try:
@@ -173,11 +210,6 @@ def _reference(element: str, surrogate: Surrogate, fmax: float, steps: int) -> d
         raise ValueError(f"no trial structure of element {element!r} could be relaxed with {surrogate.name}")
     log.info("reference %s: %.4f eV/atom (%s)", element, best["energy_per_atom"], best["structure"])
     return best
-
-
-def _cache_file(cache_dir: Path, surrogate: Surrogate, fmax: float, steps: int) -> Path:
-    key = f"{surrogate.name}_{surrogate.version}_fmax{fmax:g}_steps{steps}_{REFERENCE_RECIPE}"
-    return cache_dir / "elemental_references" / (re.sub(r"[^A-Za-z0-9._-]+", "-", key) + ".json")
 
 
 def formation_energy_per_atom(

@@ -91,6 +91,9 @@ def _torch_threads(threads: int | None) -> Iterator[None]:
             torch.set_num_threads(previous)
 
 
+_REDIRECTING = threading.Lock()
+
+
 class CHGNetSurrogate:
     """CHGNet on the CPU: batched `predict_structure` for energies, FIRE (chgnet's StructOptimizer) to relax.
 
@@ -115,16 +118,23 @@ class CHGNetSurrogate:
                 f"torch_threads={torch_threads} must be at least 1, or None to keep torch's setting"
             )
         self.torch_threads = torch_threads
-        with contextlib.redirect_stdout(io.StringIO()):  # chgnet prints its parameter count and device
+        # chgnet prints its parameter count and device. redirect_stdout swaps the process-wide sys.stdout, so two
+        # threads loading at once could restore each other's buffer and silence the program: one at a time.
+        with _REDIRECTING, contextlib.redirect_stdout(io.StringIO()):
             self._model: CHGNet = CHGNet.load(model_name=model_name, use_device="cpu", verbose=False)
             self._optimizer: StructOptimizer = StructOptimizer(
                 model=self._model, optimizer_class="FIRE", use_device="cpu", on_isolated_atoms="error"
             )
         self._lock = threading.Lock()
         self.batch_size = batch_size
-        self.version = f"chgnet-{package_version('chgnet')}/model-{model_name}"
+        self.version = self.version_of(model_name)
         self.supported_elements = CHGNET_ELEMENTS
         log.info("loaded %s (%d parameters) on cpu", self.version, self._model.n_params)
+
+    @staticmethod
+    def version_of(model_name: str = "0.3.0") -> str:
+        """The version string of CHGNet with these weights (package and model), without loading them."""
+        return f"chgnet-{package_version('chgnet')}/model-{model_name}"
 
     def energies_per_atom(self, structures: Sequence[Structure]) -> list[float]:
         """Static CHGNet energies (eV/atom, MP2020-corrected scale) in batches of `batch_size`.
@@ -198,6 +208,13 @@ def new_surrogate(name: str = "chgnet", *, torch_threads: int | None = 1) -> Sur
     if name not in _SURROGATES:
         raise ValueError(f"surrogate name={name!r} is unknown; choose one of {sorted(_SURROGATES)}")
     return _SURROGATES[name](torch_threads=torch_threads)
+
+
+def surrogate_version(name: str = "chgnet") -> str:
+    """The version string a fresh instance of the named surrogate would have, without loading its weights."""
+    if name not in _SURROGATES:
+        raise ValueError(f"surrogate name={name!r} is unknown; choose one of {sorted(_SURROGATES)}")
+    return _SURROGATES[name].version_of()
 
 
 def load_surrogate(name: str = "chgnet") -> Surrogate:

@@ -14,12 +14,13 @@ def surrogate_cost(
     surrogate: str,
     rates: QcflowSettings,
     resource: str = "local-threads",
+    segment: str = "surrogate",
 ) -> SegmentCost:
-    """The classical surrogate segment on the resource its placement named: CPU seconds priced per core-hour and
-    powered per core."""
+    """A classical surrogate segment (the screening's energies, or its elemental references) on the resource its
+    placement named: CPU seconds priced per core-hour and powered per core."""
     spent = 0.0 if from_cache else cpu_seconds
     return SegmentCost(
-        segment=f"surrogate ({surrogate})",
+        segment=f"{segment} ({surrogate})",
         resource=resource,
         kind="classical",
         seconds=spent,

@@ -10,10 +10,11 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pymatgen.core import Composition
 
-from broker.models import Policy
+from broker.models import Policy, resource_label
 from broker.place import place
 from config.settings import get_settings
 from materials.generation import MAX_GENERATED
+from materials.stability import ElementalReferences
 from materials.structures import candidate_path_problem
 from quantum.refinement_method import (
     SQD_MAX_ELECTRONS,
@@ -27,12 +28,12 @@ from workflows.costs import quantum_costs, surrogate_cost
 from workflows.placed_runs import execution_history
 from workflows.qpu_access import flow_catalog
 from workflows.quantum_refinement import SQD_MAX_DIM, attach_refinements, refine
+from workflows.references_stage import elemental_references_placed
 from workflows.schemas import CandidateResult, ScreeningReport, SegmentCost, SegmentRun
 from workflows.screening_tasks import (
     ScreenedInput,
     SurrogateEnergy,
     load_and_validate,
-    reference_energies,
     stability,
 )
 from workflows.surrogate_stage import allowed_executors, run_surrogate_stage, surrogate_segment
@@ -114,8 +115,15 @@ class ScreeningParameters(BaseModel):
         return self
 
 
+def _computed_elements(screened: list[ScreenedInput], energies: list[SurrogateEnergy]) -> list[str]:
+    """The elements of every candidate the surrogate gave an energy: those whose references the hull needs."""
+    formulas = {s.source: s.formula for s in screened}
+    computed = (e for e in energies if e.energy_per_atom is not None)
+    return sorted({el for e in computed for el in _elements(formulas[e.source])})
+
+
 def _score(
-    screened: list[ScreenedInput], energies: list[SurrogateEnergy], surrogate: str
+    screened: list[ScreenedInput], energies: list[SurrogateEnergy], references: ElementalReferences
 ) -> dict[str, CandidateResult]:
     """Merge surrogate energies and stability into one result per candidate (keyed by source).
 
@@ -131,8 +139,6 @@ def _score(
     computed = [e for e in energies if e.energy_per_atom is not None]
     if not computed:
         return results
-    elements = sorted({el for e in computed for el in _elements(results[e.source].formula)})
-    references = reference_energies(elements, surrogate, str(get_settings().reference_cache))
     scored = []
     for energy in computed:
         missing = [
@@ -261,15 +267,16 @@ def materials_screening(
     )
     address = params.dask_address or get_settings().dask_address
     catalog = flow_catalog(dask_address=address)
+    policy = Policy(allowed_resources=allowed_executors(params.task_runner, address))
     placement = place(
-        surrogate_segment(valid, params.relax, surrogate),
-        catalog,
-        Policy(allowed_resources=allowed_executors(params.task_runner, address)),
-        history=execution_history(),
+        surrogate_segment(valid, params.relax, surrogate), catalog, policy, history=execution_history()
     )
     logger.info("surrogate stage placed on %s: %s", placement.label(), placement.reasons[1])
     energies, stage_record = run_surrogate_stage(valid, placement, params.relax, surrogate, params.batch_size)
-    results = _score(screened, energies, surrogate)
+    references, references_run, references_cpu = elemental_references_placed(
+        _computed_elements(screened, energies), surrogate, catalog, policy
+    )
+    results = _score(screened, energies, references)
     shortlist = _shortlist(results, params)
     logger.info("shortlist: %s", ", ".join(results[s].formula or s for s in shortlist) or "empty")
     structures = {s.source: s.structure for s in screened if s.structure is not None}
@@ -294,9 +301,17 @@ def materials_screening(
                 kind=placement.kind,
                 placement=placement.model_dump(mode="json"),
                 execution=stage_record.model_dump(mode="json"),
-            )
+            ),
+            *([references_run] if references_run else []),
         ],
     )
     report.costs = _segment_costs(energies, report, surrogate, cached_quantum, stage_record.label())
+    if references_run:
+        ran_on = references_run.execution
+        resource = resource_label(ran_on["resource"], ran_on["method"])
+        references_cost = surrogate_cost(
+            references_cpu, False, surrogate, get_settings(), resource, "elemental references"
+        )
+        report.costs.insert(1, references_cost)
     publish_screening_artifacts(report, params.hull_threshold)
     return report

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 import numpy as np
+from pymatgen.core import Composition
 
 from broker.models import Placement, PlacementRefused, Policy, ResourceCatalog
 from broker.place import place
@@ -55,9 +56,11 @@ def vqe_plan_segment(active_orbitals: int, active_electrons: int) -> QuantumSegm
 
 
 def screening_plan(params: Any, catalog: ResourceCatalog) -> list[Placement]:
-    """Placements of a screening run's segments: the surrogate stage, then the VQE, or SQD's LUCJ sampling, of a
-    shortlisted candidate (the method quantum_method picks for the active space)."""
+    """Placements of a screening run's segments: the surrogate stage, the elemental references the cache lacks,
+    then the VQE, or SQD's LUCJ sampling, of a shortlisted candidate (the method quantum_method picks for the
+    active space)."""
     from workflows.quantum_refinement import sqd_sampling_segment
+    from workflows.references_stage import missing_references, reference_segment
     from workflows.screening_tasks import load_and_validate
     from workflows.surrogate_stage import allowed_executors, surrogate_segment
 
@@ -68,6 +71,9 @@ def screening_plan(params: Any, catalog: ResourceCatalog) -> list[Placement]:
     address = params.dask_address or get_settings().dask_address
     policy = Policy(allowed_resources=allowed_executors(params.task_runner, address))
     plan = [_placed(surrogate_segment(valid, params.relax, surrogate), catalog, history, policy)]
+    elements = sorted({el.symbol for s in valid for el in Composition(s.formula or "").elements})
+    if missing := missing_references(elements, surrogate):
+        plan.append(_placed(reference_segment(missing, surrogate), catalog, history, policy))
     if not params.shortlist_size:
         return plan
     orbitals, electrons = params.active_orbitals, params.active_electrons

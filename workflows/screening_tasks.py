@@ -16,7 +16,7 @@ from qiskit.quantum_info import SparsePauliOp
 from materials.candidates import bundled_candidates
 from materials.fragment import active_space_problem, cut_fragment, fragment_label, fragment_sqd_problem
 from materials.generation import generated_candidates
-from materials.stability import assess_stability, elemental_references
+from materials.stability import assess_stability
 from materials.structures import Candidate, read_candidates
 from materials.surrogate import load_surrogate
 from materials.validation import duplicate_problems, validate_structure
@@ -118,22 +118,6 @@ def load_and_validate(
         s.model_copy(update={"structure": None, "error": repeat}) if repeat else s
         for s, repeat in zip(screened, repeats, strict=True)
     ]
-
-
-class ReferenceEnergies(BaseModel):
-    """Elemental reference energies (eV/atom) of the elements that have a plausible one, and why each other has none
-    (untrusted by the surrogate, no trial structure relaxed, or outside materials.plausibility's bounds)."""
-
-    energies: dict[str, float]
-    problems: dict[str, str] = {}
-
-
-@task(name="reference-energies", cache_policy=RESUMABLE, persist_result=True)
-def reference_energies(elements: list[str], surrogate_name: str, cache_dir: str) -> ReferenceEnergies:
-    """Elemental reference energies (eV/atom) computed with the same surrogate and settings; an element without a
-    plausible reference is reported with its reason, so only the candidates containing it are rejected."""
-    found = elemental_references(elements, load_surrogate(surrogate_name), cache_dir=cache_dir)
-    return ReferenceEnergies(energies=found.energies, problems=found.problems)
 
 
 @task(name="stability")

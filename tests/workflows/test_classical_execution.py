@@ -118,7 +118,8 @@ def test_plan_places_every_segment_and_runs_nothing(
     finally:
         get_settings.cache_clear()
     kinds = [s["kind"] for s in screening["segments"]]
-    assert kinds == ["ml_potential", "quantum"]
+    assert kinds == ["ml_potential", "ml_potential", "quantum"]  # energies, the uncached references, VQE
+    assert screening["segments"][1]["segment"] == "chgnet-elemental-references"
     assert [s["kind"] for s in climate["segments"]] == ["climate_ensemble", "quantum"]
     for segment in screening["segments"] + climate["segments"]:
         assert segment["resource"] and segment["refused"] is None
