@@ -65,10 +65,11 @@ def command_screen(args: argparse.Namespace) -> int:
         from workflows.plans import screening_plan
 
         return print_plan(screening_plan, params, args.json)
+    from workflows.caching import with_result_storage
     from workflows.materials_screening import materials_screening
     from workflows.reports import terminal_report
 
-    report = run_flow("screen", materials_screening, params.model_dump())
+    report = run_flow("screen", with_result_storage(materials_screening), params.model_dump())
     if report is None:
         return 1
     print(terminal_report(report))

@@ -206,7 +206,6 @@ def _segment_costs(
     task_runner=ThreadPoolTaskRunner(max_workers=2),
     persist_result=True,
     result_serializer="json",
-    result_storage=get_settings().result_storage,
 )
 def materials_screening(
     candidate_paths: list[str] | None = None,
@@ -223,6 +222,9 @@ def materials_screening(
     dask_address: str | None = None,
 ) -> ScreeningReport:
     """Screen candidate crystals with an ML surrogate of DFT and refine the most stable ones with VQE or SQD.
+
+    Call it as `workflows.caching.with_result_storage(materials_screening)(...)` to persist the report and its
+    tasks' results in the settings' results folder (the command line does).
 
     Args:
         candidate_paths: CIF, POSCAR or pymatgen-JSON files or folders; empty uses the bundled candidates.

@@ -52,13 +52,34 @@ def test_an_active_space_the_vqe_cannot_use_is_refused_before_any_work() -> None
     assert ScreeningParameters(active_orbitals=3, active_electrons=4).active_electrons == 4
 
 
+def test_the_flow_reads_its_result_storage_when_called(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from config.settings import get_settings
+    from workflows.caching import with_result_storage
+    from workflows.materials_screening import materials_screening  # imported before the variable is set
+
+    monkeypatch.setenv("QCFLOW_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("QCFLOW_RESULTS_DIR", raising=False)
+    get_settings.cache_clear()
+    try:
+        assert materials_screening.result_storage is None  # the decorator reads no settings at import
+        assert with_result_storage(materials_screening).result_storage == tmp_path / "home" / "results"
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+
+
 @pytest.mark.slow
 def test_flow_screens_refines_and_publishes_artifacts(prefect_api: None, candidate_folder: Path) -> None:
     from prefect import get_client
 
+    from workflows.caching import with_result_storage
     from workflows.materials_screening import materials_screening
 
-    report = materials_screening(candidate_paths=[str(candidate_folder)], shortlist_size=1)
+    report = with_result_storage(materials_screening)(
+        candidate_paths=[str(candidate_folder)], shortlist_size=1
+    )
 
     by_formula = {c.formula: c for c in report.candidates if c.formula}
     assert {"MgO", "LiF", "NaCl"} <= set(by_formula)
@@ -208,10 +229,13 @@ def test_a_failed_run_is_reported_in_one_line(prefect_api: None, capsys: pytest.
 def test_a_rerun_reuses_every_result_and_reports_nothing_spent(
     prefect_api: None, candidate_folder: Path
 ) -> None:
+    from workflows.caching import with_result_storage
     from workflows.materials_screening import materials_screening
 
-    materials_screening(candidate_paths=[str(candidate_folder)], shortlist_size=1)
-    rerun = materials_screening(candidate_paths=[str(candidate_folder)], shortlist_size=1)
+    with_result_storage(materials_screening)(candidate_paths=[str(candidate_folder)], shortlist_size=1)
+    rerun = with_result_storage(materials_screening)(
+        candidate_paths=[str(candidate_folder)], shortlist_size=1
+    )
 
     assert rerun.costs[0].segment == "surrogate (chgnet)"
     assert [c.segment for c in rerun.costs].count("surrogate (chgnet)") == 1

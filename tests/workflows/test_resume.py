@@ -88,11 +88,14 @@ def kill_midway(command: list[str], env: dict[str, str], results: Path, log: Pat
 @pytest.mark.slow
 def test_screening_killed_midway_resumes_from_its_finished_batches(prefect_api: None, tmp_path: Path) -> None:
     from config.settings import get_settings
+    from workflows.caching import with_result_storage
     from workflows.materials_screening import materials_screening
 
     folder = tmp_path / "candidates"
     paths = write_candidates(folder)
-    clean = materials_screening(candidate_paths=[str(folder)], shortlist_size=0, batch_size=BATCH_SIZE)
+    clean = with_result_storage(materials_screening)(
+        candidate_paths=[str(folder)], shortlist_size=0, batch_size=BATCH_SIZE
+    )
     clean_by_source = {c.source: c for c in clean.candidates}
     assert len(clean_by_source) == N_CANDIDATES and not any(c.from_cache for c in clean.candidates)
 

@@ -99,13 +99,14 @@ def test_cli_names_the_quantum_method_flag_and_the_fix(capsys: pytest.CaptureFix
 def test_sqd_refines_a_shortlisted_candidate_within_chemical_accuracy_of_casci(
     prefect_api: None, tmp_path: Path
 ) -> None:
+    from workflows.caching import with_result_storage
     from workflows.materials_screening import materials_screening
 
     # Rocksalt LiF, 12 electrons; sto-3g gives the pair 10 orbitals. (6e,7o) is 14 qubits, beyond VQE's 12.
     lif = bundled("LiF")
     lif.to(filename=str(tmp_path / "LiF.json"))
 
-    report = materials_screening(
+    report = with_result_storage(materials_screening)(
         candidate_paths=[str(tmp_path / "LiF.json")],
         shortlist_size=1,
         active_orbitals=7,

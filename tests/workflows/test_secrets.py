@@ -13,6 +13,7 @@ from pymatgen.core import Lattice, Structure
 
 from broker.catalog import discover_catalog
 from config.settings import get_settings
+from workflows.caching import with_result_storage
 from workflows.materials_screening import materials_screening
 
 # Imported here, not in the tests: importing Prefect's flow machinery sets up its logging, which replaces the root
@@ -134,7 +135,9 @@ def test_screening_run_leaks_the_token_nowhere(
         )
         structure.to(filename=str(tmp_path / f"{cation}{anion}.cif"))
 
-    state = materials_screening(candidate_paths=[str(tmp_path)], shortlist_size=1, return_state=True)
+    state = with_result_storage(materials_screening)(
+        candidate_paths=[str(tmp_path)], shortlist_size=1, return_state=True
+    )
     report = state.result()
 
     assert len(report.shortlist) == 1  # the quantum step ran, so the catalog (and the token) was consulted
