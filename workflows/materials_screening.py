@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pymatgen.core import Composition
 
 from broker.models import Policy, resource_label
@@ -25,6 +25,7 @@ from quantum.refinement_method import (
 )
 from workflows.artifacts import publish_screening_artifacts
 from workflows.costs import quantum_costs, surrogate_cost
+from workflows.flow_parameters import parameters_model
 from workflows.placed_runs import execution_history
 from workflows.qpu_access import flow_catalog
 from workflows.quantum_refinement import SQD_MAX_DIM, attach_refinements, refine
@@ -39,80 +40,53 @@ from workflows.screening_tasks import (
 from workflows.surrogate_stage import allowed_executors, run_surrogate_stage, surrogate_segment
 
 
-class ScreeningParameters(BaseModel):
-    """Validated parameters of a screening run; checked before any expensive work starts."""
+class ScreeningChecks(BaseModel):
+    """What the flow signature cannot say about a screening's parameters: the candidate paths exist, the active
+    space fits the refinement method, and an empty batch size means QCFLOW_BATCH_SIZE. ScreeningParameters (built
+    from the signature, at the end of this module) adds the fields."""
 
-    candidate_paths: list[str] = Field(default_factory=list, description="CIF/POSCAR/JSON files or folders.")
-    relax: bool = Field(default=False, description="Relax each structure with the surrogate before scoring.")
-    hull_threshold: float = Field(default=0.1, ge=0.0, le=2.0, description="Max energy above hull, eV/atom.")
-    shortlist_size: int = Field(
-        default=3, ge=0, le=50, description="Candidates refined with a quantum method."
-    )
-    active_orbitals: int = Field(
-        default=2,
-        ge=1,
-        le=SQD_MAX_ORBITALS,
-        description="Spatial orbitals in the active space (VQE: at most 6).",
-    )
-    active_electrons: int = Field(
-        default=2, ge=2, le=SQD_MAX_ELECTRONS, description="Electrons in the active space (VQE: at most 6)."
-    )
-    quantum_method: MethodChoice = Field(
-        default="auto",
-        description="How shortlisted candidates are refined: vqe, sqd, or auto (VQE up to 4 orbitals, SQD beyond).",
-    )
-    batch_size: int | None = Field(
-        default_factory=lambda: get_settings().batch_size,
-        ge=1,
-        le=1000,
-        description="Structures per surrogate task (default: QCFLOW_BATCH_SIZE, else the broker's choice).",
-    )
-    generate: int = Field(default=0, ge=0, le=MAX_GENERATED, description="Generated candidates (0: none).")
-    seed: int = Field(default=0, ge=0, le=2**32 - 1, description="Seed of the generated candidates.")
-    task_runner: Literal["auto", "threads", "dask"] = Field(
-        default="auto", description="Where the surrogate stage runs: the broker's choice, threads, or Dask."
-    )
-    dask_address: str | None = Field(
-        default=None, description="Scheduler of a running Dask cluster (default: QCFLOW_DASK_ADDRESS)."
-    )
+    model_config = ConfigDict(validate_default=True)
 
-    @field_validator("candidate_paths")
+    @field_validator("candidate_paths", check_fields=False)
     @classmethod
-    def _paths_exist(cls, paths: list[str]) -> list[str]:
+    def _paths_exist(cls, paths: list[str] | None) -> list[str]:
         """Every path exists and, if a folder, holds structure files (an empty folder is refused, not screened)."""
-        problems = [problem for p in paths if (problem := candidate_path_problem(p))]
+        problems = [problem for p in paths or [] if (problem := candidate_path_problem(p))]
         if problems:
             raise ValueError("candidate_paths: " + "; ".join(problems))
-        return paths
+        return list(paths or [])
 
     @model_validator(mode="after")
-    def _active_space_fits(self) -> ScreeningParameters:
-        """What the fragment, VQE and SQD code needs (materials/fragment.py, quantum/), checked up front.
-
-        The fragment's reference is closed-shell RHF (equal alpha and beta electrons), so the electron count
-        is even; both methods need an empty active orbital to excite into (VQE's ansatz has no parameters
-        otherwise). VQE keeps to small active spaces, and SQD's vectors must fit in memory
-        (quantum.refinement_method).
-        """
-        electrons, orbitals = self.active_electrons, self.active_orbitals
-        method = refinement_method(self.quantum_method, orbitals).upper()
-        if electrons % 2:
-            raise ValueError(
-                f"active_electrons={electrons} must be even (closed-shell reference: equal alpha and beta "
-                f"electrons); use {electrons - 1} or {electrons + 1}"
-            )
-        if electrons >= 2 * orbitals:
-            fix = f"raise active_orbitals to {electrons // 2 + 1}"
-            if orbitals >= 2:
-                fix += f" or lower active_electrons to {2 * orbitals - 2}"
-            raise ValueError(
-                f"active_electrons={electrons} fill all active_orbitals={orbitals} (at most "
-                f"{2 * orbitals} fit, and {method} needs an empty orbital to excite into); {fix}"
-            )
-        problem = refinement_problem(self.quantum_method, orbitals, electrons, SQD_MAX_DIM**2)
-        if problem:
+    def _active_space_fits(self) -> ScreeningChecks:
+        if problem := active_space_problem(self.quantum_method, self.active_orbitals, self.active_electrons):
             raise ValueError(problem)
+        if self.batch_size is None:
+            self.batch_size = get_settings().batch_size
         return self
+
+
+def active_space_problem(quantum_method: MethodChoice, orbitals: int, electrons: int) -> str | None:
+    """Why the fragment, VQE or SQD code (materials/fragment.py, quantum/) cannot use this active space, or None.
+
+    The fragment's reference is closed-shell RHF (equal alpha and beta electrons), so the electron count is even;
+    both methods need an empty active orbital to excite into (VQE's ansatz has no parameters otherwise). VQE keeps
+    to small active spaces, and SQD's vectors must fit in memory (quantum.refinement_method).
+    """
+    method = refinement_method(quantum_method, orbitals).upper()
+    if electrons % 2:
+        return (
+            f"active_electrons={electrons} must be even (closed-shell reference: equal alpha and beta "
+            f"electrons); use {electrons - 1} or {electrons + 1}"
+        )
+    if electrons >= 2 * orbitals:
+        fix = f"raise active_orbitals to {electrons // 2 + 1}"
+        if orbitals >= 2:
+            fix += f" or lower active_electrons to {2 * orbitals - 2}"
+        return (
+            f"active_electrons={electrons} fill all active_orbitals={orbitals} (at most "
+            f"{2 * orbitals} fit, and {method} needs an empty orbital to excite into); {fix}"
+        )
+    return refinement_problem(quantum_method, orbitals, electrons, SQD_MAX_DIM**2)
 
 
 def _computed_elements(screened: list[ScreenedInput], energies: list[SurrogateEnergy]) -> list[str]:
@@ -246,20 +220,7 @@ def materials_screening(
             processes on this machine).
         dask_address: scheduler address of a running Dask cluster, e.g. tcp://10.0.0.5:8786.
     """
-    params = ScreeningParameters(
-        candidate_paths=candidate_paths or [],
-        relax=relax,
-        hull_threshold=hull_threshold,
-        shortlist_size=shortlist_size,
-        active_orbitals=active_orbitals,
-        active_electrons=active_electrons,
-        quantum_method=quantum_method,
-        batch_size=batch_size if batch_size is not None else get_settings().batch_size,
-        generate=generate,
-        seed=seed,
-        task_runner=task_runner,
-        dask_address=dask_address,
-    )
+    params = ScreeningParameters(**locals())  # first statement: locals() holds exactly the arguments
     logger = get_run_logger()
     surrogate = get_settings().surrogate
     screened = load_and_validate(params.candidate_paths, surrogate, params.generate, params.seed)
@@ -317,3 +278,6 @@ def materials_screening(
         report.costs.insert(1, references_cost)
     publish_screening_artifacts(report, params.hull_threshold)
     return report
+
+
+ScreeningParameters = parameters_model(materials_screening, "ScreeningParameters", ScreeningChecks)

@@ -71,7 +71,7 @@ def shorten_console_tracebacks() -> None:
             handler.setFormatter(_OneLineErrors(handler.formatter or logging.Formatter()))
 
 
-def _as_flags(message: str, flags: Mapping[str, str]) -> str:
+def as_flags(message: str, flags: Mapping[str, str]) -> str:
     """Field names in a message as the flags that set them: `name=`, `name:` and `name/` always, and anywhere
     for names with an underscore (identifiers, never plain words such as 'options' in a sentence)."""
     for field, flag in flags.items():
@@ -95,7 +95,7 @@ def invalid_input(
     lines = [f"qcflow {command}: invalid input"]
     for problem in error.errors():
         loc = [str(part) for part in problem["loc"]]
-        message = _as_flags(problem["msg"].removeprefix("Value error, "), flags)
+        message = as_flags(problem["msg"].removeprefix("Value error, "), flags)
         if not loc:  # a check across fields names them in its message
             lines.append(f"  {message}")
             continue

@@ -52,6 +52,35 @@ def test_an_active_space_the_vqe_cannot_use_is_refused_before_any_work() -> None
     assert ScreeningParameters(active_orbitals=3, active_electrons=4).active_electrons == 4
 
 
+def test_qcflow_screen_flags_are_built_from_the_flow_signature(capsys: pytest.CaptureFixture[str]) -> None:
+    from workflows.cli import build_parser
+    from workflows.flow_parameters import flow_signature
+    from workflows.materials_screening import materials_screening
+
+    parser = build_parser()
+    args = parser.parse_args(["screen"])
+    given = {p.name: getattr(args, p.name) for p in flow_signature(materials_screening)}
+    assert ScreeningParameters(**given) == ScreeningParameters()  # no flag: every default of the flow
+    args = parser.parse_args(["screen", "a.cif", "--shortlist", "1", "--quantum-method", "sqd", "--relax"])
+    assert (args.candidate_paths, args.shortlist_size, args.quantum_method, args.relax) == (
+        ["a.cif"],
+        1,
+        "sqd",
+        True,
+    )
+    with pytest.raises(SystemExit):  # the Literal's values are the only choices
+        parser.parse_args(["screen", "--task-runner", "slurm"])
+    assert "invalid choice: 'slurm' (choose from" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parser.parse_args(["screen", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert (
+        "largest energy above the convex hull (eV/atom) a shortlisted candidate may have (default 0.1)"
+        in help_text
+    )
+    assert "besides any paths; 0 generates none" in help_text  # parameters named as their flags
+
+
 def test_the_flow_reads_its_result_storage_when_called(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
