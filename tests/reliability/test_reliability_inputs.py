@@ -63,7 +63,12 @@ def _cases(f: dict[str, Path]) -> list[tuple[str, list[str], str]]:
         ("screen: --hull-threshold inf", ["screen", "--hull-threshold", "inf"], "--hull-threshold"),
         ("screen: --hull-threshold -0.5", ["screen", "--hull-threshold", "-0.5"], "--hull-threshold"),
         ("screen: --active-orbitals 0", ["screen", "--active-orbitals", "0"], "--active-orbitals"),
-        ("screen: --active-orbitals 7", ["screen", "--active-orbitals", "7"], "--active-orbitals"),
+        ("screen: --active-orbitals 21", ["screen", "--active-orbitals", "21"], "--active-orbitals"),
+        (
+            "screen: VQE on 7 orbitals",
+            ["screen", "--quantum-method", "vqe", "--active-orbitals", "7"],
+            "--quantum-method",
+        ),
         ("screen: odd electrons", ["screen", "--active-electrons", "3"], "--active-electrons=3 must be even"),
         (
             "screen: electrons fill the orbitals",

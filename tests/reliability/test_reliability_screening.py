@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
-from workflows.materials_screening import _score
+from materials.stability import elemental_references
+from materials.surrogate import load_surrogate
+from workflows.materials_screening import _computed_elements, _score
 from workflows.screening_tasks import ScreenedInput, SurrogateEnergy
 
 
@@ -16,7 +19,7 @@ def _candidate(source: str, formula: str) -> ScreenedInput:
 
 @pytest.mark.slow
 def test_a_bad_reference_or_implausible_energy_rejects_only_its_candidates(
-    prefect_api: None, tally: object
+    prefect_api: None, tally: object, qcflow_cache_dir: Path
 ) -> None:
     """Solid argon has no trustworthy reference (CHGNet gave +7.75 eV/atom) and a MgO2 at -12 eV/atom has a
     formation energy no compound has: each is rejected with its reason, and MgO beside them is scored."""
@@ -27,7 +30,9 @@ def test_a_bad_reference_or_implausible_energy_rejects_only_its_candidates(
         SurrogateEnergy(source="mgo.cif", energy_per_atom=-6.3, relaxed=False),
         SurrogateEnergy(source="mgo2.cif", energy_per_atom=-12.0, relaxed=False),
     ]
-    results = _score(screened, energies, "chgnet")
+    elements = _computed_elements(screened, energies)
+    references = elemental_references(elements, load_surrogate("chgnet"), cache_dir=qcflow_cache_dir)
+    results = _score(screened, energies, references)
     argon, mgo, peroxide = results["ar.cif"], results["mgo.cif"], results["mgo2.cif"]
     assert argon.status == "rejected" and "no reference for Ar" in argon.error
     assert argon.energy_above_hull is None and argon.formation_energy_per_atom is None

@@ -151,7 +151,8 @@ def test_plan_places_the_sqd_sampling_that_auto_picks_for_a_large_active_space(
         plan = json.loads(capsys.readouterr().out)
     finally:
         get_settings.cache_clear()
-    assert [s["kind"] for s in plan["segments"]] == ["ml_potential", "fermionic_sampling"]
-    sampling = plan["segments"][1]
+    kinds = [s["kind"] for s in plan["segments"]]
+    assert kinds == ["ml_potential", "ml_potential", "fermionic_sampling"]  # energies, references, sampling
+    sampling = plan["segments"][2]
     assert sampling["segment"].startswith("sqd sampling") and "CAS(8e,10o)" in sampling["segment"]
     assert sampling["resource"] and sampling["options"]["sampler"] in ("ffsim", "aer_statevector", "aer_mps")
