@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,8 @@ from pydantic import ValidationError
 
 from config.settings import get_settings
 from workflows.terminal import (
+    CommandParser,
+    add_arguments_later,
     invalid_input,
     out_problem,
     prepare_embedded_prefect,
@@ -28,13 +30,11 @@ def command_screen(args: argparse.Namespace) -> int:
     """Run the materials-screening flow and print its report."""
     if problem := out_problem(args.out):
         return refuse("screen", problem)
-    from workflows.flow_parameters import flag_names, flow_signature
+    from workflows.flow_parameters import flag_names, given_parameters
     from workflows.materials_screening import ScreeningParameters, materials_screening
 
     try:
-        params = ScreeningParameters(
-            **{p.name: getattr(args, p.name) for p in flow_signature(materials_screening)}
-        )
+        params = ScreeningParameters(**given_parameters(args, materials_screening))
     except ValidationError as error:
         return invalid_input("screen", error, flags=flag_names(materials_screening, SCREEN_RENAMED))
     prepare_embedded_prefect()
@@ -52,23 +52,6 @@ def command_screen(args: argparse.Namespace) -> int:
     return write_json(report, args.out, "screen")
 
 
-class _CommandParser(argparse.ArgumentParser):
-    """A subcommand's parser that may add its arguments when it first parses (`add_later`): the screen command's
-    flags are built from its flow, whose import takes seconds that `qcflow --help` and other commands need not pay."""
-
-    def __init__(
-        self, *args: Any, add_later: Callable[[argparse.ArgumentParser], None] | None = None, **kwargs: Any
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self._add_later = add_later
-
-    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
-        if self._add_later is not None:
-            add, self._add_later = self._add_later, None
-            add(self)
-        return super().parse_known_args(args, namespace)
-
-
 def _add_screen_arguments(screen: argparse.ArgumentParser) -> None:
     """One argument per parameter of the flow, built from its signature and docstring; then --out and --plan."""
     from workflows.flow_parameters import add_flow_arguments, flag_names
@@ -81,10 +64,9 @@ def _add_screen_arguments(screen: argparse.ArgumentParser) -> None:
 
 def _add_screen_command(subparsers: argparse._SubParsersAction) -> None:
     screen = subparsers.add_parser(
-        "screen",
-        help="screen candidate crystals (bundled set when no path is given)",
-        add_later=_add_screen_arguments,
+        "screen", help="screen candidate crystals (bundled set when no path is given)"
     )
+    add_arguments_later(screen, _add_screen_arguments)
     screen.set_defaults(handler=command_screen)
 
 
@@ -114,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     from workflows.sqd_cli import add_sqd_parser
 
     parser = argparse.ArgumentParser(prog="qcflow", description=__doc__)
-    subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_CommandParser)
+    subparsers = parser.add_subparsers(dest="command", required=True, parser_class=CommandParser)
     _add_screen_command(subparsers)
     add_climate_command(subparsers)
     add_broker_commands(subparsers)

@@ -44,10 +44,12 @@ from workflows.climate_tasks import (
     scenario_ensemble,
     solve_portfolio,
 )
+from workflows.flow_parameters import parameters_model
 from workflows.placed_runs import execution_history, run_placed
 from workflows.qpu_access import flow_catalog
 from workflows.schemas import SegmentRun
 from workflows.task_runners import task_runner_for
+from workflows.terminal import MAX_SEED
 
 DEFAULT_SCENARIOS = ["ssp126", "ssp245", "ssp585"]
 # Six options + 5 slack bits (150 $bn/yr in 5 $bn units) = 11 qubits: QAOA p=2 takes ~4 s on 2 cores here.
@@ -73,22 +75,12 @@ def _unique(field: str, values: list[str]) -> list[str]:
     return values
 
 
-class ClimateParameters(BaseModel):
-    """Validated parameters of a climate-pathways run; checked before any computation starts."""
+class ClimateChecks(BaseModel):
+    """What the flow signature cannot say about a climate run's parameters: the scenarios and options are known
+    and listed once, and options plus budget fit QAOA. ClimateParameters (built from the signature, at the end of
+    this module) adds the fields."""
 
-    scenarios: list[str] = Field(default_factory=lambda: list(DEFAULT_SCENARIOS))
-    members: int = Field(default=1000, ge=10, le=100_000, description="Calibrated ensemble members.")
-    seed: int = Field(
-        default=0, ge=0, le=2**63 - 1, description="Seed of the parameter draws (same members per scenario)."
-    )
-    budget: float = Field(default=150.0, ge=0.0, le=5000.0, description="Portfolio budget, $bn/yr.")
-    options: list[str] = Field(default_factory=lambda: list(DEFAULT_PORTFOLIO_OPTIONS))
-    qaoa_layers: int = Field(default=2, ge=1, le=5, description="QAOA depth p.")
-    shots: int = Field(
-        default=4096, ge=100, le=100_000, description="Shots for QAOA and the random baseline."
-    )
-
-    @field_validator("scenarios")
+    @field_validator("scenarios", check_fields=False)
     @classmethod
     def _known_scenarios(cls, scenarios: list[str]) -> list[str]:
         known = available_scenarios()
@@ -105,7 +97,7 @@ class ClimateParameters(BaseModel):
             raise ValueError(f"scenarios: two scenarios share a name in {names}; rename one CSV file")
         return scenarios
 
-    @field_validator("options")
+    @field_validator("options", check_fields=False)
     @classmethod
     def _known_options(cls, options: list[str]) -> list[str]:
         unknown = [o for o in _unique("options", options) if o not in KNOWN_OPTIONS]
@@ -119,7 +111,7 @@ class ClimateParameters(BaseModel):
         return portfolio_qubits(len(self.options), self.budget)
 
     @model_validator(mode="after")
-    def _qaoa_fits(self) -> ClimateParameters:
+    def _qaoa_fits(self) -> ClimateChecks:
         if self.qubits > MAX_QAOA_QUBITS:
             raise ValueError(
                 f"options/budget: {len(self.options)} options and a budget of {self.budget:g} $bn/yr make "
@@ -247,7 +239,7 @@ def _scenario_result(
 def climate_pathways(
     scenarios: list[str] = DEFAULT_SCENARIOS,
     members: Annotated[int, Field(ge=10, le=100_000)] = 1000,
-    seed: Annotated[int, Field(ge=0)] = 0,
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0,
     budget: Annotated[float, Field(ge=0.0, le=5000.0)] = 150.0,
     options: list[str] = DEFAULT_PORTFOLIO_OPTIONS,
     qaoa_layers: Annotated[int, Field(ge=1, le=5)] = 2,
@@ -269,15 +261,7 @@ def climate_pathways(
         qaoa_layers: QAOA depth p.
         shots: shots sampled from the optimised QAOA circuit, and random bitstrings for the baseline.
     """
-    params = ClimateParameters(
-        scenarios=list(scenarios),
-        members=members,
-        seed=seed,
-        budget=budget,
-        options=list(options),
-        qaoa_layers=qaoa_layers,
-        shots=shots,
-    )
+    params = ClimateParameters(**locals())  # first statement: locals() holds exactly the arguments
     logger = get_run_logger()
     logger.info("%d scenarios, %d members, %d QAOA qubits", len(params.scenarios), members, params.qubits)
     catalog = flow_catalog()
@@ -302,3 +286,6 @@ def climate_pathways(
     )
     publish_climate_artifacts(report)
     return report
+
+
+ClimateParameters = parameters_model(climate_pathways, "ClimateParameters", ClimateChecks)

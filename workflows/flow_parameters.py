@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from prefect import Flow
@@ -40,19 +40,34 @@ def flag_names(flow: Flow[..., Any], renamed: Mapping[str, str]) -> dict[str, st
 
 
 def add_flow_arguments(
-    parser: argparse.ArgumentParser, flow: Flow[..., Any], flags: Mapping[str, str]
+    parser: argparse.ArgumentParser,
+    flow: Flow[..., Any],
+    flags: Mapping[str, str],
+    types: Mapping[str, Callable[[str], Any]] | None = None,
 ) -> None:
-    """One argument per flow parameter, named as `flags` says, with the type, choices and default of the
-    signature and the docstring's description as help. The parsed value lands under the parameter's own name."""
+    """One argument per flow parameter, named as `flags` says, with the type (or the one `types` gives), choices
+    and default of the signature and the docstring's description as help. The value lands under the parameter's
+    own name; a list is a positional taking several values, or a flag given once per value (`--scenario`)."""
     descriptions = parameter_schema(flow).properties
     for parameter in flow_signature(flow):
         flag = flags[parameter.name]
         description = descriptions.get(parameter.name, {}).get("description", "")
         options = _argument_options(parameter, _help(description, parameter.default, flags))
+        if parameter.name in (types or {}):
+            options["type"] = (types or {})[parameter.name]
         if flag.startswith("-"):
+            if options.get("nargs") == "*":
+                help_text = options["help"].replace(" (default", "; repeat the flag for several (default", 1)
+                options = {**options, "nargs": None, "action": "append", "default": None, "help": help_text}
             parser.add_argument(flag, dest=parameter.name, **options)
         else:
             parser.add_argument(parameter.name, metavar=flag, **options)
+
+
+def given_parameters(args: argparse.Namespace, flow: Flow[..., Any]) -> dict[str, Any]:
+    """The flow parameters the command line set: a flag left out (None) takes the flow's default."""
+    values = {p.name: getattr(args, p.name) for p in flow_signature(flow)}
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def _argument_options(parameter: inspect.Parameter, help_text: str) -> dict[str, Any]:
@@ -83,6 +98,8 @@ def _help(description: str, default: Any, flags: Mapping[str, str]) -> str:
     """The docstring's description on one line, parameters named as their flags, and the default when it says
     something (argparse reads `%` as a format, so it is doubled)."""
     text = as_flags(" ".join(description.split()), flags).removesuffix(".")
-    if default not in (None, [], "") and not isinstance(default, bool):
+    if isinstance(default, list) and default:
+        text += f" (default {', '.join(map(str, default))})"
+    elif default not in (None, [], "") and not isinstance(default, bool):
         text += f" (default {default})"
     return text.replace("%", "%%")

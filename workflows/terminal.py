@@ -232,6 +232,29 @@ def _popen_bound_to_this_process(command: tuple[list[str], dict[str, str]]) -> s
     return subprocess.Popen(args, env=environment, preexec_fn=die_with_parent)
 
 
+class CommandParser(argparse.ArgumentParser):
+    """A subcommand's parser that may add its arguments when it first parses (`add_arguments_later`): flags built
+    from a flow import it, seconds that `qcflow --help` and the other commands need not pay."""
+
+    _add_later: Callable[[argparse.ArgumentParser], None] | None = None
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        if self._add_later is not None:
+            add, self._add_later = self._add_later, None
+            add(self)
+        return super().parse_known_args(args, namespace)
+
+
+def add_arguments_later(
+    parser: argparse.ArgumentParser, add: Callable[[argparse.ArgumentParser], None]
+) -> None:
+    """Add a subcommand's arguments when it first parses, if its parser is a CommandParser; else now."""
+    if isinstance(parser, CommandParser):
+        parser._add_later = add
+    else:
+        add(parser)
+
+
 def seed_argument(text: str) -> int:
     """argparse type for a --seed that reaches Aer: a whole number Aer takes (0 to 2**63 - 1; larger ones fail inside Aer)."""
     try:

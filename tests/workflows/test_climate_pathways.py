@@ -86,6 +86,18 @@ def test_cli_refuses_bad_input_with_exit_code_2(capsys: pytest.CaptureFixture[st
     assert "unknown scenario 'rcp45'" in capsys.readouterr().err
 
 
+def test_qcflow_climate_flags_are_built_from_the_flow_signature() -> None:
+    from workflows.cli import build_parser
+    from workflows.climate_pathways import ClimateParameters, climate_pathways
+    from workflows.flow_parameters import given_parameters
+
+    parser = build_parser()
+    no_flags = parser.parse_args(["climate"])
+    assert ClimateParameters(**given_parameters(no_flags, climate_pathways)) == ClimateParameters()
+    args = parser.parse_args(["climate", "--scenario", "ssp245", "--scenario", "ssp585", "--layers", "3"])
+    assert (args.scenarios, args.qaoa_layers, args.options) == (["ssp245", "ssp585"], 3, None)
+
+
 def test_cli_names_the_flags_a_user_typed(capsys: pytest.CaptureFixture[str]) -> None:
     from climate.portfolio import DEFAULT_OPTIONS
     from workflows.cli import main
