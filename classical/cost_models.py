@@ -28,20 +28,22 @@ STATIC_SECONDS = 0.003
 STATIC_SECONDS_PER_ATOM = 0.0011
 GRADIENT_STATIC_SECONDS = 0.006
 GRADIENT_STATIC_SECONDS_PER_ATOM = 0.0022
-# A FIRE step evaluates energy, forces and stress (autograd): about 2.5 predictions with autograd recording, plus
-# ASE's own step, half of it the cell filter's matrix functions (72 ms of CPU per step measured on 2-6 atom cells).
-RELAX_STEP_FACTOR = 2.5
-RELAX_STEP_SECONDS = 0.03
+# A FIRE step evaluates energy, forces and stress (autograd) and takes ASE's own step, half of it the cell filter's
+# matrix functions: 0.53 s of CPU per relaxation of a strained 2-6 atom cell (about 26 ms per step), measured by
+# benchmarks/classical_placement.py at load 1.1-1.5 (the earlier 72 ms per step was measured at load 8-19).
+RELAX_STEP_FACTOR = 1.2
+RELAX_STEP_SECONDS = 0.008
 # Steps a relaxation of a screening cell takes before fmax = 0.1 eV/Å: FIRE took 2-42 steps (mean 18-20) on
 # bundled and strained bundled cells.
 TYPICAL_RELAX_STEPS = 20
 # Loading CHGNet's weights in a fresh process (torch import included), and a second instance in a thread.
-MODEL_LOAD_SECONDS = 4.0
+MODEL_LOAD_SECONDS = 2.0
 THREAD_MODEL_SECONDS = 0.5
-# A Dask LocalCluster of processes: scheduler and first worker up, and torn down after (Dask waits 4 s before it
-# kills a worker that does not exit), then each further worker.
-CLUSTER_START_SECONDS = 10.0
-CLUSTER_WORKER_SECONDS = 5.0
+# A Dask LocalCluster of processes: scheduler and first worker up, and torn down after, then each further worker
+# (they start side by side). A stage on one or two local worker processes measured 4.7-5.9 s above the same stage
+# on the flow's thread, model loads included (benchmarks/classical_placement.py, load 1.1-1.5).
+CLUSTER_START_SECONDS = 3.0
+CLUSTER_WORKER_SECONDS = 0.5
 # A stage is a subflow: its own flow run, progress artifact and result (about 1 s on the embedded API).
 STAGE_SECONDS = 1.0
 # Orchestration per Prefect task (ephemeral API, 2 cores: ~10 ms sequential, ~30 ms mapped), and on Dask.
@@ -66,9 +68,11 @@ MAX_TASKS = 300
 MIN_BATCH = 8
 MAX_BATCH = 1000  # the flow parameter's own limit
 
-# Climate: the two-layer emulator steps 7.0e7 member-years per second per core through `run_ensemble` (numpy),
-# and holds about 12 float64 arrays of members x years while it runs.
-CLIMATE_MEMBER_YEARS_PER_SECOND = 7.0e7
+# Climate: the two-layer emulator steps 7.0e7 member-years per second per core through `run_ensemble` alone
+# (benchmarks/climate.py), but the ensemble stage (percentiles and the persisted result of each scenario included)
+# runs 2.8-3.9e7 on one thread (benchmarks/classical_placement.py, 10,000-50,000 members, load 1.1-1.5); it holds
+# about 12 float64 arrays of members x years while it runs.
+CLIMATE_MEMBER_YEARS_PER_SECOND = 3.0e7
 CLIMATE_BYTES_PER_MEMBER_YEAR = 12 * 8
 CLIMATE_TASK_SECONDS = 0.05
 
