@@ -118,12 +118,31 @@ def _batch_size(structures: int, workers: int) -> int:
     )
 
 
-def _priced(resource: Resource, seconds: float, workers: int) -> dict[str, float]:
+def _estimate(
+    resource: Resource,
+    method: str,
+    workers: int,
+    seconds: float,
+    memory: int,
+    why: str | None,
+    options: dict[str, Any],
+) -> Estimate:
+    """A classical estimate: `method-xN` for N workers, the resource's address among the options, and cost and
+    energy for the workers' share of the resource."""
     share = workers / max(resource.workers, 1)
-    return {
-        "cost_usd": seconds * resource.price_per_second_usd * share,
-        "energy_joules": seconds * resource.power_watts * share,
-    }
+    return Estimate(
+        resource=resource.name,
+        method=method if workers == 1 else f"{method}-x{workers}",
+        device=resource.device,
+        seconds=seconds,
+        memory_bytes=memory,
+        fidelity=1.0,
+        feasible=why is None,
+        why_not=why,
+        options=options | ({"address": resource.address} if resource.address else {}),
+        cost_usd=seconds * resource.price_per_second_usd * share,
+        energy_joules=seconds * resource.power_watts * share,
+    )
 
 
 class MLPotentialCostModel:
@@ -183,20 +202,7 @@ class MLPotentialCostModel:
             "device": "cuda" if resource.device == "GPU" else "cpu",
             "batch_size": batch,
         }
-        if resource.address:
-            options["address"] = resource.address
-        return Estimate(
-            resource=resource.name,
-            method=mode if workers == 1 else f"{mode}-x{workers}",
-            device=resource.device,
-            seconds=seconds,
-            memory_bytes=memory,
-            fidelity=1.0,
-            feasible=why is None,
-            why_not=why,
-            options=options,
-            **_priced(resource, seconds, workers),
-        )
+        return _estimate(resource, mode, workers, seconds, memory, why, options)
 
     def what_would_fit(
         self,
@@ -289,20 +295,7 @@ class ClimateEnsembleCostModel:
                 f"{human_bytes(resource.memory_free_bytes)} free on {resource.name}"
             )
         options: dict[str, Any] = {"executor": parallel.executor, "workers": workers}
-        if resource.address:
-            options["address"] = resource.address
-        return Estimate(
-            resource=resource.name,
-            method="ensemble" if workers == 1 else f"ensemble-x{workers}",
-            device=resource.device,
-            seconds=seconds,
-            memory_bytes=memory,
-            fidelity=1.0,
-            feasible=why is None,
-            why_not=why,
-            options=options,
-            **_priced(resource, seconds, workers),
-        )
+        return _estimate(resource, "ensemble", workers, seconds, memory, why, options)
 
     def what_would_fit(
         self,
@@ -445,20 +438,7 @@ def _subspace_estimate(
             + f", {human_bytes(resource.memory_free_bytes)} free on {resource.name}"
         )
     options: dict[str, Any] = {"executor": executor, "workers": workers}
-    if resource.address:
-        options["address"] = resource.address
-    return Estimate(
-        resource=resource.name,
-        method=segment.method if workers == 1 else f"{segment.method}-x{workers}",
-        device=resource.device,
-        seconds=seconds,
-        memory_bytes=memory,
-        fidelity=1.0,
-        feasible=why is None,
-        why_not=why,
-        options=options,
-        **_priced(resource, seconds, workers),
-    )
+    return _estimate(resource, segment.method, workers, seconds, memory, why, options)
 
 
 CLASSICAL_COST_MODELS: dict[str, Any] = {
