@@ -15,8 +15,8 @@ from pathlib import Path
 
 from qiskit import QuantumCircuit
 
+from quantum.cost.profiles import flatten_circuit
 from quantum.executors import translation_for, warm_up
-from quantum.profiles import flatten_circuit
 
 SHOTS = 1000
 

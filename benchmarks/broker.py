@@ -2,7 +2,7 @@
 
     python benchmarks/broker.py                 # the benchmark (about 45 circuits, 7 families, 10-100 qubits)
     python benchmarks/broker.py --quick         # a smaller set
-    python benchmarks/broker.py calibrate       # fit quantum.estimates.TIME_CONSTANTS on other circuits
+    python benchmarks/broker.py calibrate       # fit quantum.cost.aer_estimates.TIME_CONSTANTS on other circuits
     python benchmarks/broker.py --runs FILE     # the figures of runs saved with --save, without measuring
     python benchmarks/broker.py calibrate --runs FILE   # refit from runs saved with --save
 
@@ -41,7 +41,7 @@ from quantum.circuit_families import (
     quantum_volume,
     random_clifford_circuit,
 )
-from quantum.estimates import (
+from quantum.cost.aer_estimates import (
     AER_METHODS,
     FUSION_THRESHOLD_QUBITS,
     TIME_CONSTANTS,
@@ -53,7 +53,7 @@ from quantum.estimates import (
     time_features,
     time_model,
 )
-from quantum.profiles import CircuitProfile, QuantumSegment, profile_segment
+from quantum.cost.profiles import CircuitProfile, QuantumSegment, profile_segment
 
 UNFUSED = "statevector_unfused"  # statevector with Aer's gate fusion off
 

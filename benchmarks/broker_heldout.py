@@ -38,7 +38,7 @@ from benchmarks.broker_report import Row, report, saved_rows
 from broker.models import PlacementRefused, Policy, ResourceCatalog
 from broker.place import place
 from quantum.circuit_families import bind_and_measure
-from quantum.profiles import QuantumSegment
+from quantum.cost.profiles import QuantumSegment
 
 PLACEMENT_TARGET_SECONDS = 5.0  # issue 18: every placement in <= 5 s
 

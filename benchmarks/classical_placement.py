@@ -50,15 +50,15 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-import workflows.surrogate_stage as surrogate_module  # noqa: E402
+import workflows.screening.surrogate_stage as surrogate_module  # noqa: E402
 from benchmarks.classical_workloads import Workload, climate_workloads, describe, ml_workloads  # noqa: E402
 from broker.catalog import discover_catalog  # noqa: E402
 from broker.models import Estimate, Placement  # noqa: E402
 from broker.place import place  # noqa: E402
 from classical.runners import ExecutorSettings  # noqa: E402
-from workflows.climate_pathways import ClimateParameters, ensemble_segment, ensemble_stage  # noqa: E402
-from workflows.surrogate_stage import surrogate_segment, surrogate_stage  # noqa: E402
-from workflows.task_runners import task_runner_for  # noqa: E402
+from workflows.climate_pathways.flow import ClimateParameters, ensemble_segment, ensemble_stage  # noqa: E402
+from workflows.execution.task_runners import task_runner_for  # noqa: E402
+from workflows.screening.surrogate_stage import surrogate_segment, surrogate_stage  # noqa: E402
 
 SURROGATE = "chgnet"
 

@@ -17,7 +17,7 @@ from pymatgen.core import Structure
 from materials.candidates import bundled_candidates
 from materials.surrogate import CHGNET_ELEMENTS
 from materials.validation import validate_structure
-from workflows.screening_tasks import ScreenedInput
+from workflows.screening.tasks import ScreenedInput
 
 STRAIN = 0.03  # isotropic strain of the copies (3 %): FIRE then takes ~15-40 steps on a bundled cell
 PERTURB_ANGSTROM = 0.05  # largest displacement of a site in the copies (Å)

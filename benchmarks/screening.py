@@ -227,7 +227,7 @@ def bare_loop(size: int, seed: int, batch: int, references: Path) -> dict[str, A
 
     from materials.stability import assess_stability, elemental_references
     from materials.surrogate import load_surrogate
-    from workflows.screening_tasks import load_and_validate
+    from workflows.screening.tasks import load_and_validate
 
     model = load_surrogate(SURROGATE)  # loaded once by the reference step: not timed here
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -265,7 +265,7 @@ def batch_speedup(count: int, seed: int) -> dict[str, Any]:
     from pymatgen.core import Structure
 
     from materials.surrogate import load_surrogate
-    from workflows.screening_tasks import load_and_validate
+    from workflows.screening.tasks import load_and_validate
 
     model = load_surrogate(SURROGATE)
     valid = [s for s in load_and_validate.fn([], SURROGATE, count, seed) if s.structure is not None]
@@ -295,9 +295,9 @@ def relaxation_child(workers: int, count: int, seed: int, out: Path) -> None:
     LocalCluster of `workers` processes; writes the wall time of the stage (cluster start-up included)."""
     from classical.runners import ExecutorSettings
     from config.settings import get_settings
-    from workflows.screening_tasks import load_and_validate
-    from workflows.surrogate_stage import surrogate_stage, write_batches
-    from workflows.task_runners import task_runner_for
+    from workflows.execution.task_runners import task_runner_for
+    from workflows.screening.surrogate_stage import surrogate_stage, write_batches
+    from workflows.screening.tasks import load_and_validate
     from workflows.terminal import prepare_embedded_prefect, start_embedded_api
 
     prepare_embedded_prefect()
@@ -352,7 +352,7 @@ def warm_references(size: int, seed: int, references: Path) -> dict[str, Any]:
 
     from materials.stability import elemental_references
     from materials.surrogate import load_surrogate
-    from workflows.screening_tasks import load_and_validate
+    from workflows.screening.tasks import load_and_validate
 
     started = time.perf_counter()
     model = load_surrogate(SURROGATE)

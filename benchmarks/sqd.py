@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psutil
 
-from quantum.active_space import MoleculeSpec, casci_reference, molecule_problem
-from quantum.sqd import SQDSettings, diagonalize, lucj_operator, sample_configurations
+from quantum.chemistry.active_space import MoleculeSpec, casci_reference, molecule_problem
+from quantum.chemistry.sqd import SQDSettings, diagonalize, lucj_operator, sample_configurations
 
 NITROGEN = "N 0 0 0; N 0 0 1.1"  # r_e 1.098 Å (NIST CCCBDB), rounded as in the issue
 SAMPLERS = ("ffsim", "aer_statevector", "aer_mps")

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from broker.models import ResourceCatalog
 from classical.resources import classical_resources
 from config.settings import QcflowSettings
+from quantum.ibm.runtime import DEFAULT_FAKE_BACKENDS, fake_backend, ibm_backends
+from quantum.ibm.runtime import ibm_token as resolve_ibm_token
 from quantum.resources import cpu_resource, ffsim_resource, gpu_resource, qpu_resource
-from quantum.runtime import DEFAULT_FAKE_BACKENDS, fake_backend, ibm_backends
-from quantum.runtime import ibm_token as resolve_ibm_token
 
 logger = logging.getLogger(__name__)
 

@@ -65,11 +65,11 @@ def adjusted(raw: Iterable[Estimate], adjust: Adjust) -> tuple[list[Estimate], l
 def cost_model_for(kind: str) -> CostModel:
     """The cost model of a segment kind (imported on first use, so the broker imports no domain code up front)."""
     if kind == "quantum":
-        from quantum.cost_model import QuantumCostModel
+        from quantum.cost.circuit_cost_model import QuantumCostModel
 
         return QuantumCostModel()
     if kind == "fermionic_sampling":
-        from quantum.fermionic_cost_model import FermionicSamplingCostModel
+        from quantum.cost.fermionic_cost_model import FermionicSamplingCostModel
 
         return FermionicSamplingCostModel()
     from classical.cost_models import CLASSICAL_COST_MODELS

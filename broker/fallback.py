@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 
 from broker.models import Placement
 from broker.records import ExecutionHistory, ExecutionRecord, load_per_core, time_model_of
-from quantum.job_journal import Submission, submissions_recorded
-from quantum.job_journal_store import JournalUnreadable
+from quantum.ibm.journal import Submission, submissions_recorded
+from quantum.ibm.journal_store import JournalUnreadable
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

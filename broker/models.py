@@ -11,7 +11,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from quantum.runtime import QpuCalibration
+from quantum.ibm.runtime import QpuCalibration
 
 
 def resource_label(resource: str, method: str) -> str:

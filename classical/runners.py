@@ -1,6 +1,6 @@
 """From a classical placement to how its work runs: executor settings and the ML potential each worker uses.
 
-No Prefect here: `workflows.task_runners` turns `ExecutorSettings` into a Prefect task runner.
+No Prefect here: `workflows.execution.task_runners` turns `ExecutorSettings` into a Prefect task runner.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from climate.emulator import simulate_two_layer
 from climate.ensemble import ParameterEnsemble, central_parameters
 from climate.forcing import forcing_components
 from climate.scenarios import Scenario
-from quantum.qubo import brute_force_minimum
+from quantum.optimization.qubo import brute_force_minimum
 
 # GtCO2 per ppm of atmospheric CO2: 2.124 GtC/ppm (Friedlingstein et al. 2022, Global Carbon Budget) x 44.009/12.011.
 GTCO2_PER_PPM = 2.124 * 44.009 / 12.011

@@ -1,7 +1,7 @@
 """Fragments: a small cluster cut around a site of a crystal, turned into an active-space problem (pyscf).
 
 The cluster keeps the crystal's interatomic distances (Å); the active-space integrals are in Hartree and feed
-:func:`quantum.hamiltonian.qubit_hamiltonian`.
+:func:`quantum.chemistry.hamiltonian.qubit_hamiltonian`.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from pymatgen.core import Molecule, Structure
 from pymatgen.core.periodic_table import Element
 from pyscf import ao2mo, gto, mcscf, scf
 
-from quantum import active_space as sqd_active_space
-from quantum.active_space import MoleculeSpec
-from quantum.hamiltonian import ElectronicIntegrals
+from quantum.chemistry import active_space as sqd_active_space
+from quantum.chemistry.active_space import MoleculeSpec
+from quantum.chemistry.hamiltonian import ElectronicIntegrals
 
 logger = logging.getLogger(__name__)
 
@@ -246,7 +246,7 @@ def active_space_problem(
 def fragment_molecule_spec(
     molecule: Molecule, *, n_orbitals: int, n_electrons: int, basis: str = "sto-3g"
 ) -> MoleculeSpec:
-    """The fragment as an SQD molecule (quantum.active_space): geometry in Å, the same closed-shell charge and the
+    """The fragment as an SQD molecule (quantum.chemistry.active_space): geometry in Å, the same closed-shell charge and the
     same CASCI(n_orbitals, n_electrons) active space around the Fermi level as :func:`active_space_problem`."""
     atom = "; ".join(
         f"{site.specie.symbol} {site.coords[0]:.10f} {site.coords[1]:.10f} {site.coords[2]:.10f}"
@@ -274,7 +274,7 @@ def fragment_sqd_problem(
     basis: str = "sto-3g",
     max_subspace_dimension: int | None = None,
 ) -> sqd_active_space.ActiveSpaceProblem:
-    """The fragment's active-space problem for SQD (integrals, RHF, CCSD amplitudes; quantum.active_space), refused
+    """The fragment's active-space problem for SQD (integrals, RHF, CCSD amplitudes; quantum.chemistry.active_space), refused
     before the RHF when it does not fit the basis or the memory.
 
     Its point-group labels are dropped, so its CASCI reference covers every determinant: a fragment's active space

@@ -2,7 +2,7 @@
 
 `estimator_for` / `sampler_for` return a primitive that takes the segment's PUBs in one call; circuits are
 translated to what the chosen Aer method or QPU accepts (ISA circuits for a QPU, observables moved onto the
-physical layout); QPU jobs are journaled (quantum/job_journal.py), so a rerun re-attaches to them. In batch or
+physical layout); QPU jobs are journaled (quantum/ibm/journal.py), so a rerun re-attaches to them. In batch or
 session mode each QPU primitive opens its own Batch or Session: `close()` it, or use it in a `with` block, when
 the segment's work is done (in job mode and on Aer closing does nothing). Running them with retries and fallback
 is `broker.fallback`. Placements are the broker's contract (`broker.models.Placement`).
@@ -25,15 +25,15 @@ from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit.transpiler import PassManager, generate_preset_pass_manager
 
 from broker.models import Placement
-from quantum.gate_sets import NON_GATE_INSTRUCTIONS
-from quantum.job_journal import (
+from quantum.cost.gate_sets import NON_GATE_INSTRUCTIONS
+from quantum.cost.profiles import flatten_circuit
+from quantum.ibm.journal import (
     JobJournal,
     JournaledEstimator,
     JournaledSampler,
     qpu_jobs,
 )
-from quantum.profiles import flatten_circuit
-from quantum.runtime import (
+from quantum.ibm.runtime import (
     ClosablePrimitive,
     fake_backend,
     isa_pass_manager,

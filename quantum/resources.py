@@ -15,8 +15,8 @@ import psutil
 from broker.models import Resource
 from classical.resources import usable_cores
 from config.settings import QcflowSettings
-from quantum.estimates import AER_METHODS
-from quantum.runtime import calibration_summary, pending_jobs
+from quantum.cost.aer_estimates import AER_METHODS
+from quantum.ibm.runtime import calibration_summary, pending_jobs
 
 logger = logging.getLogger(__name__)
 

@@ -104,7 +104,7 @@ register() {  # work pool, QPU limit and deployments (each step is idempotent)
     "$BIN/prefect" work-pool create "$POOL" --type process >>"$log" 2>&1 \
       || fail "could not create work pool $POOL; see $log"
   fi
-  "$BIN/python" -c "from workflows.qpu_slots import ensure_qpu_limit; ensure_qpu_limit($QPU_SLOTS)" >>"$log" 2>&1 \
+  "$BIN/python" -c "from workflows.execution.qpu_slots import ensure_qpu_limit; ensure_qpu_limit($QPU_SLOTS)" >>"$log" 2>&1 \
     || fail "could not create the qpu concurrency limit; see $log"
   # Runs whose worker or host dies would stay Running forever (prefect#16746): mark them Crashed when their
   # heartbeats stop (PREFECT_FLOWS_HEARTBEAT_FREQUENCY, 180 s by default; the window is 3 heartbeats).

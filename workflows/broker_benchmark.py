@@ -25,10 +25,10 @@ from broker.place import place
 from broker.records import ExecutionHistory
 from config.settings import get_settings
 from quantum.circuit_families import ghz, hardware_efficient, qaoa, random_clifford_circuit
-from quantum.estimates import human_bytes
+from quantum.cost.aer_estimates import human_bytes
+from quantum.cost.profiles import QuantumSegment, profile_segment
 from quantum.executors import sampler_for, translation_for
-from quantum.profiles import QuantumSegment, profile_segment
-from workflows.placed_runs import run_placed
+from workflows.execution.placed_runs import run_placed
 
 CircuitFamily = Literal["ghz", "hardware-efficient", "qaoa", "clifford"]
 FAMILIES: list[CircuitFamily] = ["ghz", "hardware-efficient", "qaoa", "clifford"]

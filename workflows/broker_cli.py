@@ -23,11 +23,11 @@ from broker.fallback import ExecutionFailed
 from broker.models import Placement, PlacementRefused, Policy, ResourceCatalog
 from broker.place import place
 from broker.records import ExecutionHistory
-from quantum.estimates import human_bytes
+from quantum.cost.aer_estimates import human_bytes
+from quantum.cost.profiles import QuantumSegment
 from quantum.executors import sampler_for
-from quantum.profiles import QuantumSegment
-from quantum.runtime import TOKEN_ENV_VAR
-from workflows.qpu_access import read_ibm_token
+from quantum.ibm.runtime import TOKEN_ENV_VAR
+from workflows.execution.qpu_access import read_ibm_token
 from workflows.terminal import (
     MAX_SEED,
     prepare_embedded_prefect,
@@ -276,7 +276,7 @@ def command_run_circuit(args: argparse.Namespace) -> int:
     def run(sampler: Any) -> Any:
         return sampler.run([circuit], shots=args.shots).result()
 
-    from workflows.placed_runs import run_placed  # imports Prefect: only once a circuit is to run
+    from workflows.execution.placed_runs import run_placed  # imports Prefect: only once a circuit is to run
 
     try:
         result, record, _ = run_placed(placement, run, prepare=prepare, history=_history())

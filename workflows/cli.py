@@ -31,7 +31,7 @@ def command_screen(args: argparse.Namespace) -> int:
     if problem := out_problem(args.out):
         return refuse("screen", problem)
     from workflows.flow_parameters import flag_names, given_parameters
-    from workflows.materials_screening import ScreeningParameters, materials_screening
+    from workflows.screening.flow import ScreeningParameters, materials_screening
 
     try:
         params = ScreeningParameters(**given_parameters(args, materials_screening))
@@ -39,11 +39,11 @@ def command_screen(args: argparse.Namespace) -> int:
         return invalid_input("screen", error, flags=flag_names(materials_screening, SCREEN_RENAMED))
     prepare_embedded_prefect()
     if args.plan:
-        from workflows.plans import screening_plan
+        from workflows.execution.plans import screening_plan
 
         return print_plan(screening_plan, params, args.json)
-    from workflows.caching import with_result_storage
-    from workflows.reports import terminal_report
+    from workflows.execution.caching import with_result_storage
+    from workflows.screening.reports import terminal_report
 
     report = run_flow("screen", with_result_storage(materials_screening), params.model_dump())
     if report is None:
@@ -55,7 +55,7 @@ def command_screen(args: argparse.Namespace) -> int:
 def _add_screen_arguments(screen: argparse.ArgumentParser) -> None:
     """One argument per parameter of the flow, built from its signature and docstring; then --out and --plan."""
     from workflows.flow_parameters import add_flow_arguments, flag_names
-    from workflows.materials_screening import materials_screening
+    from workflows.screening.flow import materials_screening
 
     add_flow_arguments(screen, materials_screening, flag_names(materials_screening, SCREEN_RENAMED))
     screen.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
@@ -80,8 +80,8 @@ def add_plan_flags(parser: argparse.ArgumentParser) -> None:
 
 def print_plan(planner: Any, params: Any, as_json: bool) -> int:
     """Print a run's plan (text or JSON); exit status 3 when a segment is refused, else 0."""
-    from workflows.plans import plan_json, plan_text
-    from workflows.qpu_access import flow_catalog
+    from workflows.execution.plans import plan_json, plan_text
+    from workflows.execution.qpu_access import flow_catalog
 
     address = getattr(params, "dask_address", None) or get_settings().dask_address
     plan = planner(params, flow_catalog(dask_address=address))
@@ -92,8 +92,8 @@ def print_plan(planner: Any, params: Any, as_json: bool) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """All qcflow subcommands."""
     from workflows.broker_cli import add_broker_commands
-    from workflows.climate_cli import add_climate_command
-    from workflows.sqd_cli import add_sqd_parser
+    from workflows.climate_pathways.cli import add_climate_command
+    from workflows.sqd.cli import add_sqd_parser
 
     parser = argparse.ArgumentParser(prog="qcflow", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=CommandParser)

@@ -39,7 +39,7 @@ class QuantumRefinement(BaseModel):
     seconds: float = Field(description="Measured wall time of the VQE, or of SQD's sampling, s.")
     sqd: dict[str, Any] | None = Field(
         default=None,
-        description="SQD only: its quantum.sqd.SQDResult (subspace dimensions, shots, sampler, seconds per segment).",
+        description="SQD only: its quantum.chemistry.sqd.SQDResult (subspace dimensions, shots, sampler, seconds per segment).",
     )
 
     @model_validator(mode="before")

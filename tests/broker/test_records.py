@@ -49,7 +49,7 @@ def test_binary_bytes_and_a_torn_line_are_skipped_and_appending_goes_on(tmp_path
 def test_an_unreadable_qpu_journal_entry_stops_the_fallback_chain(tmp_path: Path) -> None:
     from broker.fallback import ExecutionFailed, run_with_fallback
     from broker.models import Estimate, Placement
-    from quantum.job_journal_store import JournalUnreadable
+    from quantum.ibm.journal_store import JournalUnreadable
 
     def qpu(name: str) -> Placement:
         estimate = Estimate(

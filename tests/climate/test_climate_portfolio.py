@@ -21,7 +21,7 @@ from climate.portfolio import (
     verified_optimum,
 )
 from climate.scenarios import load_scenario
-from quantum.qubo import brute_force_minimum, qubo_energies
+from quantum.optimization.qubo import brute_force_minimum, qubo_energies
 
 
 @pytest.fixture(scope="module")

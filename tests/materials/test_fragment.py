@@ -7,7 +7,7 @@ import pytest
 from pymatgen.core import Lattice, Molecule, Structure
 
 from materials.fragment import active_space_problem, cut_fragment, default_fragment_site
-from quantum.hamiltonian import exact_ground_energy, qubit_hamiltonian
+from quantum.chemistry.hamiltonian import exact_ground_energy, qubit_hamiltonian
 
 # Rocksalt lattice constants at room temperature (Å): MgO 4.212, NaCl 5.640 (CRC Handbook of Chemistry and
 # Physics, "Crystal structures and lattice parameters of inorganic compounds").

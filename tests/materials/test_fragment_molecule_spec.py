@@ -12,7 +12,7 @@ from materials.fragment import (
     fragment_molecule_spec,
     fragment_sqd_problem,
 )
-from quantum.active_space import casci_reference
+from quantum.chemistry.active_space import casci_reference
 
 
 def test_the_sqd_problem_of_a_fragment_has_the_vqe_paths_casci_energy(rocksalt_mgo: Structure) -> None:

@@ -11,7 +11,7 @@ from qiskit.circuit.library import efficient_su2
 from qiskit.quantum_info import random_clifford
 
 from quantum.circuit_families import ghz
-from quantum.estimates import (
+from quantum.cost.aer_estimates import (
     estimate_method,
     largest_statevector_qubits,
     memory_bytes,
@@ -19,7 +19,7 @@ from quantum.estimates import (
     seconds,
     single_precision_allowed,
 )
-from quantum.profiles import QuantumSegment, profile_segment
+from quantum.cost.profiles import QuantumSegment, profile_segment
 
 
 def chain(n: int) -> QuantumCircuit:

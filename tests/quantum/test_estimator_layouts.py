@@ -14,7 +14,7 @@ from qiskit.transpiler import generate_preset_pass_manager
 from simple_placements import SimplePlacement, qpu_placement
 
 from quantum.executors import estimator_for
-from quantum.runtime import fake_backend
+from quantum.ibm.runtime import fake_backend
 
 # Z on logical qubit 0, 1, 2 after X on qubit 0 (labels are little-endian): -1, +1, +1.
 TERMS = ("IIZ", "IZI", "ZII")

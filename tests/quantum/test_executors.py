@@ -146,9 +146,9 @@ def test_history_correction_is_geometric_mean_of_comparable_runs(tmp_path: Path)
 
 def test_mps_trial_measures_bonds_and_times_the_method_on_the_circuit() -> None:
     from quantum.circuit_families import ghz, qft_of_ghz
-    from quantum.estimates import estimate_method
-    from quantum.mps_trial import mps_trial, tightened_by_trial
-    from quantum.profiles import QuantumSegment, profile_segment
+    from quantum.cost.aer_estimates import estimate_method
+    from quantum.cost.mps_trial import mps_trial, tightened_by_trial
+    from quantum.cost.profiles import QuantumSegment, profile_segment
 
     # A GHZ state has Schmidt rank 2 across every cut (bond dimension exactly 2).
     trial = mps_trial([ghz(20)], cap=16, shots=100)
@@ -170,7 +170,7 @@ def test_mps_trial_measures_bonds_and_times_the_method_on_the_circuit() -> None:
 def test_mps_trial_reports_the_cap_on_an_entangled_circuit() -> None:
     from qiskit.circuit.random import random_circuit
 
-    from quantum.mps_trial import mps_trial
+    from quantum.cost.mps_trial import mps_trial
 
     trial = mps_trial([random_circuit(14, 14, max_operands=2, seed=3)], cap=4, shots=100)
     assert trial is not None and trial.capped and trial.timed_shots == 0

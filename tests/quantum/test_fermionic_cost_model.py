@@ -9,7 +9,7 @@ import pytest
 from broker.catalog import discover_catalog
 from broker.models import PlacementRefused, Policy
 from broker.place import place
-from quantum.fermionic_cost_model import FermionicSampling
+from quantum.cost.fermionic_cost_model import FermionicSampling
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import pytest
 from pyscf import ao2mo, fci, gto, mcscf, scf
 from qiskit.quantum_info import SparsePauliOp, Statevector
 
-from quantum.ansatz import hartree_fock_circuit
-from quantum.hamiltonian import (
+from quantum.chemistry.ansatz import hartree_fock_circuit
+from quantum.chemistry.hamiltonian import (
     ElectronicIntegrals,
     annihilation_operator,
     exact_ground_energy,

@@ -30,15 +30,15 @@ from simple_placements import SimplePlacement, qpu_placement
 from broker.fallback import run_with_fallback
 from broker.records import ExecutionHistory
 from quantum.executors import estimator_for, sampler_for
-from quantum.job_journal import (
+from quantum.ibm.jobs import find_job, job_service
+from quantum.ibm.journal import (
     JobJournal,
     JournalEntry,
     qpu_jobs,
     submission_key,
     submissions_recorded,
 )
-from quantum.runtime import fake_backend
-from quantum.runtime_jobs import find_job, job_service
+from quantum.ibm.runtime import fake_backend
 
 SHOTS = 64
 
@@ -114,7 +114,7 @@ def test_a_job_the_service_does_not_know_is_submitted_afresh(
     # As left by a process that died: local testing mode's jobs lived in that process only.
     journal.record(entry.model_copy(update={"job_id": "job-of-a-dead-process"}))
     assert find_job("job-of-a-dead-process", job_service(manila)) is None
-    with caplog.at_level(logging.INFO, logger="quantum.job_journal"):
+    with caplog.at_level(logging.INFO, logger="quantum.ibm.journal"):
         job = sampler.run([bell()], shots=SHOTS)
     assert (
         "job-of-a-dead-process on fake_manila" in caplog.text and "submitting its PUBs again" in caplog.text
@@ -195,7 +195,7 @@ def test_a_job_submitted_but_never_journaled_is_found_by_its_tag(
     assert left.job_id is None and left.state == "SUBMITTING"
     with (
         submissions_recorded() as submissions,
-        caplog.at_level(logging.WARNING, logger="quantum.job_journal"),
+        caplog.at_level(logging.WARNING, logger="quantum.ibm.journal"),
     ):
         job = sampler_for(qpu_placement(), backend=manila, journal=journal).run([bell()], shots=SHOTS)
     assert [(s.job_id, s.reattached) for s in submissions] == [(job.job_id(), True)]

@@ -11,9 +11,9 @@ from qiskit.circuit.library import PauliGate
 from qiskit.quantum_info import Operator, SparsePauliOp, Statevector
 from simple_placements import SimplePlacement
 
+from quantum.cost.gate_sets import is_clifford_instruction
+from quantum.cost.profiles import QuantumSegment, profile_segment
 from quantum.executors import estimator_for, rz_as_phase, sampler_for
-from quantum.gate_sets import is_clifford_instruction
-from quantum.profiles import QuantumSegment, profile_segment
 
 
 def with_pauli_gate() -> QuantumCircuit:

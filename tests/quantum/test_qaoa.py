@@ -7,8 +7,8 @@ import pytest
 
 from climate.portfolio import DEFAULT_OPTIONS, avoided_warming, build_portfolio_qubo, decode_portfolio
 from climate.scenarios import load_scenario
-from quantum.qaoa import qaoa_circuit, qubo_to_ising, solve_qubo_qaoa
-from quantum.qubo import brute_force_minimum, qubo_energies
+from quantum.optimization.qaoa import qaoa_circuit, qubo_to_ising, solve_qubo_qaoa
+from quantum.optimization.qubo import brute_force_minimum, qubo_energies
 
 
 def all_bits(n: int) -> np.ndarray:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from quantum.circuit_families import ghz
-from quantum.runtime import circuit_fidelity, fake_backend, isa_pass_manager, working_target
+from quantum.ibm.runtime import circuit_fidelity, fake_backend, isa_pass_manager, working_target
 
 
 def test_routing_avoids_broken_couplers_so_fidelity_is_not_zero() -> None:

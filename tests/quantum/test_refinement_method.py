@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from quantum.refinement_method import (
+from quantum.chemistry.refinement_method import (
     AUTO_VQE_MAX_ORBITALS,
     SQD_MAX_ORBITALS,
     VQE_MAX_ORBITALS,
@@ -14,7 +14,9 @@ from quantum.refinement_method import (
 
 
 def test_auto_takes_vqe_while_its_circuit_is_small_and_sqd_beyond() -> None:
-    assert AUTO_VQE_MAX_ORBITALS == 4  # 8 qubits: the measured case is in quantum/refinement_method.py
+    assert (
+        AUTO_VQE_MAX_ORBITALS == 4
+    )  # 8 qubits: the measured case is in quantum/chemistry/refinement_method.py
     assert [refinement_method("auto", orbitals) for orbitals in (1, 2, 4, 5, 6, 10, 20)] == [
         "vqe",
         "vqe",

@@ -1,7 +1,7 @@
 """SQD on qiskit-addon-sqd and ffsim: refusals of bad input, accuracy against CASCI, recovery under noise.
 
 References are computed here with pyscf's own CASCI (mcscf.CASCI on the RHF orbitals, Sun et al., J. Chem. Phys.
-153, 024109 (2020)), independently of quantum.active_space. Chemical accuracy: 1 kcal/mol = 1.594 mHa (NIST CODATA
+153, 024109 (2020)), independently of quantum.chemistry.active_space. Chemical accuracy: 1 kcal/mol = 1.594 mHa (NIST CODATA
 conversion, 1 Ha = 627.5095 kcal/mol), the 1.6 mHa of the issue.
 """
 
@@ -14,7 +14,7 @@ import pytest
 from pyscf import gto, mcscf, scf
 from pyscf.tools import fcidump
 
-from quantum.active_space import (
+from quantum.chemistry.active_space import (
     MoleculeSpec,
     ProblemError,
     casci_reference,
@@ -22,7 +22,7 @@ from quantum.active_space import (
     molecule_problem,
     read_fcidump,
 )
-from quantum.sqd import (
+from quantum.chemistry.sqd import (
     SQDSettings,
     diagonalize,
     lucj_circuit,

@@ -10,9 +10,9 @@ from qiskit import QuantumCircuit
 from qiskit.quantum_info import Statevector, random_clifford
 
 from quantum.circuit_families import ghz, graph_state
-from quantum.estimates import seconds
-from quantum.profiles import QuantumSegment, profile_segment
-from quantum.stabilizer_entanglement import clifford_mps_path, random_outcomes, stabilizer_cut_entropies
+from quantum.cost.aer_estimates import seconds
+from quantum.cost.profiles import QuantumSegment, profile_segment
+from quantum.cost.stabilizer_entanglement import clifford_mps_path, random_outcomes, stabilizer_cut_entropies
 
 
 def schmidt_rank_log2(state: Statevector, num_qubits: int) -> list[int]:

@@ -9,7 +9,7 @@ import pytest
 from qiskit import QuantumCircuit, qasm2
 
 from quantum.circuit_families import ghz, hardware_efficient, qaoa
-from quantum.estimates import (
+from quantum.cost.aer_estimates import (
     AER_METHODS,
     MAX_MEMORY_BYTES,
     estimate_method,
@@ -17,9 +17,9 @@ from quantum.estimates import (
     method_support,
     seconds,
 )
-from quantum.mps_trial import MpsTrial, escalated_trials, saturated, tightened_by_trial
-from quantum.profiles import QuantumSegment, profile_segment
-from quantum.stabilizer_entanglement import clifford_mps_path
+from quantum.cost.mps_trial import MpsTrial, escalated_trials, saturated, tightened_by_trial
+from quantum.cost.profiles import QuantumSegment, profile_segment
+from quantum.cost.stabilizer_entanglement import clifford_mps_path
 
 
 def counterfeit_coin_qasm(num_qubits: int) -> str:
@@ -154,7 +154,7 @@ def test_a_capped_trial_is_extrapolated_with_bounded_growth_where_it_saturated_f
     everywhere = MpsTrial(bond_log2=[1, 2, 3] + [4] * 53 + [3, 2, 1], max_bond=16, capped=True, seconds=0.01)
     assert not saturated(local, 16) and saturated(everywhere, 16)
     profile = sampler_profile(pairs_across_the_middle())
-    from quantum.mps_trial import _extrapolated
+    from quantum.cost.mps_trial import _extrapolated
 
     extrapolated, note = _extrapolated(profile, [(16, local)])
     assert extrapolated.max_bond_dimension_log2 == 6 and extrapolated.mps_trial_seconds == pytest.approx(0.64)
@@ -177,7 +177,7 @@ def test_a_clifford_circuit_too_long_to_follow_keeps_the_stabilizer_and_the_stru
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Placement must answer in seconds: past MAX_EXACT_INSTRUCTIONS the tableau is not followed gate by gate.
-    import quantum.stabilizer_entanglement as tableau
+    import quantum.cost.stabilizer_entanglement as tableau
 
     monkeypatch.setattr(tableau, "MAX_EXACT_INSTRUCTIONS", 10)
     profile = sampler_profile(ghz(20))
@@ -190,7 +190,7 @@ def test_long_circuits_take_the_final_bound_in_one_pass(monkeypatch: pytest.Monk
     # never below the running bound's.
     from qiskit.circuit.random import random_circuit
 
-    import quantum.mps_bounds as bounds
+    import quantum.cost.mps_bounds as bounds
 
     circuit = random_circuit(15, 10, max_operands=3, seed=2)
     running = bounds.cut_bounds(circuit)
@@ -201,7 +201,7 @@ def test_long_circuits_take_the_final_bound_in_one_pass(monkeypatch: pytest.Monk
 
 
 def test_a_trial_drops_only_the_measurements_that_end_the_circuit() -> None:
-    from quantum.mps_trial import without_final_measurements
+    from quantum.cost.mps_trial import without_final_measurements
 
     circuit = QuantumCircuit(2, 3)
     circuit.h(0)

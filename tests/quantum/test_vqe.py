@@ -14,20 +14,20 @@ from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.quantum_info import Operator, Statevector
 from qiskit_aer.primitives import EstimatorV2
 
-from quantum.ansatz import (
+from quantum.chemistry.ansatz import (
     excitation_ansatz,
     excitation_generator,
     hartree_fock_circuit,
     singles_and_doubles,
 )
-from quantum.hamiltonian import (
+from quantum.chemistry.hamiltonian import (
     ElectronicIntegrals,
     annihilation_operator,
     exact_ground_energy,
     number_operator,
     qubit_hamiltonian,
 )
-from quantum.vqe import run_vqe
+from quantum.chemistry.vqe import run_vqe
 
 # pyscf FCI, H2 sto-3g 0.735 Å, as listed in docs/architecture.md ("Reference figures", Chemistry).
 H2_FCI_HARTREE = -1.13730604

@@ -9,8 +9,8 @@ import pytest
 
 from materials.stability import elemental_references
 from materials.surrogate import load_surrogate
-from workflows.materials_screening import _computed_elements, _score
-from workflows.screening_tasks import ScreenedInput, SurrogateEnergy
+from workflows.screening.flow import _computed_elements, _score
+from workflows.screening.tasks import ScreenedInput, SurrogateEnergy
 
 
 def _candidate(source: str, formula: str) -> ScreenedInput:

@@ -11,9 +11,9 @@ from qiskit import QuantumCircuit
 from qiskit.providers import BackendV2
 from qiskit.transpiler import generate_preset_pass_manager
 
-from quantum.job_journal import JournaledSampler, qpu_jobs, submissions_recorded
-from quantum.job_journal_store import JobJournal, JournalUnreadable
-from quantum.runtime import fake_backend
+from quantum.ibm.journal import JournaledSampler, qpu_jobs, submissions_recorded
+from quantum.ibm.journal_store import JobJournal, JournalUnreadable
+from quantum.ibm.runtime import fake_backend
 from workflows.cli import main
 
 SHOTS = 64

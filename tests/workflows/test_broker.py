@@ -18,8 +18,8 @@ from broker.models import Placement, PlacementRefused, Policy, Resource, Resourc
 from broker.place import place
 from broker.records import ExecutionHistory, ExecutionRecord
 from quantum.circuit_families import ghz, qft_of_ghz, quantum_volume
+from quantum.cost.profiles import QuantumSegment
 from quantum.executors import aer_backend_options, sampler_for
-from quantum.profiles import QuantumSegment
 
 GIB = 2**30
 
@@ -145,7 +145,7 @@ def test_qpu_the_transpiler_cannot_map_to_is_ruled_out_not_a_crash(
             "ecr would be supported on [Qubit(102), Qubit(92)] if the direction was swapped"
         )
 
-    monkeypatch.setattr("quantum.cost_model.estimate_qpu", untranspilable)
+    monkeypatch.setattr("quantum.cost.circuit_cost_model.estimate_qpu", untranspilable)
     segment = QuantumSegment("ghz", [ghz(3)], "sampler", shots=1000)
     placement = place(segment, catalog_with_qpu)
     assert placement.resource == "aer-cpu"

@@ -15,8 +15,8 @@ from prefect import flow, task
 from broker.fallback import fallback_placements
 from broker.models import Estimate, Placement
 from classical.runners import ExecutorSettings
-from workflows.placed_runs import run_placed
-from workflows.task_runners import task_runner_for
+from workflows.execution.placed_runs import run_placed
+from workflows.execution.task_runners import task_runner_for
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])  # Dask workers cannot import test modules
 
@@ -41,8 +41,8 @@ def test_surrogate_stage_runs_on_a_dask_local_cluster_of_processes(prefect_api: 
 
     from config.settings import get_settings
     from materials.surrogate import load_surrogate
-    from workflows.screening_tasks import ScreenedInput
-    from workflows.surrogate_stage import run_surrogate_stage
+    from workflows.screening.surrogate_stage import run_surrogate_stage
+    from workflows.screening.tasks import ScreenedInput
 
     structures = [
         Structure.from_spacegroup("Fm-3m", Lattice.cubic(a), ["Mg", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])

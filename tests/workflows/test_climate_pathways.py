@@ -12,8 +12,8 @@ import pytest
 
 from climate.scenarios import load_scenario
 from config.settings import get_settings
-from workflows.climate_pathways import ClimateParameters
-from workflows.climate_report import WarmingPath, fan_chart_markdown, fan_chart_png
+from workflows.climate_pathways.flow import ClimateParameters
+from workflows.climate_pathways.report import WarmingPath, fan_chart_markdown, fan_chart_png
 
 # AR6 WG1 SPM Table SPM.1: SSP2-4.5 2081-2100 warming vs 1850-1900 very likely range, K.
 AR6_SSP245_RANGE = (2.1, 3.5)
@@ -65,7 +65,7 @@ def test_user_csv_must_reach_2100(tmp_path: Path) -> None:
 def test_ui_schema_carries_descriptions_and_limits() -> None:
     from prefect.utilities.callables import parameter_schema
 
-    from workflows.climate_pathways import climate_pathways
+    from workflows.climate_pathways.flow import climate_pathways
 
     properties = parameter_schema(climate_pathways.fn).model_dump()["properties"]
     assert (
@@ -77,7 +77,7 @@ def test_ui_schema_carries_descriptions_and_limits() -> None:
 
 
 def test_cli_refuses_bad_input_with_exit_code_2(capsys: pytest.CaptureFixture[str]) -> None:
-    from workflows.climate_cli import add_climate_command
+    from workflows.climate_pathways.cli import add_climate_command
 
     parser = argparse.ArgumentParser()
     add_climate_command(parser.add_subparsers())
@@ -88,7 +88,7 @@ def test_cli_refuses_bad_input_with_exit_code_2(capsys: pytest.CaptureFixture[st
 
 def test_qcflow_climate_flags_are_built_from_the_flow_signature() -> None:
     from workflows.cli import build_parser
-    from workflows.climate_pathways import ClimateParameters, climate_pathways
+    from workflows.climate_pathways.flow import ClimateParameters, climate_pathways
     from workflows.flow_parameters import given_parameters
 
     parser = build_parser()
@@ -156,7 +156,7 @@ async def _artifacts_and_task_runs() -> tuple[set[str], list]:
 def home_set_after_import(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     """A QCFLOW_HOME set after the climate flow's module was imported; the settings are read afresh (and again
     once the test is over, so later tests see the session's home)."""
-    import workflows.climate_pathways  # noqa: F401  (imported before the variable is set)
+    import workflows.climate_pathways.flow  # noqa: F401  (imported before the variable is set)
 
     home = tmp_path / "home"
     monkeypatch.setenv("QCFLOW_HOME", str(home))
@@ -167,8 +167,8 @@ def home_set_after_import(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
 
 
 def test_the_climate_flow_reads_its_result_storage_when_called(home_set_after_import: Path) -> None:
-    from workflows.caching import with_result_storage
-    from workflows.climate_pathways import climate_pathways
+    from workflows.climate_pathways.flow import climate_pathways
+    from workflows.execution.caching import with_result_storage
 
     assert climate_pathways.result_storage is None  # the decorator reads no settings at import
     assert with_result_storage(climate_pathways).result_storage == home_set_after_import / "results"
@@ -178,9 +178,9 @@ def test_the_climate_flow_reads_its_result_storage_when_called(home_set_after_im
 def test_flow_and_cli_through_a_real_prefect_api(
     prefect_api: None, tmp_path: Path, home_set_after_import: Path
 ) -> None:
-    from workflows.caching import with_result_storage
-    from workflows.climate_cli import add_climate_command
-    from workflows.climate_pathways import climate_pathways
+    from workflows.climate_pathways.cli import add_climate_command
+    from workflows.climate_pathways.flow import climate_pathways
+    from workflows.execution.caching import with_result_storage
 
     with pytest.raises(ValueError, match="unknown scenario 'ssp999'"):  # the run fails before any task
         with_result_storage(climate_pathways)(scenarios=["ssp999"])

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from workflows.costs import quantum_costs
-from workflows.materials_screening import _segment_costs
 from workflows.schemas import CandidateResult, QuantumRefinement, ScreeningReport
-from workflows.screening_tasks import SurrogateEnergy
+from workflows.screening.costs import quantum_costs
+from workflows.screening.flow import _segment_costs
+from workflows.screening.tasks import SurrogateEnergy
 
 
 def refined(source: str) -> CandidateResult:

@@ -11,16 +11,16 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 EXPECTED = {  # deployment as `prefect deployment run` names it -> entrypoint
-    "materials-screening/nightly": "workflows/materials_screening.py:materials_screening",
-    "climate-pathways/on-demand": "workflows/climate_pathways.py:climate_pathways",
+    "materials-screening/nightly": "workflows/screening/flow.py:materials_screening",
+    "climate-pathways/on-demand": "workflows/climate_pathways/flow.py:climate_pathways",
     "broker-benchmark/versus-automatic": "workflows/broker_benchmark.py:broker_benchmark",
-    "active-space-sqd/water-6-31g": "workflows/sqd_flow.py:active_space_sqd",
+    "active-space-sqd/water-6-31g": "workflows/sqd/flow.py:active_space_sqd",
 }
 # The constraints a scientist sees in the UI form (and the server enforces) for materials-screening.
 SCREENING_BOUNDS = {
     "hull_threshold": (0.0, 2.0),
     "shortlist_size": (0, 50),
-    "active_orbitals": (1, 20),  # VQE keeps to 6 (quantum/refinement_method.py), SQD takes up to 20
+    "active_orbitals": (1, 20),  # VQE keeps to 6 (quantum/chemistry/refinement_method.py), SQD takes up to 20
     "active_electrons": (2, 38),
     "batch_size": (1, 1000),
 }
@@ -113,7 +113,7 @@ def test_broker_benchmark_flow_publishes_its_table(prefect_api: None) -> None:
     from prefect import get_client
 
     from workflows.broker_benchmark import broker_benchmark
-    from workflows.caching import with_result_storage
+    from workflows.execution.caching import with_result_storage
 
     rows = with_result_storage(broker_benchmark)(
         families=["ghz", "hardware-efficient"], widths=[4], shots=200

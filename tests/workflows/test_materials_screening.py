@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from workflows.materials_screening import ScreeningParameters
+from workflows.screening.flow import ScreeningParameters
 
 # Chemical accuracy, 1 kcal/mol = 1.594 mHa (docs/architecture.md).
 CHEMICAL_ACCURACY_HA = 1.594e-3
@@ -55,7 +55,7 @@ def test_an_active_space_the_vqe_cannot_use_is_refused_before_any_work() -> None
 def test_qcflow_screen_flags_are_built_from_the_flow_signature(capsys: pytest.CaptureFixture[str]) -> None:
     from workflows.cli import build_parser
     from workflows.flow_parameters import flow_signature
-    from workflows.materials_screening import materials_screening
+    from workflows.screening.flow import materials_screening
 
     parser = build_parser()
     args = parser.parse_args(["screen"])
@@ -85,8 +85,8 @@ def test_the_flow_reads_its_result_storage_when_called(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from config.settings import get_settings
-    from workflows.caching import with_result_storage
-    from workflows.materials_screening import materials_screening  # imported before the variable is set
+    from workflows.execution.caching import with_result_storage
+    from workflows.screening.flow import materials_screening  # imported before the variable is set
 
     monkeypatch.setenv("QCFLOW_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("QCFLOW_RESULTS_DIR", raising=False)
@@ -103,8 +103,8 @@ def test_the_flow_reads_its_result_storage_when_called(
 def test_flow_screens_refines_and_publishes_artifacts(prefect_api: None, candidate_folder: Path) -> None:
     from prefect import get_client
 
-    from workflows.caching import with_result_storage
-    from workflows.materials_screening import materials_screening
+    from workflows.execution.caching import with_result_storage
+    from workflows.screening.flow import materials_screening
 
     report = with_result_storage(materials_screening)(
         candidate_paths=[str(candidate_folder)], shortlist_size=1
@@ -258,8 +258,8 @@ def test_a_failed_run_is_reported_in_one_line(prefect_api: None, capsys: pytest.
 def test_a_rerun_reuses_every_result_and_reports_nothing_spent(
     prefect_api: None, candidate_folder: Path
 ) -> None:
-    from workflows.caching import with_result_storage
-    from workflows.materials_screening import materials_screening
+    from workflows.execution.caching import with_result_storage
+    from workflows.screening.flow import materials_screening
 
     with_result_storage(materials_screening)(candidate_paths=[str(candidate_folder)], shortlist_size=1)
     rerun = with_result_storage(materials_screening)(
@@ -274,7 +274,7 @@ def test_a_rerun_reuses_every_result_and_reports_nothing_spent(
 
 
 def test_a_structure_given_twice_is_screened_once(tmp_path: Path) -> None:
-    from workflows.screening_tasks import load_and_validate
+    from workflows.screening.tasks import load_and_validate
 
     rocksalt("Mg", "O", 4.21).to(filename=str(tmp_path / "MgO.cif"))
     rocksalt("Mg", "O", 4.21).to(filename=str(tmp_path / "MgO.json"))  # the same crystal, another format

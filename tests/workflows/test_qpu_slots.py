@@ -14,9 +14,9 @@ from broker.catalog import discover_catalog
 from broker.models import Placement, Policy
 from broker.place import place
 from quantum.circuit_families import ghz
+from quantum.cost.profiles import QuantumSegment
 from quantum.executors import sampler_for
-from quantum.profiles import QuantumSegment
-from workflows.qpu_slots import QPU_LIMIT, ensure_qpu_limit, qpu_slot
+from workflows.execution.qpu_slots import QPU_LIMIT, ensure_qpu_limit, qpu_slot
 
 SHOTS = 200
 HOLD_SECONDS = 0.5  # long enough that two unlimited holders would certainly overlap

@@ -14,7 +14,7 @@ from classical.resources import classical_resources
 from config.settings import get_settings
 from materials.stability import elemental_references
 from materials.surrogate import load_surrogate
-from workflows.references_stage import elemental_references_placed, reference_segment
+from workflows.screening.references_stage import elemental_references_placed, reference_segment
 
 # Molecular-only elements: one trial structure each (the diatomic molecule), so the relaxations stay short.
 ELEMENTS = ["F", "Ne", "O"]

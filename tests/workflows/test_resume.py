@@ -88,8 +88,8 @@ def kill_midway(command: list[str], env: dict[str, str], results: Path, log: Pat
 @pytest.mark.slow
 def test_screening_killed_midway_resumes_from_its_finished_batches(prefect_api: None, tmp_path: Path) -> None:
     from config.settings import get_settings
-    from workflows.caching import with_result_storage
-    from workflows.materials_screening import materials_screening
+    from workflows.execution.caching import with_result_storage
+    from workflows.screening.flow import materials_screening
 
     folder = tmp_path / "candidates"
     paths = write_candidates(folder)

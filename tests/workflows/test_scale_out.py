@@ -45,8 +45,8 @@ def candidate_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def screen(task_runner: str, folder: Path) -> dict[str, tuple[str, float | None]]:
-    from workflows.caching import with_result_storage
-    from workflows.materials_screening import materials_screening
+    from workflows.execution.caching import with_result_storage
+    from workflows.screening.flow import materials_screening
 
     report = with_result_storage(materials_screening)(
         candidate_paths=[str(folder)], shortlist_size=0, batch_size=BATCH, task_runner=task_runner

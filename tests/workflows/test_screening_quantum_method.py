@@ -15,7 +15,7 @@ import pytest
 from pymatgen.core import Structure
 from pyscf import gto, mcscf, scf
 
-from workflows.materials_screening import ScreeningParameters
+from workflows.screening.flow import ScreeningParameters
 
 CHEMICAL_ACCURACY_HA = 1.594e-3
 
@@ -50,7 +50,7 @@ def independent_casci(structure: Structure, n_orbitals: int, n_electrons: int) -
 def test_default_keeps_the_vqe_of_the_small_active_space() -> None:
     params = ScreeningParameters()
     assert (params.quantum_method, params.active_orbitals, params.active_electrons) == ("auto", 2, 2)
-    from quantum.refinement_method import refinement_method
+    from quantum.chemistry.refinement_method import refinement_method
 
     assert refinement_method(params.quantum_method, params.active_orbitals) == "vqe"
 
@@ -99,8 +99,8 @@ def test_cli_names_the_quantum_method_flag_and_the_fix(capsys: pytest.CaptureFix
 def test_sqd_refines_a_shortlisted_candidate_within_chemical_accuracy_of_casci(
     prefect_api: None, tmp_path: Path
 ) -> None:
-    from workflows.caching import with_result_storage
-    from workflows.materials_screening import materials_screening
+    from workflows.execution.caching import with_result_storage
+    from workflows.screening.flow import materials_screening
 
     # Rocksalt LiF, 12 electrons; sto-3g gives the pair 10 orbitals. (6e,7o) is 14 qubits, beyond VQE's 12.
     lif = bundled("LiF")
@@ -127,9 +127,10 @@ def test_sqd_refines_a_shortlisted_candidate_within_chemical_accuracy_of_casci(
     assert quantum.vqe_energy is None and quantum.estimator_calls == 0
     assert quantum.placement["kind"] == "fermionic_sampling" and quantum.placement["reasons"]
     assert quantum.execution["resource"] == quantum.placement["resource"]
-    assert quantum.sqd is not None and quantum.sqd["subspace_dimension"] > 0
+    assert quantum.chemistry.sqd is not None and quantum.chemistry.sqd["subspace_dimension"] > 0
     assert (
-        quantum.sqd["shots"] == 20_000 and quantum.sqd["sampler"] == quantum.placement["options"]["sampler"]
+        quantum.chemistry.sqd["shots"] == 20_000
+        and quantum.chemistry.sqd["sampler"] == quantum.placement["options"]["sampler"]
     )
     segments = [cost.segment for cost in report.costs]
     assert any(s.startswith("sqd ") and "(LiF)" in s for s in segments)

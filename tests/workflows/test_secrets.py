@@ -13,12 +13,12 @@ from pymatgen.core import Lattice, Structure
 
 from broker.catalog import discover_catalog
 from config.settings import get_settings
-from workflows.caching import with_result_storage
-from workflows.materials_screening import materials_screening
+from workflows.execution.caching import with_result_storage
 
 # Imported here, not in the tests: importing Prefect's flow machinery sets up its logging, which replaces the root
 # logger's handlers, caplog's among them.
-from workflows.qpu_access import read_ibm_token
+from workflows.execution.qpu_access import read_ibm_token
+from workflows.screening.flow import materials_screening
 
 FAKE_TOKEN = "qcflow-FAKE-ibm-token-7c1e5b2a9d4f"  # recognisable; IBM Quantum is unreachable from here anyway
 FRAGMENT = FAKE_TOKEN[-12:]  # a leak of part of the token counts too
@@ -158,7 +158,7 @@ def test_flows_resolve_a_real_qpu_through_the_account_and_name_the_missing_token
 ) -> None:
     from types import SimpleNamespace
 
-    from workflows.qpu_access import qpu_backend
+    from workflows.execution.qpu_access import qpu_backend
 
     def on(resource: str, device: str) -> SimpleNamespace:  # the placement attributes qpu_backend reads
         return SimpleNamespace(resource=resource, device=device, options={})

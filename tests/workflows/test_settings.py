@@ -68,7 +68,7 @@ def screen_parameters_of(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> di
 def test_qcflow_batch_size_sets_the_surrogate_batches_unless_the_flag_is_given(
     monkeypatch: pytest.MonkeyPatch, fresh_settings: None
 ) -> None:
-    from workflows.materials_screening import ScreeningParameters  # reads the settings when first imported
+    from workflows.screening.flow import ScreeningParameters  # reads the settings when first imported
 
     monkeypatch.setenv("QCFLOW_BATCH_SIZE", "1")
     get_settings.cache_clear()

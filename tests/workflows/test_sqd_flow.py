@@ -12,13 +12,13 @@ import pytest
 from pyscf import fci, gto, scf
 from pyscf.tools import fcidump
 
-from workflows.sqd_flow import SQDParameters
+from workflows.sqd.flow import SQDParameters
 
 WATER = "O 0 0 0; H 0 0.757 0.587; H 0 -0.757 0.587"  # experimental geometry, Å (NIST CCCBDB)
 
 
 def _sqd_parser() -> argparse.ArgumentParser:
-    from workflows.sqd_cli import add_sqd_parser
+    from workflows.sqd.cli import add_sqd_parser
 
     parser = argparse.ArgumentParser()
     add_sqd_parser(parser.add_subparsers())
@@ -59,7 +59,7 @@ async def _artifact_keys() -> set[str]:
 
 @pytest.mark.slow
 def test_flow_and_cli_through_a_real_prefect_api(prefect_api: None, tmp_path: Path) -> None:
-    from workflows.sqd_flow import active_space_sqd
+    from workflows.sqd.flow import active_space_sqd
 
     result = active_space_sqd(atom=WATER, basis="sto-3g", frozen_core=True, shots=2000, seed=3)
     assert result.qubits == 12 and result.reference_energy is not None

@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from workflows.sqd_flow import SQDParameters, sqd_plan
-from workflows.sqd_stages import ProblemShape, diagonalization_segment, expected_strings
+from workflows.sqd.flow import SQDParameters, sqd_plan
+from workflows.sqd.stages import ProblemShape, diagonalization_segment, expected_strings
 
 WATER = "O 0 0 0; H 0 0.757 0.587; H 0 -0.757 0.587"  # experimental geometry, Å (NIST CCCBDB)
 
@@ -28,7 +28,7 @@ def test_the_expected_subspace_is_bounded_by_samples_enlargement_max_dim_and_the
 
 
 def test_plan_places_sampling_diagonalization_and_reference() -> None:
-    from workflows.qpu_access import flow_catalog
+    from workflows.execution.qpu_access import flow_catalog
 
     params = SQDParameters(atom=WATER, basis="sto-3g", frozen_core=True)
     plan = sqd_plan(params, flow_catalog())
@@ -62,7 +62,7 @@ async def _task_run_names(flow_run_id: str) -> set[str]:
 def test_diagonalization_on_worker_processes_gives_the_energy_of_threads(
     prefect_api: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from workflows.sqd_flow import active_space_sqd
+    from workflows.sqd.flow import active_space_sqd
 
     run = {"atom": WATER, "basis": "sto-3g", "frozen_core": True, "shots": 2000, "seed": 3, "batches": 2}
     run["iterations"] = 2
@@ -84,7 +84,7 @@ def test_diagonalization_on_worker_processes_gives_the_energy_of_threads(
     assert any(name.startswith("casci") for name in names)
 
     # the plan on the command line, as JSON
-    from workflows.sqd_cli import add_sqd_parser
+    from workflows.sqd.cli import add_sqd_parser
 
     parser = argparse.ArgumentParser()
     add_sqd_parser(parser.add_subparsers())

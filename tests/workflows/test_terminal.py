@@ -16,7 +16,7 @@ def flows_must_not_run(monkeypatch: pytest.MonkeyPatch) -> None:
     def must_not_run(*args: object) -> None:
         raise AssertionError("the command started work it should have refused")
 
-    for module in ("workflows.cli", "workflows.climate_cli"):
+    for module in ("workflows.cli", "workflows.climate_pathways.cli"):
         monkeypatch.setattr(f"{module}.run_flow", must_not_run)
         monkeypatch.setattr(f"{module}.prepare_embedded_prefect", must_not_run)
 

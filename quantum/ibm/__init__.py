@@ -1,0 +1,1 @@
+"""IBM Quantum jobs: Runtime backends and primitives, finding jobs again, and the journal that makes a rerun re-attach."""

@@ -1,0 +1,1 @@
+"""The climate-pathways flow: its tasks, report and `qcflow climate` command."""

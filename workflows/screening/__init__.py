@@ -1,0 +1,1 @@
+"""The materials-screening flow: its stages (surrogate, references, quantum refinement), tasks, reports and artifacts."""

@@ -1,0 +1,283 @@
+"""The materials-screening flow: load -> validate -> surrogate -> stability -> shortlist -> quantum (VQE or SQD)
+-> report."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from prefect import flow, get_run_logger
+from prefect.task_runners import ThreadPoolTaskRunner
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pymatgen.core import Composition
+
+from broker.models import Policy, resource_label
+from broker.place import place
+from config.settings import get_settings
+from materials.generation import MAX_GENERATED
+from materials.stability import ElementalReferences
+from materials.structures import candidate_path_problem
+from quantum.chemistry.refinement_method import (
+    SQD_MAX_ELECTRONS,
+    SQD_MAX_ORBITALS,
+    MethodChoice,
+    refinement_method,
+    refinement_problem,
+)
+from workflows.execution.placed_runs import execution_history
+from workflows.execution.qpu_access import flow_catalog
+from workflows.flow_parameters import parameters_model
+from workflows.schemas import CandidateResult, ScreeningReport, SegmentCost, SegmentRun
+from workflows.screening.artifacts import publish_screening_artifacts
+from workflows.screening.costs import quantum_costs, surrogate_cost
+from workflows.screening.quantum_refinement import SQD_MAX_DIM, attach_refinements, refine
+from workflows.screening.references_stage import elemental_references_placed
+from workflows.screening.surrogate_stage import allowed_executors, run_surrogate_stage, surrogate_segment
+from workflows.screening.tasks import (
+    ScreenedInput,
+    SurrogateEnergy,
+    load_and_validate,
+    stability,
+)
+
+
+class ScreeningChecks(BaseModel):
+    """What the flow signature cannot say about a screening's parameters: the candidate paths exist, the active
+    space fits the refinement method, and an empty batch size means QCFLOW_BATCH_SIZE. ScreeningParameters (built
+    from the signature, at the end of this module) adds the fields."""
+
+    model_config = ConfigDict(validate_default=True)
+
+    @field_validator("candidate_paths", check_fields=False)
+    @classmethod
+    def _paths_exist(cls, paths: list[str] | None) -> list[str]:
+        """Every path exists and, if a folder, holds structure files (an empty folder is refused, not screened)."""
+        problems = [problem for p in paths or [] if (problem := candidate_path_problem(p))]
+        if problems:
+            raise ValueError("candidate_paths: " + "; ".join(problems))
+        return list(paths or [])
+
+    @model_validator(mode="after")
+    def _active_space_fits(self) -> ScreeningChecks:
+        if problem := active_space_problem(self.quantum_method, self.active_orbitals, self.active_electrons):
+            raise ValueError(problem)
+        if self.batch_size is None:
+            self.batch_size = get_settings().batch_size
+        return self
+
+
+def active_space_problem(quantum_method: MethodChoice, orbitals: int, electrons: int) -> str | None:
+    """Why the fragment, VQE or SQD code (materials/fragment.py, quantum/) cannot use this active space, or None.
+
+    The fragment's reference is closed-shell RHF (equal alpha and beta electrons), so the electron count is even;
+    both methods need an empty active orbital to excite into (VQE's ansatz has no parameters otherwise). VQE keeps
+    to small active spaces, and SQD's vectors must fit in memory (quantum.chemistry.refinement_method).
+    """
+    method = refinement_method(quantum_method, orbitals).upper()
+    if electrons % 2:
+        return (
+            f"active_electrons={electrons} must be even (closed-shell reference: equal alpha and beta "
+            f"electrons); use {electrons - 1} or {electrons + 1}"
+        )
+    if electrons >= 2 * orbitals:
+        fix = f"raise active_orbitals to {electrons // 2 + 1}"
+        if orbitals >= 2:
+            fix += f" or lower active_electrons to {2 * orbitals - 2}"
+        return (
+            f"active_electrons={electrons} fill all active_orbitals={orbitals} (at most "
+            f"{2 * orbitals} fit, and {method} needs an empty orbital to excite into); {fix}"
+        )
+    return refinement_problem(quantum_method, orbitals, electrons, SQD_MAX_DIM**2)
+
+
+def _computed_elements(screened: list[ScreenedInput], energies: list[SurrogateEnergy]) -> list[str]:
+    """The elements of every candidate the surrogate gave an energy: those whose references the hull needs."""
+    formulas = {s.source: s.formula for s in screened}
+    computed = (e for e in energies if e.energy_per_atom is not None)
+    return sorted({el for e in computed for el in _elements(formulas[e.source])})
+
+
+def _score(
+    screened: list[ScreenedInput], energies: list[SurrogateEnergy], references: ElementalReferences
+) -> dict[str, CandidateResult]:
+    """Merge surrogate energies and stability into one result per candidate (keyed by source).
+
+    A candidate is rejected, with the reason, when its surrogate call failed, when one of its elements has no
+    plausible reference, or when its energies are implausible (`stability`'s problem); the others are scored.
+    """
+    results = {
+        s.source: CandidateResult(formula=s.formula, source=s.source, status="rejected", error=s.error)
+        for s in screened
+    }
+    for failed in (e for e in energies if e.energy_per_atom is None):
+        results[failed.source].error = f"surrogate failed: {failed.error}"
+    computed = [e for e in energies if e.energy_per_atom is not None]
+    if not computed:
+        return results
+    scored = []
+    for energy in computed:
+        missing = [
+            references.problems[el]
+            for el in _elements(results[energy.source].formula)
+            if el in references.problems
+        ]
+        if missing:
+            results[energy.source].energy_per_atom = energy.energy_per_atom
+            results[energy.source].error = "; ".join(missing)
+        else:
+            scored.append(energy)
+    if not scored:
+        return results
+    formulas = [results[e.source].formula or "" for e in scored]
+    stabilities = stability(formulas, [e.energy_per_atom for e in scored], references.energies)
+    for energy, stab in zip(scored, stabilities, strict=True):
+        problem = stab.pop("problem")
+        results[energy.source] = results[energy.source].model_copy(
+            update={
+                "status": "rejected" if problem else "ok",
+                "error": problem,
+                "energy_per_atom": energy.energy_per_atom,
+                "relaxed": energy.relaxed,
+                "from_cache": energy.from_cache,
+                **stab,
+            }
+        )
+    return results
+
+
+def _elements(formula: str | None) -> list[str]:
+    """Element symbols of a formula, sorted."""
+    return sorted(el.symbol for el in Composition(formula or "").elements)
+
+
+def _shortlist(results: dict[str, CandidateResult], params: ScreeningParameters) -> list[str]:
+    stable = [
+        r for r in results.values() if r.status == "ok" and r.energy_above_hull <= params.hull_threshold
+    ]
+    stable.sort(key=lambda r: (r.energy_above_hull, r.formation_energy_per_atom))
+    return [r.source for r in stable[: params.shortlist_size]]
+
+
+def _segment_costs(
+    energies: list[SurrogateEnergy],
+    report: ScreeningReport,
+    surrogate: str,
+    cached_quantum: set[str],
+    resource: str = "local-threads",
+) -> list[SegmentCost]:
+    """Surrogate CPU time spent now (a row when any was), reused from cache (a row when any was), then each quantum refinement."""
+    rates = get_settings()
+    fresh = [e for e in energies if not e.from_cache]
+    costs = []
+    if fresh or not energies:
+        costs.append(surrogate_cost(sum(e.cpu_seconds for e in fresh), False, surrogate, rates, resource))
+    if len(fresh) < len(energies):
+        costs.append(surrogate_cost(0.0, True, surrogate, rates, resource))
+    return costs + quantum_costs(report.candidates, cached_quantum, rates)
+
+
+@flow(
+    name="materials-screening",
+    task_runner=ThreadPoolTaskRunner(max_workers=2),
+    persist_result=True,
+    result_serializer="json",
+)
+def materials_screening(
+    candidate_paths: list[str] | None = None,
+    relax: bool = False,
+    hull_threshold: Annotated[float, Field(ge=0.0, le=2.0)] = 0.1,
+    shortlist_size: Annotated[int, Field(ge=0, le=50)] = 3,
+    active_orbitals: Annotated[int, Field(ge=1, le=SQD_MAX_ORBITALS)] = 2,
+    active_electrons: Annotated[int, Field(ge=2, le=SQD_MAX_ELECTRONS)] = 2,
+    quantum_method: Literal["vqe", "sqd", "auto"] = "auto",
+    batch_size: Annotated[int | None, Field(ge=1, le=1000)] = None,
+    generate: Annotated[int, Field(ge=0, le=MAX_GENERATED)] = 0,
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0,
+    task_runner: Literal["auto", "threads", "dask"] = "auto",
+    dask_address: str | None = None,
+) -> ScreeningReport:
+    """Screen candidate crystals with an ML surrogate of DFT and refine the most stable ones with VQE or SQD.
+
+    Call it as `workflows.execution.caching.with_result_storage(materials_screening)(...)` to persist the report and its
+    tasks' results in the settings' results folder (the command line does).
+
+    Args:
+        candidate_paths: CIF, POSCAR or pymatgen-JSON files or folders; empty uses the bundled candidates.
+        relax: relax each structure with the surrogate (FIRE) before scoring; slower, more accurate.
+        hull_threshold: largest energy above the convex hull (eV/atom) a shortlisted candidate may have.
+        shortlist_size: how many of the most stable candidates get a quantum refinement.
+        active_orbitals: spatial orbitals in each fragment's active space (qubits = 2 x this); VQE takes at
+            most 6, SQD up to 20.
+        active_electrons: electrons in each fragment's active space (even; VQE takes at most 6).
+        quantum_method: how shortlisted candidates are refined: "vqe", "sqd" (sample-based quantum
+            diagonalization, for 10-20 orbitals), or "auto" (VQE up to 4 active orbitals, SQD beyond).
+        batch_size: structures per surrogate task (10,000 candidates must not become 10,000 tasks);
+            empty: QCFLOW_BATCH_SIZE if set, else the broker's choice (a few tasks per worker, at most 300).
+        generate: screen this many candidates generated by element substitution over the bundled prototypes
+            (charge-balanced, radius-scaled), besides any candidate_paths; 0 generates none.
+        seed: seed of the generated candidates (the same seed gives the same candidates).
+        task_runner: where the surrogate stage runs: "auto" (the broker's choice), "threads" (the flow's thread
+            pool) or "dask" (a Dask cluster: dask_address, else QCFLOW_DASK_ADDRESS, else a LocalCluster of
+            processes on this machine).
+        dask_address: scheduler address of a running Dask cluster, e.g. tcp://10.0.0.5:8786.
+    """
+    params = ScreeningParameters(**locals())  # first statement: locals() holds exactly the arguments
+    logger = get_run_logger()
+    surrogate = get_settings().surrogate
+    screened = load_and_validate(params.candidate_paths, surrogate, params.generate, params.seed)
+    valid = [s for s in screened if s.structure is not None]
+    logger.info(
+        "%d candidates read, %d valid, %d rejected", len(screened), len(valid), len(screened) - len(valid)
+    )
+    address = params.dask_address or get_settings().dask_address
+    catalog = flow_catalog(dask_address=address)
+    policy = Policy(allowed_resources=allowed_executors(params.task_runner, address))
+    placement = place(
+        surrogate_segment(valid, params.relax, surrogate), catalog, policy, history=execution_history()
+    )
+    logger.info("surrogate stage placed on %s: %s", placement.label(), placement.reasons[1])
+    energies, stage_record = run_surrogate_stage(valid, placement, params.relax, surrogate, params.batch_size)
+    references, references_run, references_cpu = elemental_references_placed(
+        _computed_elements(screened, energies), surrogate, catalog, policy
+    )
+    results = _score(screened, energies, references)
+    shortlist = _shortlist(results, params)
+    logger.info("shortlist: %s", ", ".join(results[s].formula or s for s in shortlist) or "empty")
+    structures = {s.source: s.structure for s in screened if s.structure is not None}
+    refinements = refine(
+        shortlist,
+        results,
+        structures,
+        params.quantum_method,
+        params.active_orbitals,
+        params.active_electrons,
+        catalog,
+    )
+    cached_quantum = attach_refinements(results, refinements)
+    report = ScreeningReport(
+        surrogate=surrogate,
+        parameters=params.model_dump(),
+        candidates=[results[s.source] for s in screened],
+        shortlist=shortlist,
+        segments=[
+            SegmentRun(
+                segment=placement.segment,
+                kind=placement.kind,
+                placement=placement.model_dump(mode="json"),
+                execution=stage_record.model_dump(mode="json"),
+            ),
+            *([references_run] if references_run else []),
+        ],
+    )
+    report.costs = _segment_costs(energies, report, surrogate, cached_quantum, stage_record.label())
+    if references_run:
+        ran_on = references_run.execution
+        resource = resource_label(ran_on["resource"], ran_on["method"])
+        references_cost = surrogate_cost(
+            references_cpu, False, surrogate, get_settings(), resource, "elemental references"
+        )
+        report.costs.insert(1, references_cost)
+    publish_screening_artifacts(report, params.hull_threshold)
+    return report
+
+
+ScreeningParameters = parameters_model(materials_screening, "ScreeningParameters", ScreeningChecks)

@@ -1,0 +1,261 @@
+"""Prefect tasks of the materials-screening flow: thin wrappers around materials/ and quantum/."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from importlib.metadata import version
+from typing import Any
+
+import numpy as np
+from prefect import task
+from pydantic import BaseModel
+from pymatgen.core import Composition, Structure
+from qiskit.quantum_info import SparsePauliOp
+
+from materials.candidates import bundled_candidates
+from materials.fragment import active_space_problem, cut_fragment, fragment_label, fragment_sqd_problem
+from materials.generation import generated_candidates
+from materials.stability import assess_stability
+from materials.structures import Candidate, read_candidates
+from materials.surrogate import load_surrogate
+from materials.validation import duplicate_problems, validate_structure
+from quantum.chemistry.active_space import casci_reference
+from quantum.chemistry.ansatz import excitation_ansatz
+from quantum.chemistry.hamiltonian import ElectronicIntegrals, qubit_hamiltonian
+from quantum.chemistry.vqe import VQEResult, run_vqe
+from workflows.execution.caching import RESUMABLE, code_and_model_version
+from workflows.execution.placed_runs import estimator_on, run_placed
+from workflows.schemas import QuantumRefinement
+
+log = logging.getLogger(__name__)
+
+# SQD's results also depend on ffsim (the LUCJ state and its samples) and qiskit-addon-sqd (the recovery loop).
+SQD_RESUMABLE = replace(
+    RESUMABLE,
+    version=f"{code_and_model_version()};ffsim=={version('ffsim')};"
+    f"qiskit-addon-sqd=={version('qiskit-addon-sqd')}",
+)
+
+
+class ScreenedInput(BaseModel):
+    """A candidate after reading and validation: its structure (pymatgen dict) or why it was rejected."""
+
+    source: str
+    formula: str | None
+    structure: dict[str, Any] | None
+    error: str | None
+
+
+class SurrogateEnergy(BaseModel):
+    """Surrogate energy of one structure, or the error that stopped it."""
+
+    source: str
+    energy_per_atom: float | None
+    relaxed: bool
+    error: str | None = None
+    from_cache: bool = False
+    cpu_seconds: float = 0.0
+
+
+class ActiveSpacePayload(BaseModel):
+    """JSON-able active-space problem: integrals in Ha plus pyscf's reference energies."""
+
+    fragment: str
+    basis: str
+    one_body: list[list[float]]
+    two_body: list[list[list[list[float]]]]
+    constant: float
+    n_alpha: int
+    n_beta: int
+    casci_energy: float
+    hf_energy: float
+
+    def integrals(self) -> ElectronicIntegrals:
+        return ElectronicIntegrals(
+            one_body=np.asarray(self.one_body),
+            two_body=np.asarray(self.two_body),
+            constant=self.constant,
+            n_alpha=self.n_alpha,
+            n_beta=self.n_beta,
+        )
+
+    def hamiltonian(self) -> SparsePauliOp:
+        return qubit_hamiltonian(self.integrals())
+
+
+def _screened(candidate: Candidate, supported: frozenset[str]) -> ScreenedInput:
+    if candidate.structure is None:
+        return ScreenedInput(source=candidate.source, formula=None, structure=None, error=candidate.error)
+    problem = validate_structure(candidate.structure, supported)
+    return ScreenedInput(
+        source=candidate.source,
+        formula=candidate.structure.composition.reduced_formula,
+        structure=None if problem else candidate.structure.as_dict(),
+        error=problem,
+    )
+
+
+@task(name="load-and-validate-candidates")
+def load_and_validate(
+    candidate_paths: list[str], surrogate_name: str, generate: int = 0, seed: int = 0
+) -> list[ScreenedInput]:
+    """Read every candidate (bundled set when no path is given and none is generated), add `generate` candidates
+    by substitution, and validate each before any surrogate call; a structure given twice is rejected as a repeat
+    of the first, so it is neither computed nor refined twice."""
+    supported = load_surrogate(surrogate_name).supported_elements
+    candidates = read_candidates(candidate_paths) if candidate_paths else []
+    if generate:
+        candidates += generated_candidates(generate, seed, supported)
+    elif not candidate_paths:
+        candidates = bundled_candidates()
+    screened = [_screened(candidate, supported) for candidate in candidates]
+    repeats = duplicate_problems(
+        [c.structure if s.error is None else None for c, s in zip(candidates, screened, strict=True)],
+        [c.source for c in candidates],
+    )
+    return [
+        s.model_copy(update={"structure": None, "error": repeat}) if repeat else s
+        for s, repeat in zip(screened, repeats, strict=True)
+    ]
+
+
+@task(name="stability")
+def stability(
+    formulas: list[str], energies: list[float], references: dict[str, float]
+) -> list[dict[str, float | str | None]]:
+    """Formation energy and energy above hull (eV/atom) from one phase diagram over all candidates; `problem` says
+    why a candidate's energies are implausible (materials.plausibility), and then its energies are None."""
+    results = assess_stability([Composition(f) for f in formulas], energies, references)
+    return [
+        {
+            "formation_energy_per_atom": None if r.problem else r.formation_energy_per_atom,
+            "energy_above_hull": None if r.problem else r.energy_above_hull,
+            "problem": r.problem,
+        }
+        for r in results
+    ]
+
+
+@task(name="active-space", cache_policy=RESUMABLE, persist_result=True)
+def build_active_space(
+    structure: dict[str, Any], active_orbitals: int, active_electrons: int
+) -> ActiveSpacePayload:
+    """Cut a fragment around the candidate's chosen site and build its active-space problem with pyscf."""
+    problem = active_space_problem(
+        cut_fragment(Structure.from_dict(structure)), n_orbitals=active_orbitals, n_electrons=active_electrons
+    )
+    integrals = problem.integrals
+    return ActiveSpacePayload(
+        fragment=problem.formula,
+        basis=problem.basis,
+        one_body=integrals.one_body.tolist(),
+        two_body=integrals.two_body.tolist(),
+        constant=float(integrals.constant),
+        n_alpha=integrals.n_alpha,
+        n_beta=integrals.n_beta,
+        casci_energy=float(problem.casci_energy),
+        hf_energy=float(problem.hf_energy),
+    )
+
+
+@task(name="vqe", cache_policy=RESUMABLE - "placement", persist_result=True)
+def solve_with_vqe(payload: ActiveSpacePayload, placement: dict[str, Any]) -> QuantumRefinement:
+    """VQE of the fragment's qubit Hamiltonian on the broker's placement, falling back to the runners-up.
+
+    A QPU placement holds a slot of the global `qpu` concurrency limit while it runs; the execution record holds
+    the time per estimator call (what the placement estimated) and the call count.
+    """
+    integrals = payload.integrals()
+    ansatz = excitation_ansatz(integrals.n_orbitals, integrals.n_alpha, integrals.n_beta)
+    hamiltonian = payload.hamiltonian()
+
+    def run(estimator: Any) -> VQEResult:
+        return run_vqe(hamiltonian, ansatz, estimator)
+
+    result, record, ran_on = run_placed(
+        placement, run, prepare=estimator_on, calls_of=lambda vqe: vqe.estimator_calls
+    )
+    return QuantumRefinement(
+        method="vqe",
+        fragment=payload.fragment,
+        basis=payload.basis,
+        active_orbitals=integrals.n_orbitals,
+        active_electrons=integrals.n_alpha + integrals.n_beta,
+        qubits=ansatz.num_qubits,
+        energy=result.energy,
+        exact_energy=payload.casci_energy,
+        hartree_fock_energy=payload.hf_energy,
+        error_mha=1000 * (result.energy - payload.casci_energy),
+        iterations=result.iterations,
+        estimator_calls=result.estimator_calls,
+        convergence=result.history,
+        placement=ran_on.model_dump(mode="json"),
+        execution=record.model_dump(mode="json"),
+        seconds=record.total_seconds or 0.0,
+    )
+
+
+@task(name="sqd", cache_policy=SQD_RESUMABLE - "placement", persist_result=True)
+def solve_with_sqd(
+    structure: dict[str, Any],
+    active_orbitals: int,
+    active_electrons: int,
+    shots: int,
+    seed: int,
+    max_dim: int,
+    placement: dict[str, Any],
+) -> QuantumRefinement:
+    """SQD of the fragment's active space (quantum/chemistry/sqd.py): the LUCJ sampling on the broker's placement, falling
+    back to the runners-up, then configuration recovery and subspace diagonalization, against CASCI (Ha).
+
+    The fragment and its active space are those of the VQE path (materials/fragment.py); the CASCI reference covers
+    every determinant, and is null with its reason beyond quantum.chemistry.active_space's determinant limit. Only the sampling is timed against the
+    placement's estimate; the diagonalization's seconds are in `sqd.seconds`.
+    """
+    from quantum.chemistry.sqd import (
+        SQDSettings,
+        diagonalize,
+        lucj_operator,
+        sample_configurations,
+        sqd_result,
+    )
+
+    basis = "sto-3g"  # the VQE path's fragment basis (materials.fragment.active_space_problem's default)
+    fragment = cut_fragment(Structure.from_dict(structure))
+    problem = fragment_sqd_problem(
+        fragment,
+        n_orbitals=active_orbitals,
+        n_electrons=active_electrons,
+        basis=basis,
+        max_subspace_dimension=max_dim**2,
+    )
+    reference = casci_reference(problem)
+    operator = lucj_operator(problem)
+    bitstrings, record, ran_on = run_placed(
+        placement, lambda p: sample_configurations(problem, operator, shots, seed, p.options["sampler"])
+    )
+    settings = SQDSettings(max_dim=max_dim)
+    found = diagonalize(problem, bitstrings, settings, seed)
+    sampling_seconds = record.total_seconds or 0.0
+    seconds = {"reference": reference.seconds, "sampling": sampling_seconds, "diagonalization": found.seconds}
+    result = sqd_result(problem, bitstrings, found, reference, ran_on.options["sampler"], settings, seconds)
+    return QuantumRefinement(
+        method="sqd",
+        fragment=fragment_label(fragment),
+        basis=basis,
+        active_orbitals=problem.norb,
+        active_electrons=problem.n_alpha + problem.n_beta,
+        qubits=result.qubits,
+        energy=result.energy,
+        exact_energy=result.reference_energy,
+        reference_reason=result.reference_reason,
+        hartree_fock_energy=result.hf_energy,
+        error_mha=result.error_mha,
+        iterations=result.iterations,
+        convergence=result.energies,
+        placement=ran_on.model_dump(mode="json"),
+        execution=record.model_dump(mode="json"),
+        seconds=sampling_seconds,
+        sqd=result.model_dump(mode="json", exclude={"placement"}),
+    )
