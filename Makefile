@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format server server-stop
+.PHONY: install run test test-fast lint format server server-stop
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,13 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q
+
+# The domain tests alone, without the slow ones: no Prefect API, no flows (tests/test_layers.py checks they import no
+# Prefect).
+FAST_TESTS := tests/broker tests/classical tests/climate tests/materials tests/quantum tests/test_layers.py
+
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -m "not slow" $(FAST_TESTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,4 +1,8 @@
-"""Shared test fixtures: tiny real inputs, no mocks."""
+"""Shared test fixtures: tiny real inputs, no mocks.
+
+Loaded for every test, the domain tests too, so it imports nothing from Prefect at module level: the Prefect API
+fixture imports Prefect when a flow test asks for it (tests/test_layers.py checks both). It stays here, not in
+tests/workflows/ or tests/reliability/, because both use it and one harness per session is the limit."""
 
 from __future__ import annotations
 

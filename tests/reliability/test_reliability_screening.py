@@ -26,7 +26,8 @@ def test_a_bad_reference_or_implausible_energy_rejects_only_its_candidates(
     screened = [_candidate("ar.cif", "Ar"), _candidate("mgo.cif", "MgO"), _candidate("mgo2.cif", "MgO2")]
     energies = [
         SurrogateEnergy(source="ar.cif", energy_per_atom=-0.06, relaxed=False),
-        # MgO near CHGNet's own energy (formation -3.106 eV/atom vs -3.118 measured; DESIGN.md reference figures)
+        # MgO near CHGNet's own energy: formation -3.106 eV/atom vs -3.118 measured (pymatgen's exp_compounds.json.gz;
+        # tests/materials/test_phase_stability.py, docs/architecture.md's reference figures)
         SurrogateEnergy(source="mgo.cif", energy_per_atom=-6.3, relaxed=False),
         SurrogateEnergy(source="mgo2.cif", energy_per_atom=-12.0, relaxed=False),
     ]
