@@ -2,7 +2,7 @@
 
     python benchmarks/broker.py                 # the benchmark (about 45 circuits, 7 families, 10-100 qubits)
     python benchmarks/broker.py --quick         # a smaller set
-    python benchmarks/broker.py calibrate       # fit quantum.cost.aer_estimates.TIME_CONSTANTS on other circuits
+    python benchmarks/broker.py calibrate       # fit quantum.cost.aer_time.TIME_CONSTANTS on other circuits
     python benchmarks/broker.py --runs FILE     # the figures of runs saved with --save, without measuring
     python benchmarks/broker.py calibrate --runs FILE   # refit from runs saved with --save
 
@@ -41,13 +41,12 @@ from quantum.circuit_families import (
     quantum_volume,
     random_clifford_circuit,
 )
-from quantum.cost.aer_estimates import (
-    AER_METHODS,
+from quantum.cost.aer_estimates import AER_METHODS, method_support
+from quantum.cost.aer_memory import memory_bytes
+from quantum.cost.aer_time import (
     FUSION_THRESHOLD_QUBITS,
     TIME_CONSTANTS,
     fusion_may_slow,
-    memory_bytes,
-    method_support,
     model_constants,
     seconds,
     time_features,

@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable
 
 from broker.models import Estimate, Policy, ResourceCatalog
-from quantum.cost.aer_estimates import human_bytes
+from quantum.cost.aer_memory import human_bytes
 
 _OBJECTIVE_WORDS: dict[str, tuple[str, Callable[[Estimate], str]]] = {
     "time": ("fastest estimate", lambda e: f"{e.seconds:.3g} s"),

@@ -18,7 +18,7 @@ from broker.cost_models import Adjust, Estimates, adjusted
 from broker.models import Estimate, Policy, Resource, ResourceCatalog
 from classical.segments import ClimateEnsemble, MLPotentialBatch, SubspaceDiagonalization
 from config.settings import QcflowSettings
-from quantum.cost.aer_estimates import human_bytes
+from quantum.cost.aer_memory import human_bytes
 
 # CHGNet 0.3.0 on one core, one torch thread, batched static prediction under torch's inference mode: 1.2 ms per
 # atom over 256 generated 2-6 atom cells (0.4 ms + 1.0 ms per atom fitted per cell size), so about 3 ms + 1.1 ms

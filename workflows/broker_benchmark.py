@@ -25,7 +25,7 @@ from broker.place import place
 from broker.records import ExecutionHistory
 from config.settings import get_settings
 from quantum.circuit_families import ghz, hardware_efficient, qaoa, random_clifford_circuit
-from quantum.cost.aer_estimates import human_bytes
+from quantum.cost.aer_memory import human_bytes
 from quantum.cost.profiles import QuantumSegment, profile_segment
 from quantum.executors import sampler_for, translation_for
 from workflows.execution.placed_runs import run_placed

@@ -23,7 +23,7 @@ from broker.fallback import ExecutionFailed
 from broker.models import Placement, PlacementRefused, Policy, ResourceCatalog
 from broker.place import place
 from broker.records import ExecutionHistory
-from quantum.cost.aer_estimates import human_bytes
+from quantum.cost.aer_memory import human_bytes
 from quantum.cost.profiles import QuantumSegment
 from quantum.executors import sampler_for
 from quantum.ibm.runtime import TOKEN_ENV_VAR

@@ -15,17 +15,14 @@ from qiskit.exceptions import QiskitError
 from broker.cost_models import Adjust, Estimates
 from broker.models import Estimate, Policy, Resource, ResourceCatalog
 from config.settings import QcflowSettings
-from quantum.cost.aer_estimates import (
-    AER_METHODS,
-    estimate_method,
-    fusion_may_slow,
+from quantum.cost.aer_estimates import AER_METHODS, estimate_method, method_support, single_precision_allowed
+from quantum.cost.aer_memory import (
     human_bytes,
     largest_bond_log2,
     largest_statevector_qubits,
-    method_support,
     samples_memory_bytes,
-    single_precision_allowed,
 )
+from quantum.cost.aer_time import fusion_may_slow
 from quantum.cost.mps_trial import TRIAL_BUDGET_SECONDS, predicted_trial_seconds, tightened_by_trial
 from quantum.cost.profiles import CircuitProfile, QuantumSegment, profile_segment
 from quantum.ibm.runtime import estimate_qpu

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from broker.cost_models import Adjust, Estimates, adjusted
 from broker.models import Estimate, Policy, Resource, ResourceCatalog
 from config.settings import QcflowSettings
-from quantum.cost.aer_estimates import human_bytes
+from quantum.cost.aer_memory import human_bytes
 
 FFSIM_SECONDS_PER_AMPLITUDE_ORBITAL_PAIR = 6.3e-9
 FFSIM_BYTES_PER_AMPLITUDE = 16 * 4  # complex128 state plus ffsim's work arrays

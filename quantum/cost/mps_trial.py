@@ -21,7 +21,7 @@ from typing import Any
 
 from qiskit import QuantumCircuit
 
-from quantum.cost.aer_estimates import TIME_CONSTANTS
+from quantum.cost.aer_time import TIME_CONSTANTS
 from quantum.cost.gate_sets import circuit_operations
 from quantum.cost.mps_bounds import mps_shot_work
 from quantum.cost.profiles import CircuitProfile, sampled_once

@@ -11,14 +11,9 @@ from qiskit.circuit.library import efficient_su2
 from qiskit.quantum_info import random_clifford
 
 from quantum.circuit_families import ghz
-from quantum.cost.aer_estimates import (
-    estimate_method,
-    largest_statevector_qubits,
-    memory_bytes,
-    mps_memory_bytes,
-    seconds,
-    single_precision_allowed,
-)
+from quantum.cost.aer_estimates import estimate_method, single_precision_allowed
+from quantum.cost.aer_memory import largest_statevector_qubits, memory_bytes, mps_memory_bytes
+from quantum.cost.aer_time import seconds
 from quantum.cost.profiles import QuantumSegment, profile_segment
 
 

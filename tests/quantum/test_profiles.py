@@ -18,7 +18,7 @@ from quantum.circuit_families import (
     quantum_volume,
     random_clifford_circuit,
 )
-from quantum.cost.aer_estimates import fusion_may_slow
+from quantum.cost.aer_time import fusion_may_slow
 from quantum.cost.gate_sets import is_clifford_instruction
 from quantum.cost.mps_bounds import cut_bounds
 from quantum.cost.profiles import CircuitProfile, QuantumSegment, profile_segment
@@ -174,7 +174,7 @@ def test_segment_fields_are_checked_before_profiling() -> None:
 def test_mid_circuit_measurement_is_estimated_shot_by_shot() -> None:
     # Aer samples every shot from one final state only when nothing but measurements follow the first one;
     # otherwise it re-runs the circuit per shot (measured here: 18 qubits, 300 shots, 0.05 s against 51 s).
-    from quantum.cost.aer_estimates import seconds
+    from quantum.cost.aer_time import seconds
 
     final = efficient_su2(14, reps=2, entanglement="linear")
     final = final.assign_parameters([0.1] * final.num_parameters)

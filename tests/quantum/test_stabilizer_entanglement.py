@@ -10,7 +10,7 @@ from qiskit import QuantumCircuit
 from qiskit.quantum_info import Statevector, random_clifford
 
 from quantum.circuit_families import ghz, graph_state
-from quantum.cost.aer_estimates import seconds
+from quantum.cost.aer_time import seconds
 from quantum.cost.profiles import QuantumSegment, profile_segment
 from quantum.cost.stabilizer_entanglement import clifford_mps_path, random_outcomes, stabilizer_cut_entropies
 

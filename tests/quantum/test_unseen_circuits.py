@@ -9,14 +9,9 @@ import pytest
 from qiskit import QuantumCircuit, qasm2
 
 from quantum.circuit_families import ghz, hardware_efficient, qaoa
-from quantum.cost.aer_estimates import (
-    AER_METHODS,
-    MAX_MEMORY_BYTES,
-    estimate_method,
-    human_bytes,
-    method_support,
-    seconds,
-)
+from quantum.cost.aer_estimates import AER_METHODS, estimate_method, method_support
+from quantum.cost.aer_memory import MAX_MEMORY_BYTES, human_bytes
+from quantum.cost.aer_time import seconds
 from quantum.cost.mps_trial import MpsTrial, escalated_trials, saturated, tightened_by_trial
 from quantum.cost.profiles import QuantumSegment, profile_segment
 from quantum.cost.stabilizer_entanglement import clifford_mps_path
