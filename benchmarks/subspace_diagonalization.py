@@ -1,4 +1,4 @@
-"""Time and peak memory of SQD's classical segments, to fit `classical.cost_models`' subspace constants.
+"""Time and peak memory of SQD's classical segments, to fit `classical.cost.subspace_cost_model`'s constants.
 
 Run: nice -n 19 .venv/bin/python benchmarks/subspace_diagonalization.py
 

@@ -9,10 +9,10 @@ import pytest
 from broker.models import PlacementRefused, Policy, Resource, ResourceCatalog
 from broker.place import place
 from broker.records import ExecutionHistory, ExecutionRecord
-from classical.cost_models import (
+from classical.cost.executors import STAGE_SECONDS
+from classical.cost.ml_potential_cost_model import (
     BYTES_PER_ATOM,
     MAX_TASKS,
-    STAGE_SECONDS,
     STATIC_SECONDS,
     STATIC_SECONDS_PER_ATOM,
     TYPICAL_RELAX_STEPS,

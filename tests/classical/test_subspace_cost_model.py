@@ -9,7 +9,7 @@ import pytest
 
 from broker.models import PlacementRefused, Resource, ResourceCatalog
 from broker.place import place
-from classical.cost_models import SUBSPACE_BYTES_PER_DETERMINANT
+from classical.cost.subspace_cost_model import SUBSPACE_BYTES_PER_DETERMINANT
 from classical.segments import SubspaceDiagonalization
 
 GIB = 2**30

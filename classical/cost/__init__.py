@@ -1,0 +1,1 @@
+"""Cost models of classical segments, one module per segment kind (no Prefect)."""
