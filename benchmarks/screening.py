@@ -307,7 +307,7 @@ def relaxation_child(workers: int, count: int, seed: int, out: Path) -> None:
     small = [s for s in screened if s.structure and len(s.structure["sites"]) <= 4][:count]
     batch = max(1, count // 4)
     execution = ExecutorSettings(executor="processes", workers=workers, batch_size=batch)
-    batches = write_batches(small, batch, get_settings().result_storage / "batches")
+    batches = write_batches(small, batch, get_settings().paths.results / "batches")
     stage = surrogate_stage.with_options(
         task_runner=task_runner_for(execution), flow_run_name=f"relax-bench-x{workers}"
     )

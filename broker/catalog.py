@@ -2,7 +2,7 @@
 
 It merges what `classical.resources` finds (the flow's threads, local processes, a CUDA GPU, a configured Dask
 cluster) with what `quantum.resources` finds (Aer on the CPU and GPU, fake backends when asked, IBM QPUs when a
-token is given: from a Prefect Secret block read by the caller, or the environment variable QISKIT_IBM_TOKEN).
+token is given: the caller resolves it, in workflows.execution.qpu_access.read_ibm_token).
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ from collections.abc import Sequence
 
 from broker.models import ResourceCatalog
 from classical.resources import classical_resources
-from config.settings import QcflowSettings
+from config.settings import QcflowSettings, get_settings
 from quantum.ibm.runtime import DEFAULT_FAKE_BACKENDS, fake_backend, ibm_backends
-from quantum.ibm.runtime import ibm_token as resolve_ibm_token
 from quantum.resources import cpu_resource, ffsim_resource, gpu_resource, qpu_resource
 
 logger = logging.getLogger(__name__)
@@ -32,11 +31,12 @@ def discover_catalog(
 ) -> ResourceCatalog:
     """Discover the resources of this machine and, when asked, fake backends and IBM QPUs.
 
-    `ibm_token` falls back to the environment variable QISKIT_IBM_TOKEN; without either, or with `ibm=False`, no
-    IBM QPU is listed. An unreachable IBM service is logged (without the token) and left out. `classical=False`
-    leaves out the classical resources; `dask_address` (else QCFLOW_DASK_ADDRESS) adds a running Dask cluster.
+    IBM QPUs are listed only with an `ibm_token` (the caller resolves it; this module never reads one) and
+    `ibm=True`. An unreachable IBM service is logged (without the token) and left out. `classical=False` leaves out
+    the classical resources; `dask_address` (else QCFLOW_DASK_ADDRESS) adds a running Dask cluster. `settings`
+    default to `get_settings()`.
     """
-    settings = settings or QcflowSettings()
+    settings = settings or get_settings()
     catalog = ResourceCatalog(resources=[cpu_resource(settings), ffsim_resource(settings)])
     gpu = gpu_resource(settings)
     if gpu is not None:
@@ -45,7 +45,7 @@ def discover_catalog(
         for name in fake_backends:
             backend = fake_backend(name)
             catalog.add_backend(qpu_resource(backend, settings, what_if=True), backend)
-    token = resolve_ibm_token(ibm_token) if ibm else None
+    token = ibm_token if ibm else None
     if token:
         try:
             backends = ibm_backends(token)

@@ -17,7 +17,7 @@ from broker.cost_models import Estimates, cost_model_for
 from broker.models import Estimate, Placement, PlacementRefused, Policy, ResourceCatalog, Segment
 from broker.reasons import explain_choice, policy_ideas
 from broker.records import ExecutionHistory, time_model_of
-from config.settings import QcflowSettings
+from config.settings import QcflowSettings, get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -79,9 +79,7 @@ def estimate_all(
         better, note = corrected(estimate, history)
         return apply_policy_limits(better, policy), note if better.feasible else None
 
-    return cost_model_for(segment.kind).estimate(
-        segment, catalog, policy, adjust, settings or QcflowSettings()
-    )
+    return cost_model_for(segment.kind).estimate(segment, catalog, policy, adjust, settings or get_settings())
 
 
 def objective_key(policy: Policy) -> Any:
@@ -105,7 +103,7 @@ def place(
 ) -> Placement:
     """Choose where the segment runs; raise PlacementRefused (with a refused Placement) if it fits nowhere."""
     policy = policy or Policy()
-    settings = settings or QcflowSettings()
+    settings = settings or get_settings()
     found = estimate_all(segment, catalog, policy, history=history, settings=settings)
     key = objective_key(policy)
     feasible = sorted((e for e in found.estimates if e.feasible), key=key)

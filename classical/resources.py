@@ -99,8 +99,8 @@ def _local(name: str, executor: str, settings: QcflowSettings) -> Resource:
         cores=cores,
         memory_total_bytes=int(memory.total),
         memory_free_bytes=int(memory.available),
-        price_per_second_usd=settings.cpu_price_per_core_hour_usd * cores / 3600.0,
-        power_watts=settings.cpu_watts_per_core * cores,
+        price_per_second_usd=settings.broker.cpu_price_per_core_hour_usd * cores / 3600.0,
+        power_watts=settings.broker.cpu_watts_per_core * cores,
         executor=executor,  # type: ignore[arg-type]
         workers=cores,
     )
@@ -123,8 +123,8 @@ def cuda_resource(settings: QcflowSettings) -> Resource | None:
         cores=1,
         memory_total_bytes=int(total),
         memory_free_bytes=int(free),
-        price_per_second_usd=settings.gpu_price_per_hour_usd / 3600.0,
-        power_watts=settings.gpu_watts,
+        price_per_second_usd=settings.broker.gpu_price_per_hour_usd / 3600.0,
+        power_watts=settings.broker.gpu_watts,
         executor="threads",
         workers=1,
     )
@@ -152,8 +152,8 @@ def dask_resource(address: str, settings: QcflowSettings, timeout_seconds: float
         cores=threads,
         memory_total_bytes=memory,
         memory_free_bytes=per_worker,
-        price_per_second_usd=settings.cpu_price_per_core_hour_usd * threads / 3600.0,
-        power_watts=settings.cpu_watts_per_core * threads,
+        price_per_second_usd=settings.broker.cpu_price_per_core_hour_usd * threads / 3600.0,
+        power_watts=settings.broker.cpu_watts_per_core * threads,
         executor="dask",
         workers=len(workers),
         address=address,
@@ -163,21 +163,21 @@ def dask_resource(address: str, settings: QcflowSettings, timeout_seconds: float
 def slurm_resource(settings: QcflowSettings) -> Resource | None:
     """Dask workers in Slurm jobs (dask-jobqueue) when QCFLOW_SLURM_QUEUE names a partition, else None. Its size
     is what the settings ask for: jobs are submitted only when a placement uses it."""
-    if not settings.slurm_queue:
+    if not settings.cluster.slurm.queue:
         return None
-    threads = settings.slurm_cores * settings.slurm_jobs
+    threads = settings.cluster.slurm.cores * settings.cluster.slurm.jobs
     return Resource(
         name="slurm",
         kind="classical",
         device="CPU",
         methods=["ml_potential", "climate_ensemble"],
         cores=threads,
-        memory_total_bytes=_bytes(settings.slurm_memory) * settings.slurm_jobs,
-        memory_free_bytes=_bytes(settings.slurm_memory),
-        price_per_second_usd=settings.cpu_price_per_core_hour_usd * threads / 3600.0,
-        power_watts=settings.cpu_watts_per_core * threads,
+        memory_total_bytes=_bytes(settings.cluster.slurm.memory) * settings.cluster.slurm.jobs,
+        memory_free_bytes=_bytes(settings.cluster.slurm.memory),
+        price_per_second_usd=settings.broker.cpu_price_per_core_hour_usd * threads / 3600.0,
+        power_watts=settings.broker.cpu_watts_per_core * threads,
         executor="slurm",
-        workers=settings.slurm_jobs,
+        workers=settings.cluster.slurm.jobs,
     )
 
 
@@ -200,7 +200,7 @@ def classical_resources(settings: QcflowSettings, dask_address: str | None = Non
     slurm = slurm_resource(settings)
     if slurm is not None:
         found.append(slurm)
-    address = dask_address or settings.dask_address
+    address = dask_address or settings.cluster.dask_address
     if address:
         dask = dask_resource(address, settings)
         if dask is not None:

@@ -50,20 +50,20 @@ def surrogate_for_worker(name: str, torch_threads: int = 1, *, shared: bool = Fa
 def slurm_cluster_kwargs(settings: QcflowSettings) -> dict[str, Any]:
     """dask-jobqueue SLURMCluster arguments from the QCFLOW_SLURM_* settings: one worker process per job with
     `slurm_cores` threads, so a job's cores share one model instance per thread."""
-    if not settings.slurm_queue:
+    if not settings.cluster.slurm.queue:
         raise ValueError(
             "no Slurm partition configured; set QCFLOW_SLURM_QUEUE (and QCFLOW_SLURM_ACCOUNT if needed)"
         )
     kwargs: dict[str, Any] = {
-        "queue": settings.slurm_queue,
-        "cores": settings.slurm_cores,
+        "queue": settings.cluster.slurm.queue,
+        "cores": settings.cluster.slurm.cores,
         "processes": 1,
-        "memory": settings.slurm_memory,
-        "walltime": settings.slurm_walltime,
-        "python": settings.slurm_python or sys.executable,
+        "memory": settings.cluster.slurm.memory,
+        "walltime": settings.cluster.slurm.walltime,
+        "python": settings.cluster.slurm.python or sys.executable,
         "job_name": "qcflow-worker",
         "scheduler_options": {"dashboard_address": None},
     }
-    if settings.slurm_account:
-        kwargs["account"] = settings.slurm_account
+    if settings.cluster.slurm.account:
+        kwargs["account"] = settings.cluster.slurm.account
     return kwargs

@@ -35,8 +35,8 @@ def cpu_resource(settings: QcflowSettings) -> Resource:
         cores=cores,
         memory_total_bytes=int(memory.total),
         memory_free_bytes=int(memory.available),
-        price_per_second_usd=settings.cpu_price_per_core_hour_usd * cores / 3600.0,
-        power_watts=settings.cpu_watts_per_core * cores,
+        price_per_second_usd=settings.broker.cpu_price_per_core_hour_usd * cores / 3600.0,
+        power_watts=settings.broker.cpu_watts_per_core * cores,
     )
 
 
@@ -79,8 +79,8 @@ def gpu_resource(settings: QcflowSettings) -> Resource | None:
         cores=1,
         memory_total_bytes=memory[0],
         memory_free_bytes=memory[1],
-        price_per_second_usd=settings.gpu_price_per_hour_usd / 3600.0,
-        power_watts=settings.gpu_watts,
+        price_per_second_usd=settings.broker.gpu_price_per_hour_usd / 3600.0,
+        power_watts=settings.broker.gpu_watts,
     )
 
 
@@ -93,9 +93,9 @@ def qpu_resource(backend: Any, settings: QcflowSettings, *, what_if: bool) -> Re
         device="QPU",
         methods=["sampler", "estimator"],
         max_qubits=backend.num_qubits,
-        price_per_second_usd=settings.qpu_price_per_second_usd,
-        power_watts=settings.qpu_watts,
-        queue_seconds=(queued or 0) * settings.seconds_per_queued_job,
+        price_per_second_usd=settings.broker.qpu_price_per_second_usd,
+        power_watts=settings.broker.qpu_watts,
+        queue_seconds=(queued or 0) * settings.broker.seconds_per_queued_job,
         calibration=calibration_summary(backend),
         runs_locally=what_if,
         what_if=what_if,

@@ -29,6 +29,7 @@ from quantum.cost.aer_memory import human_bytes
 from quantum.cost.profiles import QuantumSegment, profile_segment
 from quantum.executors import sampler_for, translation_for
 from workflows.execution.placed_runs import run_placed
+from workflows.execution.qpu_access import read_ibm_token
 
 CircuitFamily = Literal["ghz", "hardware-efficient", "qaoa", "clifford"]
 FAMILIES: list[CircuitFamily] = ["ghz", "hardware-efficient", "qaoa", "clifford"]
@@ -105,7 +106,7 @@ def run_benchmark_circuit(
     chosen = Placement.model_validate(placement)
 
     def prepare(on: Placement) -> Any:
-        return sampler_for(on, backend=catalog.backend(on.resource), journal=get_settings().qpu_job_journal)
+        return sampler_for(on, backend=catalog.backend(on.resource), journal=get_settings().paths.qpu_jobs)
 
     def run(sampler: Any) -> Any:
         return sampler.run([circuit], shots=shots).result()
@@ -181,9 +182,9 @@ def broker_benchmark(
             QPU segment holds a slot of the `qpu` global concurrency limit).
     """
     logger = get_run_logger()
-    catalog = discover_catalog(include_fake_backends=include_fake_backends)
+    catalog = discover_catalog(include_fake_backends=include_fake_backends, ibm_token=read_ibm_token())
     policy = Policy(objective=objective)
-    history = ExecutionHistory(get_settings().execution_records)
+    history = ExecutionHistory(get_settings().paths.execution_records)
     rows: list[BenchmarkRow] = []
     for width in widths:
         for family in families:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,11 +22,12 @@ from broker.fallback import ExecutionFailed
 from broker.models import Placement, PlacementRefused, Policy, ResourceCatalog
 from broker.place import place
 from broker.records import ExecutionHistory
+from config.settings import get_settings
 from quantum.cost.aer_memory import human_bytes
 from quantum.cost.profiles import QuantumSegment
 from quantum.executors import sampler_for
 from quantum.ibm.runtime import TOKEN_ENV_VAR
-from workflows.execution.qpu_access import read_ibm_token
+from workflows.execution.qpu_access import read_ibm_token, token_secret_block
 from workflows.terminal import (
     MAX_SEED,
     prepare_embedded_prefect,
@@ -38,7 +38,6 @@ from workflows.terminal import (
 
 logger = logging.getLogger(__name__)
 OBJECTIVES = ("time", "cost", "fidelity", "energy")
-DEFAULT_SECRET_BLOCK = "ibm-quantum-token"
 
 
 def load_circuit(path: Path) -> QuantumCircuit:
@@ -146,30 +145,24 @@ def _policy_problem(error: Any) -> str:
 
 
 def _catalog(args: argparse.Namespace) -> ResourceCatalog:
-    """This machine, plus fake backends with --fake-backends, plus IBM QPUs only with --ibm."""
+    """This machine, plus fake backends with --fake-backends, plus IBM QPUs only with --ibm (the token resolved as
+    the flows resolve it, `read_ibm_token`, with --ibm-secret naming the Secret block instead of the settings)."""
     token = None
     if args.ibm:
-        from config.settings import QcflowSettings
-
-        prepare_embedded_prefect()  # a Secret block read starts Prefect's embedded API: keep its noise quiet
-        if not os.environ.get(TOKEN_ENV_VAR) and (problem := start_embedded_api()):  # dies with this process
-            logger.warning("%s; the Prefect Secret block cannot be read", problem)
-        token = read_ibm_token(
-            args.ibm_secret or QcflowSettings().qpu_token_secret_block or DEFAULT_SECRET_BLOCK
-        )
+        if token_secret_block(args.ibm_secret):
+            prepare_embedded_prefect()  # a Secret block read starts Prefect's embedded API: keep its noise quiet
+            if problem := start_embedded_api():  # dies with this process
+                logger.warning("%s; the Prefect Secret block cannot be read", problem)
+        token = read_ibm_token(args.ibm_secret)
     return discover_catalog(include_fake_backends=args.fake_backends, ibm_token=token, ibm=args.ibm)
 
 
 def _history() -> ExecutionHistory:
-    from config.settings import QcflowSettings
-
-    return ExecutionHistory(QcflowSettings().execution_records)
+    return ExecutionHistory(get_settings().paths.execution_records)
 
 
 def _job_journal() -> Path:
-    from config.settings import QcflowSettings
-
-    return QcflowSettings().qpu_job_journal
+    return get_settings().paths.qpu_jobs
 
 
 def placement_json(placement: Placement) -> dict[str, Any]:
@@ -314,12 +307,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     parser.add_argument("--fake-backends", action="store_true", help="add IBM fake backends (what-if QPUs)")
     parser.add_argument(
-        "--ibm", action="store_true", help=f"add IBM QPUs (token: ${TOKEN_ENV_VAR} or --ibm-secret)"
+        "--ibm", action="store_true", help=f"add IBM QPUs (token: --ibm-secret, else ${TOKEN_ENV_VAR})"
     )
     parser.add_argument(
         "--ibm-secret",
         default=None,
-        help=f"Prefect Secret block with the token (default: QCFLOW_QPU_TOKEN_SECRET_BLOCK, else {DEFAULT_SECRET_BLOCK!r})",
+        help=f"Prefect Secret block with the token (default: QCFLOW_QPU_TOKEN_SECRET_BLOCK, else ${TOKEN_ENV_VAR})",
     )
 
 

@@ -83,7 +83,7 @@ def print_plan(planner: Any, params: Any, as_json: bool) -> int:
     from workflows.execution.plans import plan_json, plan_text
     from workflows.execution.qpu_access import flow_catalog
 
-    address = getattr(params, "dask_address", None) or get_settings().dask_address
+    address = getattr(params, "dask_address", None) or get_settings().cluster.dask_address
     plan = planner(params, flow_catalog(dask_address=address))
     print(plan_json(plan) if as_json else plan_text(plan))
     return 3 if any(p.refused for p in plan) else 0

@@ -66,7 +66,7 @@ class ClimateEnsembleCostModel:
             seconds += SLURM_QUEUE_SECONDS
         per_scenario = segment.members * segment.years * CLIMATE_BYTES_PER_MEMBER_YEAR
         memory = per_scenario * (1 if resource.executor in ("dask", "slurm") else workers)
-        usable = int(resource.memory_free_bytes * settings.memory_headroom)
+        usable = int(resource.memory_free_bytes * settings.broker.memory_headroom)
         why = None
         if memory > usable:
             why = (
@@ -85,5 +85,7 @@ class ClimateEnsembleCostModel:
         settings: QcflowSettings,
     ) -> list[str]:
         most_free = max((r.memory_free_bytes for r in catalog.of_kind("classical")), default=0)
-        members = int(most_free * settings.memory_headroom) // (segment.years * CLIMATE_BYTES_PER_MEMBER_YEAR)
+        members = int(most_free * settings.broker.memory_headroom) // (
+            segment.years * CLIMATE_BYTES_PER_MEMBER_YEAR
+        )
         return [f"at most {members:,} members per scenario (now {segment.members:,})"]

@@ -121,7 +121,7 @@ class MLPotentialCostModel:
         )
         per_worker = WORKER_BASE_BYTES + BYTES_PER_ATOM[mode] * largest_batch_atoms
         memory = per_worker * (1 if resource.executor in ("dask", "slurm") else workers)
-        usable = int(resource.memory_free_bytes * settings.memory_headroom)
+        usable = int(resource.memory_free_bytes * settings.broker.memory_headroom)
         why = None
         if memory > usable:
             why = (
@@ -148,7 +148,7 @@ class MLPotentialCostModel:
     ) -> list[str]:
         mode = "relax" if segment.relax_steps else "static"
         most_free = max((r.memory_free_bytes for r in catalog.of_kind("classical")), default=0)
-        usable = int(most_free * settings.memory_headroom) - WORKER_BASE_BYTES
+        usable = int(most_free * settings.broker.memory_headroom) - WORKER_BASE_BYTES
         atoms = max(usable // BYTES_PER_ATOM[mode], 0)
         return [
             f"cells of at most {atoms:,} atoms (largest now {max(segment.atoms, default=0):,})",

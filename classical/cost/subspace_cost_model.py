@@ -83,7 +83,7 @@ class SubspaceDiagonalizationCostModel:
         settings: QcflowSettings,
     ) -> list[str]:
         most_free = max((r.memory_free_bytes for r in catalog.of_kind("classical")), default=0)
-        usable = int(most_free * settings.memory_headroom) - SUBSPACE_BYTES
+        usable = int(most_free * settings.broker.memory_headroom) - SUBSPACE_BYTES
         determinants = max(usable, 0) // SUBSPACE_BYTES_PER_DETERMINANT
         if segment.method == "casci":
             return [f"a CASCI of at most {determinants:,} determinants (now {segment.dimension:,})"]
@@ -138,7 +138,7 @@ def _subspace_estimate(
     per_batch = SUBSPACE_BYTES + SUBSPACE_BYTES_PER_DETERMINANT * segment.dimension
     per_worker = per_batch + (0 if executor == "threads" else SQD_WORKER_BYTES)
     memory = per_worker * (1 if executor in ("dask", "slurm") else workers)
-    usable = int(resource.memory_free_bytes * settings.memory_headroom)
+    usable = int(resource.memory_free_bytes * settings.broker.memory_headroom)
     why = None
     if memory > usable:
         what = (

@@ -142,7 +142,7 @@ def _aer_estimate(
     if not fusion:
         options["fusion_enable"] = False
     why = raw.why_unsupported
-    usable = int(resource.memory_free_bytes * settings.memory_headroom)
+    usable = int(resource.memory_free_bytes * settings.broker.memory_headroom)
     if why is None and raw.memory_bytes > usable:
         why = (
             f"{method} ({precision}) needs {human_bytes(raw.memory_bytes)}, "
@@ -257,7 +257,7 @@ def _circuit_ideas(
     """What change to the circuit (or a QPU) would make it fit somewhere, in plain words."""
     ideas: list[str] = []
     for resource in (r for r in catalog.of_kind("simulator") if set(r.methods) & set(AER_METHODS)):
-        usable = int(resource.memory_free_bytes * settings.memory_headroom)
+        usable = int(resource.memory_free_bytes * settings.broker.memory_headroom)
         widest = largest_statevector_qubits(
             usable, "single" if single_precision_allowed(profile) else "double"
         )

@@ -111,7 +111,7 @@ def _estimate(
     else:
         seconds = MPS_SECONDS + MPS_SECONDS_PER_QUBIT_PAIR * n**2 + sampling
         memory = int(16 * n * 4.0 ** min(n // 2, 500))  # the largest bond dimension a cut can need
-    usable = int(resource.memory_free_bytes * settings.memory_headroom)
+    usable = int(resource.memory_free_bytes * settings.broker.memory_headroom)
     why = None
     if memory > usable:
         why = f"{method} needs {human_bytes(memory)}, {human_bytes(resource.memory_free_bytes)} free on {resource.name}"

@@ -2,8 +2,8 @@
 
 The same code path serves a real account and the fake backends (real calibration snapshots) that
 qiskit-ibm-runtime ships: its primitives run a fake backend locally ("local testing mode"), in job, batch or
-session mode alike. The token comes from the caller (a Prefect Secret block read in workflows/) or the
-environment variable QISKIT_IBM_TOKEN; it is never logged or stored.
+session mode alike. The token comes from the caller (resolved in one place, workflows.execution.qpu_access:
+a Prefect Secret block, else the environment variable QISKIT_IBM_TOKEN); it is never logged or stored.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import os
 import statistics
 import warnings
 from dataclasses import dataclass
@@ -76,11 +75,6 @@ def fake_backend(name: str) -> BackendV2:
             raise ValueError(
                 f"fake backend {name!r} is unknown; use a name such as {', '.join(DEFAULT_FAKE_BACKENDS)}"
             ) from error
-
-
-def ibm_token(explicit: str | None = None) -> str | None:
-    """The IBM Quantum token: the explicit one, else the environment variable QISKIT_IBM_TOKEN, else None."""
-    return explicit or os.environ.get(TOKEN_ENV_VAR) or None
 
 
 def ibm_service(token: str, *, instance: str | None = None) -> Any:

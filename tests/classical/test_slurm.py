@@ -9,11 +9,11 @@ from broker.place import place
 from classical.resources import classical_resources
 from classical.runners import slurm_cluster_kwargs
 from classical.segments import MLPotentialBatch
-from config.settings import QcflowSettings
+from config.settings import QcflowSettings, load_settings
 
 
 def lab_settings() -> QcflowSettings:
-    return QcflowSettings(
+    return load_settings(
         slurm_queue="cpu-long", slurm_account="matsci", slurm_cores=16, slurm_memory="32GB",
         slurm_walltime="04:00:00", slurm_jobs=8, slurm_python="/opt/qcflow/.venv/bin/python",
     )  # fmt: skip
@@ -37,7 +37,7 @@ def test_the_job_script_asks_slurm_for_what_the_settings_say() -> None:
 
 
 def test_without_a_partition_there_is_no_slurm_resource_and_a_clear_error() -> None:
-    settings = QcflowSettings(slurm_queue=None)
+    settings = load_settings(slurm_queue=None)
     assert all(r.name != "slurm" for r in classical_resources(settings))
     with pytest.raises(ValueError, match="set QCFLOW_SLURM_QUEUE"):
         slurm_cluster_kwargs(settings)

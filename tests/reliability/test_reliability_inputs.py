@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import get_settings
+from config.settings import settings_override
 from workflows.cli import main
 
 BELL = (
@@ -216,12 +216,8 @@ def test_bad_settings_are_refused_naming_the_variable(
     tally: object,
 ) -> None:
     monkeypatch.setenv(variable, value)
-    get_settings.cache_clear()
-    try:
+    with settings_override():  # re-read with the bad variable, as a fresh process would
         status, error = _outcome(["screen"])
-    finally:
-        monkeypatch.delenv(variable)
-        get_settings.cache_clear()
     clear = _clear(status, error, mentions)
     tally.input(f"environment: {variable}={value}", clear=clear, traceback=isinstance(status, str))
     assert clear, error

@@ -102,7 +102,7 @@ def test_an_unreadable_entry_of_another_request_blocks_nothing_else(
 def test_place_works_over_corrupt_execution_records(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tally: object
 ) -> None:
-    from config.settings import get_settings
+    from config.settings import settings_override
 
     home = tmp_path / "home"
     home.mkdir()
@@ -111,11 +111,7 @@ def test_place_works_over_corrupt_execution_records(
     )
     circuit = tmp_path / "bell.qasm"
     circuit.write_text('OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\nh q[0];\ncx q[0],q[1];\n')
-    monkeypatch.setenv("QCFLOW_HOME", str(home))
-    get_settings.cache_clear()
-    try:
+    with settings_override(home=home):
         status = main(["place", str(circuit)])
-    finally:
-        get_settings.cache_clear()
     tally.fault("execution records: binary tail and wrong-shaped lines", survived=status == 0)
     assert status == 0

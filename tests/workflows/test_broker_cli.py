@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from config.settings import settings_override
 from workflows.broker_cli import add_broker_commands, load_circuit, parse_policy
 
 GHZ_QASM2 = """OPENQASM 2.0;
@@ -40,8 +42,9 @@ def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
 
 
 @pytest.fixture(autouse=True)
-def records_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("QCFLOW_HOME", str(tmp_path / "home"))
+def records_home(tmp_path: Path) -> Iterator[None]:
+    with settings_override(home=tmp_path / "home"):
+        yield
 
 
 @pytest.fixture

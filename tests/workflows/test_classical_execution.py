@@ -52,7 +52,7 @@ def test_surrogate_stage_runs_on_a_dask_local_cluster_of_processes(prefect_api: 
         ScreenedInput(source=f"mgo-{i}", formula="MgO", structure=s.as_dict(), error=None)
         for i, s in enumerate(structures)
     ]
-    before = set(get_settings().result_storage.iterdir())
+    before = set(get_settings().paths.results.iterdir())
     energies, record = run_surrogate_stage(valid, processes_then_threads("dask-stage"), False, "chgnet")
     assert record.label() == "local-processes/static-x2" and record.fallbacks == []
     assert record.kind == "ml_potential" and record.total_seconds and record.total_seconds > 0
@@ -60,7 +60,7 @@ def test_surrogate_stage_runs_on_a_dask_local_cluster_of_processes(prefect_api: 
     by_source = {e.source: e.energy_per_atom for e in energies}
     assert [by_source[f"mgo-{i}"] for i in range(4)] == pytest.approx(direct, abs=1e-5)
     assert (
-        len(set(get_settings().result_storage.iterdir()) - before) >= 2
+        len(set(get_settings().paths.results.iterdir()) - before) >= 2
     )  # each batch persisted by its worker
 
 
@@ -105,18 +105,14 @@ def test_a_dead_worker_falls_back_to_the_runner_up(prefect_api: None, tmp_path: 
 def test_plan_places_every_segment_and_runs_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from config.settings import get_settings
+    from config.settings import settings_override
     from workflows.cli import main
 
-    monkeypatch.setenv("QCFLOW_HOME", str(tmp_path / "home"))
-    get_settings.cache_clear()
-    try:
+    with settings_override(home=tmp_path / "home"):
         assert main(["screen", "--plan", "--json", "--relax"]) == 0
         screening = json.loads(capsys.readouterr().out)
         assert main(["climate", "--plan", "--json"]) == 0
         climate = json.loads(capsys.readouterr().out)
-    finally:
-        get_settings.cache_clear()
     kinds = [s["kind"] for s in screening["segments"]]
     assert kinds == ["ml_potential", "ml_potential", "quantum"]  # energies, the uncached references, VQE
     assert screening["segments"][1]["segment"] == "chgnet-elemental-references"

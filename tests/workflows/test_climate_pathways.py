@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from climate.scenarios import load_scenario
-from config.settings import get_settings
+from config.settings import settings_override
 from workflows.climate_pathways.flow import ClimateParameters
 from workflows.climate_pathways.report import WarmingPath, fan_chart_markdown, fan_chart_png
 
@@ -161,9 +161,8 @@ def home_set_after_import(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
     home = tmp_path / "home"
     monkeypatch.setenv("QCFLOW_HOME", str(home))
     monkeypatch.delenv("QCFLOW_RESULTS_DIR", raising=False)
-    get_settings.cache_clear()
-    yield home
-    get_settings.cache_clear()
+    with settings_override():
+        yield home
 
 
 def test_the_climate_flow_reads_its_result_storage_when_called(home_set_after_import: Path) -> None:

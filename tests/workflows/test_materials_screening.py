@@ -84,19 +84,15 @@ def test_qcflow_screen_flags_are_built_from_the_flow_signature(capsys: pytest.Ca
 def test_the_flow_reads_its_result_storage_when_called(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from config.settings import get_settings
+    from config.settings import settings_override
     from workflows.execution.caching import with_result_storage
     from workflows.screening.flow import materials_screening  # imported before the variable is set
 
     monkeypatch.setenv("QCFLOW_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("QCFLOW_RESULTS_DIR", raising=False)
-    get_settings.cache_clear()
-    try:
+    with settings_override():  # the settings re-read after the flow's module was imported
         assert materials_screening.result_storage is None  # the decorator reads no settings at import
         assert with_result_storage(materials_screening).result_storage == tmp_path / "home" / "results"
-    finally:
-        monkeypatch.undo()
-        get_settings.cache_clear()
 
 
 @pytest.mark.slow

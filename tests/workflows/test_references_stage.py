@@ -11,7 +11,7 @@ import pytest
 from broker.models import Policy
 from broker.place import place
 from classical.resources import classical_resources
-from config.settings import get_settings
+from config.settings import get_settings, settings_override
 from materials.stability import elemental_references
 from materials.surrogate import load_surrogate
 from workflows.screening.references_stage import elemental_references_placed, reference_segment
@@ -33,15 +33,11 @@ def test_references_stage_matches_the_serial_references_and_resumes(
 ) -> None:
     from broker.models import ResourceCatalog
 
-    monkeypatch.setenv("QCFLOW_HOME", str(tmp_path / "home"))  # an empty reference cache
-    get_settings.cache_clear()
-    try:
+    with settings_override(home=tmp_path / "home"):  # an empty reference cache
         catalog = ResourceCatalog(resources=classical_resources(get_settings()))
         threads = Policy(allowed_resources=["local-threads"])
         found, run, cpu_seconds = elemental_references_placed(ELEMENTS, "chgnet", catalog, threads)
         again, second_run, _ = elemental_references_placed(ELEMENTS, "chgnet", catalog, threads)
-    finally:
-        get_settings.cache_clear()
     assert run is not None and run.kind == "ml_potential"
     assert run.placement["resource"] == "local-threads" and cpu_seconds > 0
     assert set(found.energies) == {"F", "O"}

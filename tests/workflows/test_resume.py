@@ -103,7 +103,7 @@ def test_screening_killed_midway_resumes_from_its_finished_batches(prefect_api: 
     (tmp_path / "prefect").mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
     env.update(
-        QCFLOW_HOME=str(get_settings().home),  # shares the elemental reference cache with the clean run
+        QCFLOW_HOME=str(get_settings().paths.home),  # shares the elemental reference cache with the clean run
         QCFLOW_RESULTS_DIR=str(results),
         QCFLOW_PROGRESS_BAR="false",
         PREFECT_HOME=str(tmp_path / "prefect"),

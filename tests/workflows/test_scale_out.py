@@ -19,13 +19,11 @@ BATCH = 2
 @pytest.fixture
 def results_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A results folder of this test's own, so no batch is found in another test's cache."""
-    from config.settings import get_settings
+    from config.settings import settings_override
 
     folder = tmp_path / "results"
-    monkeypatch.setenv("QCFLOW_RESULTS_DIR", str(folder))
-    get_settings.cache_clear()
-    yield folder
-    get_settings.cache_clear()
+    with settings_override(results_dir=folder):  # reaches the Dask workers through their environment
+        yield folder
 
 
 @pytest.fixture(scope="module")
@@ -66,12 +64,11 @@ def test_dask_processes_give_the_thread_pools_results(
     monkeypatch: pytest.MonkeyPatch,
     candidate_folder: Path,
 ) -> None:
-    from config.settings import get_settings
+    from config.settings import settings_override
 
     on_dask = screen("dask", candidate_folder)
-    monkeypatch.setenv("QCFLOW_RESULTS_DIR", str(tmp_path / "threads-results"))  # recompute, no cache
-    get_settings.cache_clear()
-    on_threads = screen("threads", candidate_folder)
+    with settings_override(results_dir=tmp_path / "threads-results"):  # recompute, no cache
+        on_threads = screen("threads", candidate_folder)
     assert on_dask.keys() == on_threads.keys() and len(on_dask) == N_CANDIDATES
     for source, (status, formation) in on_threads.items():
         assert on_dask[source][0] == status, source

@@ -140,18 +140,14 @@ def test_sqd_refines_a_shortlisted_candidate_within_chemical_accuracy_of_casci(
 def test_plan_places_the_sqd_sampling_that_auto_picks_for_a_large_active_space(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from config.settings import get_settings
+    from config.settings import settings_override
     from workflows.cli import main
 
     bundled("LiF").to(filename=str(tmp_path / "LiF.json"))
-    monkeypatch.setenv("QCFLOW_HOME", str(tmp_path / "home"))
-    get_settings.cache_clear()
-    try:
+    with settings_override(home=tmp_path / "home"):
         flags = ["--active-orbitals", "10", "--active-electrons", "8"]
         assert main(["screen", str(tmp_path / "LiF.json"), "--plan", "--json", *flags]) == 0
         plan = json.loads(capsys.readouterr().out)
-    finally:
-        get_settings.cache_clear()
     kinds = [s["kind"] for s in plan["segments"]]
     assert kinds == ["ml_potential", "ml_potential", "fermionic_sampling"]  # energies, references, sampling
     sampling = plan["segments"][2]

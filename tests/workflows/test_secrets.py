@@ -1,4 +1,5 @@
-"""QPU tokens stay secret: with an IBM token set, no log record, artifact or result contains it."""
+"""QPU tokens stay secret: with an IBM token set, no log record, artifact, result or worker environment contains
+it; one resolver (a Secret block named in the settings, else QISKIT_IBM_TOKEN) serves the flows and the CLI."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ from prefect.blocks.system import Secret
 from pymatgen.core import Lattice, Structure
 
 from broker.catalog import discover_catalog
-from config.settings import get_settings
+from config.settings import get_settings, settings_environment, settings_override
 from workflows.execution.caching import with_result_storage
 
 # Imported here, not in the tests: importing Prefect's flow machinery sets up its logging, which replaces the root
 # logger's handlers, caplog's among them.
-from workflows.execution.qpu_access import read_ibm_token
+from workflows.execution.qpu_access import read_ibm_token, token_secret_block
 from workflows.screening.flow import materials_screening
 
 FAKE_TOKEN = "qcflow-FAKE-ibm-token-7c1e5b2a9d4f"  # recognisable; IBM Quantum is unreachable from here anyway
@@ -73,7 +74,7 @@ def test_catalog_discovery_logs_without_the_token(
     every_log_record: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture
 ) -> None:
     monkeypatch.setenv("QISKIT_IBM_TOKEN", FAKE_TOKEN)
-    catalog = discover_catalog()
+    catalog = discover_catalog(ibm_token=read_ibm_token())
 
     assert [r.kind for r in catalog.resources if r.kind == "qpu"] == []  # unreachable: left out
     assert any("IBM Quantum is unreachable" in r.getMessage() for r in every_log_record.records)
@@ -85,10 +86,12 @@ def test_catalog_discovery_logs_without_the_token(
 def test_token_from_a_secret_block_is_not_logged(
     prefect_api: None, every_log_record: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("QISKIT_IBM_TOKEN", raising=False)
+    monkeypatch.setenv("QISKIT_IBM_TOKEN", "qcflow-other-token-of-the-environment")
     Secret(value=FAKE_TOKEN).save(SECRET_BLOCK, overwrite=True)
     try:
-        token = read_ibm_token(SECRET_BLOCK)
+        assert read_ibm_token(SECRET_BLOCK) == FAKE_TOKEN  # the command line's --ibm-secret
+        with settings_override(qpu_token_secret_block=SECRET_BLOCK):
+            token = read_ibm_token()  # the flows': the block the settings name wins over the environment
         assert token == FAKE_TOKEN
         discover_catalog(ibm_token=token)
     finally:
@@ -149,7 +152,7 @@ def test_screening_run_leaks_the_token_nowhere(
     assert not any(leaked(message) for message in logs)
     assert not any(leaked(text) for text in artifacts)
     assert not leaked(parameters)
-    for path in (p for p in get_settings().result_storage.rglob("*") if p.is_file()):
+    for path in (p for p in get_settings().paths.results.rglob("*") if p.is_file()):
         assert not leaked(path.read_text(errors="replace")), f"token in persisted result {path.name}"
 
 
@@ -169,13 +172,9 @@ def test_flows_resolve_a_real_qpu_through_the_account_and_name_the_missing_token
     # A real QPU needs the account: without a token the task says how to give one (it used to fail with an
     # internal "needs its backend object" and silently fall back to a simulator).
     monkeypatch.delenv("QISKIT_IBM_TOKEN", raising=False)
-    monkeypatch.setenv("QCFLOW_QPU_TOKEN_SECRET_BLOCK", "")
-    get_settings.cache_clear()
-    try:
-        with pytest.raises(RuntimeError, match="needs an IBM Quantum token: set QISKIT_IBM_TOKEN"):
-            qpu_backend(on("ibm_torino", "QPU"))
-    finally:
-        get_settings.cache_clear()
+    missing = "needs an IBM Quantum token: set QISKIT_IBM_TOKEN"
+    with settings_override(qpu_token_secret_block=None), pytest.raises(RuntimeError, match=missing):
+        qpu_backend(on("ibm_torino", "QPU"))
 
 
 def test_without_ibm_the_catalog_does_not_call_ibm_even_with_a_token(
@@ -185,3 +184,35 @@ def test_without_ibm_the_catalog_does_not_call_ibm_even_with_a_token(
     catalog = discover_catalog(ibm=False)  # `qcflow resources` without --ibm
     assert catalog.of_kind("qpu") == []
     assert not any("IBM" in r.getMessage() for r in every_log_record.records)
+
+
+def test_the_command_line_resolves_the_token_as_the_flows_do(
+    monkeypatch: pytest.MonkeyPatch, every_log_record: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture
+) -> None:
+    """`--ibm` with no block named reads no Secret block (it used to try one named 'ibm-quantum-token' that the
+    flows never read) and takes QISKIT_IBM_TOKEN, as the flows do."""
+    from workflows.cli import main
+
+    monkeypatch.setenv("QISKIT_IBM_TOKEN", FAKE_TOKEN)
+    with settings_override(qpu_token_secret_block=None):
+        assert token_secret_block() is None and token_secret_block("lab-token") == "lab-token"
+        assert main(["resources", "--ibm", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert not any("Secret block" in r.getMessage() for r in every_log_record.records)
+    assert any("IBM Quantum is unreachable" in r.getMessage() for r in every_log_record.records)
+    assert_no_token_in(every_log_record.records, every_log_record.text + out + err)
+
+
+def test_the_token_is_no_setting_and_never_reaches_worker_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from workflows.execution.task_runners import slurm_prologue, worker_environment
+
+    monkeypatch.setenv("QISKIT_IBM_TOKEN", FAKE_TOKEN)
+    monkeypatch.setattr("workflows.execution.task_runners.prefect_api_url", lambda: "http://api.test/api")
+    with settings_override(qpu_token_secret_block="lab-token"):
+        handed = worker_environment()
+        prologue = "\n".join(slurm_prologue())
+        dumped = get_settings().model_dump_json()
+    assert handed["QCFLOW_QPU_TOKEN_SECRET_BLOCK"] == "lab-token"  # the block's name travels, not its value
+    assert "QISKIT_IBM_TOKEN" not in handed and "QISKIT_IBM_TOKEN" not in prologue
+    assert not leaked(" ".join(handed.values()) + prologue + dumped)
+    assert not leaked(" ".join(settings_environment(get_settings()).values()))

@@ -84,13 +84,14 @@ def api_post(api: str, path: str, body: dict[str, Any]) -> Any:
 def test_deployment_run_and_its_artifacts_in_the_prefect_ui(tmp_path: Path) -> None:
     from config.settings import get_settings
 
+    home = get_settings().paths.home  # shares the elemental reference cache with the other tests
     port = free_port()
     api = f"http://127.0.0.1:{port}/api"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "PREFECT_UI"))}
     env.update(
         QCFLOW_SERVER_DIR=str(tmp_path / "server"),
         QCFLOW_SERVER_PORT=str(port),
-        QCFLOW_HOME=str(get_settings().home),  # shares the elemental reference cache with the other tests
+        QCFLOW_HOME=str(home),
         QCFLOW_RESULTS_DIR=str(tmp_path / "results"),
         PREFECT_WORKER_QUERY_SECONDS="2",
     )

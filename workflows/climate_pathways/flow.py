@@ -175,7 +175,7 @@ def _run_ensembles(
         stage = ensemble_stage.with_options(
             task_runner=runner,
             flow_run_name=f"ensembles-{where.label()}",
-            result_storage=get_settings().result_storage,
+            result_storage=get_settings().paths.results,
         )
         return stage(params.model_dump())
 
@@ -216,7 +216,7 @@ def _scenario_result(
     solve = solve_portfolio.with_options(
         task_run_name=f"qaoa-portfolio-{name}-{label}",
         tags=["quantum", label],
-        result_storage=get_settings().result_storage,
+        result_storage=get_settings().paths.results,
     )
     portfolio = solve(
         qubo, placement.model_dump(mode="json"), label, params.qaoa_layers, params.shots, params.seed

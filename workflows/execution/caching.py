@@ -77,4 +77,4 @@ def with_result_storage(flow: Flow[P, R]) -> Flow[P, R]:
     else QCFLOW_HOME/results). A flow started without it, as a deployment is, persists its own return value
     where Prefect's settings say (the climate flow's tasks and subflow are given the results folder when submitted).
     """
-    return flow.with_options(result_storage=get_settings().result_storage)
+    return flow.with_options(result_storage=get_settings().paths.results)

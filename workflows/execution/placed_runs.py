@@ -25,7 +25,7 @@ T = TypeVar("T")
 
 def execution_history() -> ExecutionHistory:
     """The execution records of this QCFLOW_HOME, which every run appends to and the broker learns from."""
-    return ExecutionHistory(get_settings().execution_records)
+    return ExecutionHistory(get_settings().paths.execution_records)
 
 
 def run_placed(
@@ -60,13 +60,13 @@ def run_placed(
 
 def estimator_on(placement: Placement, seed: int | None = None) -> Any:
     """An EstimatorV2 for the placement (Aer method, or a QPU with its jobs journaled)."""
-    journal = get_settings().qpu_job_journal
+    journal = get_settings().paths.qpu_jobs
     return estimator_for(placement, backend=qpu_backend(placement), seed=seed, journal=journal)
 
 
 def sampler_on(placement: Placement, shots: int | None = None, seed: int | None = None) -> Any:
     """A SamplerV2 for the placement (Aer method, or a QPU with its jobs journaled)."""
-    journal = get_settings().qpu_job_journal
+    journal = get_settings().paths.qpu_jobs
     return sampler_for(
         placement, backend=qpu_backend(placement), default_shots=shots, seed=seed, journal=journal
     )

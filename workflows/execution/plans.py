@@ -64,11 +64,11 @@ def screening_plan(params: Any, catalog: ResourceCatalog) -> list[Placement]:
     from workflows.screening.surrogate_stage import allowed_executors, surrogate_segment
     from workflows.screening.tasks import load_and_validate
 
-    history = ExecutionHistory(get_settings().execution_records)
-    surrogate = get_settings().surrogate
+    history = ExecutionHistory(get_settings().paths.execution_records)
+    surrogate = get_settings().screening.surrogate
     screened = load_and_validate.fn(params.candidate_paths, surrogate, params.generate, params.seed)
     valid = [s for s in screened if s.structure is not None]
-    address = params.dask_address or get_settings().dask_address
+    address = params.dask_address or get_settings().cluster.dask_address
     policy = Policy(allowed_resources=allowed_executors(params.task_runner, address))
     plan = [_placed(surrogate_segment(valid, params.relax, surrogate), catalog, history, policy)]
     elements = sorted({el.symbol for s in valid for el in Composition(s.formula or "").elements})
@@ -91,7 +91,7 @@ def climate_plan(params: Any, catalog: ResourceCatalog) -> list[Placement]:
     from quantum.optimization.qaoa import qaoa_segment
     from workflows.climate_pathways.flow import ensemble_segment
 
-    history = ExecutionHistory(get_settings().execution_records)
+    history = ExecutionHistory(get_settings().paths.execution_records)
     width = params.qubits
     qaoa = qaoa_segment(
         f"qaoa-portfolio (each of {len(params.scenarios)} scenarios)",

@@ -2,18 +2,20 @@
 existing Dask cluster (prefect-dask's DaskTaskRunner).
 
 Worker processes report their task runs to the same Prefect API as the flow: an embedded (ephemeral) API's address
-is passed to them, or each worker would start an API of its own that the UI never sees.
+is passed to them, or each worker would start an API of its own that the UI never sees. They get the flow's settings
+the same way, as the QCFLOW_* variables `settings_environment` builds from `get_settings()`.
 """
 
 from __future__ import annotations
 
 import logging
-import os
+import shlex
 from typing import Any
 
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from classical.runners import ExecutorSettings, slurm_cluster_kwargs
+from config.settings import get_settings, settings_environment
 
 logger = logging.getLogger(__name__)
 
@@ -39,23 +41,17 @@ def task_runner_for(settings: ExecutorSettings) -> Any:
     from prefect_dask import DaskTaskRunner
 
     if settings.executor == "slurm":
-        from config.settings import get_settings
-
         return DaskTaskRunner(
             cluster_class="dask_jobqueue.SLURMCluster",
-            cluster_kwargs=slurm_cluster_kwargs(get_settings()) | {"job_script_prologue": _prologue()},
+            cluster_kwargs=slurm_cluster_kwargs(get_settings()) | {"job_script_prologue": slurm_prologue()},
             adapt_kwargs={"minimum": 1, "maximum": settings.workers},
         )
     if settings.executor == "dask":
         if not settings.address:
             raise ValueError("a 'dask' placement needs the scheduler's address; set QCFLOW_DASK_ADDRESS")
         return DaskTaskRunner(address=settings.address)
-    env = {
-        "PREFECT_API_URL": prefect_api_url(),
+    env = worker_environment() | {
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "QCFLOW_HOME": os.environ.get("QCFLOW_HOME", ""),
-        "QCFLOW_RESULTS_DIR": os.environ.get("QCFLOW_RESULTS_DIR", ""),
-        "QCFLOW_SURROGATE": os.environ.get("QCFLOW_SURROGATE", ""),
         "OMP_NUM_THREADS": str(settings.torch_threads),
     }
     return DaskTaskRunner(
@@ -64,12 +60,18 @@ def task_runner_for(settings: ExecutorSettings) -> Any:
             "threads_per_worker": 1,
             "processes": True,
             "dashboard_address": None,
-            "env": {k: v for k, v in env.items() if v},
+            "env": env,
         }
     )
 
 
-def _prologue() -> list[str]:
-    """Lines each Slurm job runs before its worker starts: the same Prefect API and QCFLOW_HOME as the flow."""
-    exports = {"PREFECT_API_URL": prefect_api_url(), "QCFLOW_HOME": os.environ.get("QCFLOW_HOME", "")}
-    return [f"export {name}={value}" for name, value in exports.items() if value]
+def worker_environment() -> dict[str, str]:
+    """What a worker process the flow starts needs to see what the flow sees: its Prefect API and the settings in
+    force (`get_settings()`, an override included) as QCFLOW_* variables. Credentials are not settings, so none
+    travel this way."""
+    return {"PREFECT_API_URL": prefect_api_url(), **settings_environment(get_settings())}
+
+
+def slurm_prologue() -> list[str]:
+    """Lines each Slurm job runs before its worker starts: the flow's Prefect API and settings, exported."""
+    return [f"export {name}={shlex.quote(value)}" for name, value in worker_environment().items()]

@@ -24,8 +24,8 @@ def surrogate_cost(
         resource=resource,
         kind="classical",
         seconds=spent,
-        cost_usd=spent / 3600 * rates.cpu_price_per_core_hour_usd,
-        energy_joules=spent * rates.cpu_watts_per_core,
+        cost_usd=spent / 3600 * rates.broker.cpu_price_per_core_hour_usd,
+        energy_joules=spent * rates.broker.cpu_watts_per_core,
         from_cache=from_cache,
     )
 
@@ -80,8 +80,8 @@ def _diagonalization_cost(
         resource="local-threads",
         kind="classical",
         seconds=spent,
-        cost_usd=spent / 3600 * rates.cpu_price_per_core_hour_usd,
-        energy_joules=spent * rates.cpu_watts_per_core,
+        cost_usd=spent / 3600 * rates.broker.cpu_price_per_core_hour_usd,
+        energy_joules=spent * rates.broker.cpu_watts_per_core,
         from_cache=from_cache,
     )
 

@@ -61,7 +61,7 @@ class ScreeningChecks(BaseModel):
         if problem := active_space_problem(self.quantum_method, self.active_orbitals, self.active_electrons):
             raise ValueError(problem)
         if self.batch_size is None:
-            self.batch_size = get_settings().batch_size
+            self.batch_size = get_settings().screening.batch_size
         return self
 
 
@@ -222,13 +222,13 @@ def materials_screening(
     """
     params = ScreeningParameters(**locals())  # first statement: locals() holds exactly the arguments
     logger = get_run_logger()
-    surrogate = get_settings().surrogate
+    surrogate = get_settings().screening.surrogate
     screened = load_and_validate(params.candidate_paths, surrogate, params.generate, params.seed)
     valid = [s for s in screened if s.structure is not None]
     logger.info(
         "%d candidates read, %d valid, %d rejected", len(screened), len(valid), len(screened) - len(valid)
     )
-    address = params.dask_address or get_settings().dask_address
+    address = params.dask_address or get_settings().cluster.dask_address
     catalog = flow_catalog(dask_address=address)
     policy = Policy(allowed_resources=allowed_executors(params.task_runner, address))
     placement = place(

@@ -91,7 +91,10 @@ def references_stage(
     )
     outcomes: list[ReferenceOutcome] = []
     bar = tqdm(
-        total=len(elements), desc="references", unit="element", disable=not get_settings().progress_bar
+        total=len(elements),
+        desc="references",
+        unit="element",
+        disable=not get_settings().screening.progress_bar,
     )
     with bar:
         for future in as_completed(list(futures)):
@@ -116,7 +119,7 @@ def _cache_file(surrogate: str) -> Path:
     """The settings' reference cache for this surrogate and the screening's relaxation settings."""
     version = surrogate_version(surrogate)
     return reference_cache_file(
-        get_settings().reference_cache, surrogate, version, REFERENCE_FMAX, REFERENCE_STEPS
+        get_settings().paths.references, surrogate, version, REFERENCE_FMAX, REFERENCE_STEPS
     )
 
 

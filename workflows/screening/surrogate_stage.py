@@ -153,7 +153,9 @@ def surrogate_stage(
         batches, relax=relax, surrogate_name=surrogate, execution=unmapped(execution)
     )
     energies: list[SurrogateEnergy] = []
-    bar = tqdm(total=total, desc="surrogate", unit="structure", disable=not get_settings().progress_bar)
+    bar = tqdm(
+        total=total, desc="surrogate", unit="structure", disable=not get_settings().screening.progress_bar
+    )
     with bar:
         for future in as_completed(list(futures)):
             future.wait()  # the state is final only after wait(); before it the API may still say Pending
@@ -198,9 +200,9 @@ def run_surrogate_stage(
         stage = surrogate_stage.with_options(
             task_runner=task_runner_for(execution),
             flow_run_name=f"surrogate-{where.label()}",
-            result_storage=get_settings().result_storage,
+            result_storage=get_settings().paths.results,
         )
-        batches = write_batches(valid, size, get_settings().result_storage / "batches")
+        batches = write_batches(valid, size, get_settings().paths.results / "batches")
         return stage(batches, relax, surrogate, execution.model_dump() | {"placement": where.label()})
 
     energies, record, _ = run_placed(placement, run, reused_of=lambda found: any(e.from_cache for e in found))
