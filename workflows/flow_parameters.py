@@ -44,10 +44,12 @@ def add_flow_arguments(
     flow: Flow[..., Any],
     flags: Mapping[str, str],
     types: Mapping[str, Callable[[str], Any]] | None = None,
+    metavars: Mapping[str, str] | None = None,
 ) -> None:
     """One argument per flow parameter, named as `flags` says, with the type (or the one `types` gives), choices
-    and default of the signature and the docstring's description as help. The value lands under the parameter's
-    own name; a list is a positional taking several values, or a flag given once per value (`--scenario`)."""
+    and default of the signature and the docstring's description as help; `metavars` names a flag's value in the
+    usage (`--active-orbitals K`). The value lands under the parameter's own name; a list is a positional taking
+    several values, or a flag given once per value (`--scenario`)."""
     descriptions = parameter_schema(flow).properties
     for parameter in flow_signature(flow):
         flag = flags[parameter.name]
@@ -55,13 +57,15 @@ def add_flow_arguments(
         options = _argument_options(parameter, _help(description, parameter.default, flags))
         if parameter.name in (types or {}):
             options["type"] = (types or {})[parameter.name]
+        if parameter.name in (metavars or {}):
+            options["metavar"] = (metavars or {})[parameter.name]
         if flag.startswith("-"):
             if options.get("nargs") == "*":
                 help_text = options["help"].replace(" (default", "; repeat the flag for several (default", 1)
                 options = {**options, "nargs": None, "action": "append", "default": None, "help": help_text}
             parser.add_argument(flag, dest=parameter.name, **options)
         else:
-            parser.add_argument(parameter.name, metavar=flag, **options)
+            parser.add_argument(parameter.name, **{"metavar": flag, **options})
 
 
 def given_parameters(args: argparse.Namespace, flow: Flow[..., Any]) -> dict[str, Any]:

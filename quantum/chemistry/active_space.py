@@ -123,11 +123,12 @@ def build_molecule(spec: MoleculeSpec) -> gto.Mole:
         mol = gto.M(
             atom=spec.atom, basis=spec.basis, charge=spec.charge, spin=spec.spin, symmetry=True, verbose=0
         )
-    except KeyError as error:
-        raise ProblemError(
-            f"basis: {spec.basis!r} is not a basis pyscf knows ({error}); use e.g. sto-3g, 6-31g, cc-pvdz"
-        ) from error
-    except (RuntimeError, ValueError) as error:
+    except (KeyError, RuntimeError, ValueError) as error:
+        if isinstance(error, KeyError) or "unknown basis" in str(error).lower():  # pyscf 2: RuntimeError
+            raise ProblemError(
+                f"basis: {spec.basis!r} is not a basis pyscf knows ({' '.join(str(error).split())}); "
+                "use e.g. sto-3g, 6-31g, cc-pvdz"
+            ) from error
         raise ProblemError(
             f"atom/charge/spin: pyscf cannot build {spec.atom!r} with charge {spec.charge} and spin {spec.spin} "
             f"({error}); check the element symbols, coordinates (Å) and that electrons minus spin is even"

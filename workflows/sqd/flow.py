@@ -7,8 +7,8 @@ The broker places the sampling, the diagonalization and the CASCI reference; the
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -16,7 +16,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from broker.models import Placement, PlacementRefused, Policy, ResourceCatalog
 from broker.place import place
@@ -25,12 +25,13 @@ from quantum.chemistry.active_space import (
     DEFAULT_CASCI_DETERMINANT_LIMIT,
     ActiveSpaceProblem,
     MoleculeSpec,
+    ProblemError,
     ReferenceEnergy,
+    check_fits,
     molecule_problem,
     read_fcidump,
 )
 from quantum.chemistry.sqd import (
-    Enlargement,
     SamplerName,
     SQDResult,
     SQDSettings,
@@ -40,8 +41,8 @@ from quantum.chemistry.sqd import (
 )
 from quantum.cost.fermionic_cost_model import FermionicSampling
 from workflows.execution.qpu_access import flow_catalog
+from workflows.flow_parameters import parameters_model
 from workflows.sqd.stages import (
-    Executor,
     ProblemShape,
     diagonalization_segment,
     place_classical,
@@ -52,58 +53,43 @@ from workflows.sqd.stages import (
     run_reference,
     shape_of,
 )
+from workflows.terminal import MAX_SEED
 
 # Cap on CI strings per spin sector: 90,000-determinant subspaces (~20 s per diagonalization on 2 loaded cores
 # here). Uncapped, the singles of each iteration's carryover grow the subspace toward the full CI space.
 DEFAULT_MAX_DIM = 300
 
 
-class SQDParameters(BaseModel):
-    """Validated parameters of an active-space-sqd run: a molecule (atom, basis, ...) or an FCIDUMP file."""
+class SQDChecks(BaseModel):
+    """What the flow signature cannot say about an active-space-sqd run's parameters: one problem (a molecule or
+    an FCIDUMP file), a closed-shell active space that the basis holds, and memory for it; max_dim 0 means no cap.
+    SQDParameters (built from the signature, at the end of this module) adds the fields."""
 
-    atom: str | None = None
-    basis: str = "sto-3g"
-    charge: int = 0
-    spin: int = 0
-    frozen_core: bool = False
-    active_orbitals: int | None = Field(default=None, ge=1)
-    active_electrons: int | None = Field(default=None, ge=2)
-    fcidump: str | None = None
-    shots: int = Field(default=20_000, ge=100, le=10_000_000)
-    samples_per_batch: int = Field(default=300, ge=1)
-    batches: int = Field(default=3, ge=1, le=64)
-    iterations: int = Field(default=3, ge=1, le=50)
-    seed: int = Field(default=0, ge=0)
-    sampler: SamplerName | Literal["auto"] = "auto"
-    enlargement: Enlargement = "singles"
-    max_dim: int | None = Field(default=DEFAULT_MAX_DIM, ge=1)
-    casci_determinant_limit: int = Field(default=DEFAULT_CASCI_DETERMINANT_LIMIT, ge=0)
-    classical_executor: Executor = "auto"
-    dask_address: str | None = None
+    @field_validator("max_dim", check_fields=False)
+    @classmethod
+    def _zero_is_no_cap(cls, max_dim: int | None) -> int | None:
+        return max_dim or None
 
     @model_validator(mode="after")
-    def _one_source(self) -> SQDParameters:
-        if (self.atom is None) == (self.fcidump is None):
-            raise ValueError(
-                "atom/fcidump: give exactly one: a molecule (atom, basis, ...) or an FCIDUMP file path"
+    def _one_problem_that_fits(self) -> SQDChecks:
+        problem = source_problem(self.atom, self.fcidump)
+        if problem is None and self.atom is not None:
+            problem = molecule_spec_problem(self.molecule_fields())
+        if problem is None:
+            problem = fit_problem(
+                self.atom, self.molecule() if self.atom else None, self.fcidump, self.max_dim
             )
-        if self.fcidump is not None and not Path(self.fcidump).is_file():
-            raise ValueError(f"fcidump: {self.fcidump} is not a file; give the path of an FCIDUMP file")
-        if self.atom is not None:
-            self.molecule()  # the molecule's own checks (odd electrons, open shell, ...)
+        if problem:
+            raise ValueError(problem)
         return self
+
+    def molecule_fields(self) -> dict[str, Any]:
+        """The fields that describe the molecule (those of MoleculeSpec)."""
+        return {name: getattr(self, name) for name in MoleculeSpec.model_fields}
 
     def molecule(self) -> MoleculeSpec:
         """The molecule part as a MoleculeSpec (only when `atom` is given)."""
-        return MoleculeSpec(
-            atom=self.atom or "",
-            basis=self.basis,
-            charge=self.charge,
-            spin=self.spin,
-            frozen_core=self.frozen_core,
-            active_orbitals=self.active_orbitals,
-            active_electrons=self.active_electrons,
-        )
+        return MoleculeSpec(**self.molecule_fields())
 
     def settings(self) -> SQDSettings:
         """The subspace settings of the diagonalization segment."""
@@ -114,6 +100,47 @@ class SQDParameters(BaseModel):
             enlargement=self.enlargement,
             max_dim=self.max_dim,
         )
+
+
+def source_problem(atom: str | None, fcidump: str | None) -> str | None:
+    """Why the run has no single problem to solve (neither or both of a molecule and an FCIDUMP file), or None."""
+    if (atom is None) == (fcidump is None):
+        given = "both" if atom is not None else "neither"
+        return (
+            f"atom/fcidump: {given} given; give exactly one: a molecule's geometry (with its basis, charge, ...) "
+            "or the path of an FCIDUMP file"
+        )
+    return None
+
+
+def molecule_spec_problem(fields: dict[str, Any]) -> str | None:
+    """Why these fields are not a molecule SQD can start from (MoleculeSpec's checks: both or neither of
+    active_orbitals and active_electrons, closed shell, even active electrons), or None."""
+    try:
+        MoleculeSpec(**fields)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            message = item["msg"].removeprefix("Value error, ")
+            field = ".".join(str(part) for part in item["loc"])
+            problems.append(message if not field or message.startswith(field) else f"{field}: {message}")
+        return "; ".join(problems)
+    return None
+
+
+def fit_problem(
+    atom: str | None, spec: MoleculeSpec | None, fcidump: str | None, max_dim: int | None
+) -> str | None:
+    """Why the problem cannot be built or does not fit in memory, found without any SCF (pyscf builds the
+    molecule or reads the FCIDUMP header): the basis, the active space against its orbitals, the memory of the
+    sampling vector and of a subspace; or None."""
+    try:
+        with warnings.catch_warnings(action="ignore", category=UserWarning):  # pyscf's hint on a bad basis
+            shape = planned_shape(atom, spec, fcidump)
+        check_fits(shape.name, shape.determinants, None if max_dim is None else max_dim**2)
+    except ProblemError as error:
+        return str(error)
+    return None
 
 
 @task(name="active-space", persist_result=False)
@@ -252,36 +279,38 @@ def place_sampling(
 @flow(name="active-space-sqd", task_runner=ThreadPoolTaskRunner(max_workers=2), log_prints=False)
 def active_space_sqd(
     atom: str | None = None,
-    basis: str = "sto-3g",
-    charge: int = 0,
-    spin: int = 0,
-    frozen_core: bool = False,
-    active_orbitals: int | None = None,
-    active_electrons: int | None = None,
     fcidump: str | None = None,
+    basis: Annotated[str, Field(min_length=1)] = "sto-3g",
+    charge: int = 0,
+    spin: Annotated[int, Field(ge=0)] = 0,
+    frozen_core: bool = False,
+    active_orbitals: Annotated[int, Field(ge=1)] | None = None,
+    active_electrons: Annotated[int, Field(ge=2)] | None = None,
     shots: Annotated[int, Field(ge=100, le=10_000_000)] = 20_000,
     samples_per_batch: Annotated[int, Field(ge=1)] = 300,
     batches: Annotated[int, Field(ge=1, le=64)] = 3,
     iterations: Annotated[int, Field(ge=1, le=50)] = 3,
-    seed: Annotated[int, Field(ge=0)] = 0,
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0,
     sampler: Literal["auto", "ffsim", "aer_statevector", "aer_mps"] = "auto",
     enlargement: Literal["none", "singles", "singles_doubles"] = "singles",
-    max_dim: Annotated[int, Field(ge=1)] | None = DEFAULT_MAX_DIM,
-    casci_determinant_limit: int = DEFAULT_CASCI_DETERMINANT_LIMIT,
+    max_dim: Annotated[int, Field(ge=0)] | None = DEFAULT_MAX_DIM,
+    casci_determinant_limit: Annotated[int, Field(ge=0)] = DEFAULT_CASCI_DETERMINANT_LIMIT,
     classical_executor: Literal["auto", "threads", "processes", "dask"] = "auto",
     dask_address: str | None = None,
 ) -> SQDResult:
     """Sample-based quantum diagonalization of a molecule's active space, against CASCI where affordable.
 
     Args:
-        atom: Geometry in pyscf's format, Å, e.g. "N 0 0 0; N 0 0 1.1" (or give fcidump instead).
+        atom: Geometry in pyscf's format, Å, e.g. "N 0 0 0; N 0 0 1.1" (or give an FCIDUMP file instead).
+        fcidump: Path of an FCIDUMP file, every orbital active (instead of a molecule's geometry).
         basis: Gaussian basis set name, e.g. sto-3g, 6-31g.
         charge: Total charge of the molecule.
         spin: 2S = n_alpha - n_beta; must be 0 (closed-shell RHF reference).
         frozen_core: Freeze the chemical core orbitals.
-        active_orbitals: Active spatial orbitals K (qubits = 2K); all above the core when not given.
-        active_electrons: Active electrons M (even); all outside the core when not given.
-        fcidump: Path of an FCIDUMP file (every orbital active), instead of atom.
+        active_orbitals: Active spatial orbitals K (qubits = 2K), given with active_electrons; all above the
+            core when neither is given.
+        active_electrons: Active electrons M (even), given with active_orbitals; all outside the core when
+            neither is given.
         shots: Configurations sampled from the LUCJ circuit.
         samples_per_batch: Sampled configurations per batch (subspace).
         batches: Independent batches diagonalized per iteration.
@@ -290,15 +319,17 @@ def active_space_sqd(
         sampler: Where the LUCJ circuit is sampled: auto (the broker's choice among ffsim's fixed-particle
             simulator and Aer's statevector and MPS, by estimated time and memory), ffsim, aer_statevector or aer_mps.
         enlargement: Excitations added to each batch's CI strings: none, singles, singles_doubles.
-        max_dim: Cap on CI strings per spin sector (subspace <= max_dim^2, 300: 90,000 determinants); none: no cap.
+        max_dim: Cap on CI strings per spin sector (a subspace holds at most max_dim^2 determinants, 90,000 at
+            300); 0: no cap.
         casci_determinant_limit: CASCI reference only up to this many determinants.
         classical_executor: Where the diagonalization and the CASCI reference run: auto (the broker's choice by
             estimated time and memory), threads (the flow's process), processes (a local Dask cluster, one batch
             per worker) or dask (the cluster at dask_address).
-        dask_address: A Dask scheduler the broker may place the classical segments on (else QCFLOW_DASK_ADDRESS).
+        dask_address: A Dask scheduler the broker may place the classical segments on, e.g. tcp://host:8786
+            (else QCFLOW_DASK_ADDRESS).
     """
+    params = SQDParameters(**locals())  # first statement: locals() holds exactly the arguments
     logger = get_run_logger()
-    params = SQDParameters(**{name: value for name, value in locals().items() if name != "logger"})
     problem = active_space(params)
     logger.info("%s: %d qubits, %s determinants", problem.name, 2 * problem.norb, f"{problem.determinants:,}")
     catalog = flow_catalog(dask_address=params.dask_address)
@@ -352,3 +383,6 @@ def _placed(placing: Callable[[], Placement]) -> Placement:
         return placing()
     except PlacementRefused as refusal:
         return refusal.placement
+
+
+SQDParameters = parameters_model(active_space_sqd, "SQDParameters", SQDChecks)
