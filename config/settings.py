@@ -253,13 +253,15 @@ def get_settings() -> QcflowSettings:
     """The settings in force: the innermost `settings_override`, else the process's (read once from the
     environment). The results folder is created on first read; OSError if it cannot be."""
     frame = _frames[-1]
-    if frame.settings is None:
+    settings = frame.settings
+    if settings is None:
         with _lock:
-            if frame.settings is None:
+            settings = frame.settings
+            if settings is None:
                 settings = load_settings(**frame.values)
                 settings.paths.results.mkdir(parents=True, exist_ok=True)
                 frame.settings = settings
-    return frame.settings
+    return settings
 
 
 @contextmanager
