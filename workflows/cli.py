@@ -19,11 +19,14 @@ from workflows.terminal import (
     prepare_embedded_prefect,
     refuse,
     run_flow,
+    spawn_embedded_api,
     write_json,
 )
 
 # Flow parameters whose `qcflow screen` argument is not `--` + the name (errors name the argument the user typed).
 SCREEN_RENAMED = {"candidate_paths": "paths", "shortlist_size": "--shortlist"}
+# Commands that run a flow on the embedded Prefect API: its server is launched before their flow is imported.
+FLOW_COMMANDS = ("screen", "climate", "sqd")
 
 
 def command_screen(args: argparse.Namespace) -> int:
@@ -111,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # it, which a bad setting must not get as far as. Without a command, parsing prints the usage and exits.
     if argv and not argv[0].startswith("-") and (refused := settings_refusal(argv[0])) is not None:
         return refused
+    if argv and argv[0] in FLOW_COMMANDS and not {"-h", "--help", "--plan"} & set(argv):
+        spawn_embedded_api()
     args = build_parser().parse_args(argv)
     return args.handler(args)
 

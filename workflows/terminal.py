@@ -8,6 +8,7 @@ and how they save results (whole or not at all; printed when they cannot be save
 from __future__ import annotations
 
 import argparse
+import atexit
 import functools
 import json
 import logging
@@ -178,14 +179,47 @@ def _parent_bound_server() -> Any:
     return bound()
 
 
+def spawn_embedded_api() -> None:
+    """Launch the embedded API server's process now, without waiting for it (`start_embedded_api` waits).
+
+    A command calls this first thing, from the main thread, so the server boots (about 5 s of imports and database
+    set-up in its own process) while this process imports the flow, torch and the ML potential: on two cores the
+    two overlap instead of adding up. Nothing starts when PREFECT_API_URL names a server or one already runs.
+    """
+    prepare_embedded_prefect()
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value():
+        return
+    server = _parent_bound_server()
+    if server.running or server.early_process is not None:
+        return
+    server.port = server.find_available_port()
+    server.early_process = _popen_bound_to_this_process(_uvicorn_command(server.port))
+    atexit.register(_stop_unused_early_process, server)
+
+
+def _stop_unused_early_process(server: Any) -> None:
+    """At exit, stop a server launched early that no run went on to use (Linux would kill it anyway)."""
+    process, server.early_process = server.early_process, None
+    if process is not None and process.poll() is None:
+        process.terminate()
+
+
 @functools.cache
 def _parent_bound_class() -> type:
     from prefect.server.api.server import SubprocessASGIServer
 
     class ParentBoundServer(SubprocessASGIServer):
-        """Prefect's embedded server, started by a process it cannot outlive."""
+        """Prefect's embedded server, started by a process it cannot outlive; its process may have been launched
+        early (`spawn_embedded_api`), and then Prefect's start() adopts it and only waits for it to answer."""
+
+        early_process: subprocess.Popen[Any] | None = None
 
         def _run_uvicorn_command(self) -> subprocess.Popen[Any]:
+            early, self.early_process = self.early_process, None
+            if early is not None and early.poll() is None:
+                return early
             return _popen_bound_to_this_process(_uvicorn_command(self.port))
 
     return ParentBoundServer

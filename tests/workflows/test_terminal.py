@@ -75,3 +75,34 @@ def test_no_embedded_server_is_started_when_a_server_is_named() -> None:
     with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:4200/api"}):
         assert start_embedded_api() is None
     assert SubprocessASGIServer._instances == before
+
+
+EARLY_SERVER_SCRIPT = """
+import httpx
+from prefect.server.api.server import SubprocessASGIServer
+from workflows.terminal import spawn_embedded_api, start_embedded_api
+
+spawn_embedded_api()
+server = SubprocessASGIServer._instances[None]
+early = server.early_process.pid
+assert start_embedded_api() is None
+assert server.server_process.pid == early, "start() launched a second server instead of adopting the early one"
+assert httpx.get(server.api_url + "/health", timeout=30).status_code == 200
+print("adopted", early)
+"""
+
+
+@pytest.mark.slow
+def test_a_server_launched_early_is_the_one_the_run_uses(tmp_path: Path) -> None:
+    """`qcflow screen/climate/sqd` launch the embedded server before importing their flow; start() adopts it."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    env |= {"PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    done = subprocess.run(
+        [sys.executable, "-c", EARLY_SERVER_SCRIPT], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "adopted" in done.stdout
