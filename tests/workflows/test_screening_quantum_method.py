@@ -114,6 +114,8 @@ def test_sqd_refines_a_shortlisted_candidate_within_chemical_accuracy_of_casci(
         quantum_method="sqd",
     )
 
+    from workflows.screening.reports import placement_markdown
+
     (refined,) = [c for c in report.candidates if c.source in report.shortlist]
     quantum = refined.quantum
     assert quantum is not None, refined.error
@@ -127,14 +129,34 @@ def test_sqd_refines_a_shortlisted_candidate_within_chemical_accuracy_of_casci(
     assert quantum.vqe_energy is None and quantum.estimator_calls == 0
     assert quantum.placement["kind"] == "fermionic_sampling" and quantum.placement["reasons"]
     assert quantum.execution["resource"] == quantum.placement["resource"]
-    assert quantum.chemistry.sqd is not None and quantum.chemistry.sqd["subspace_dimension"] > 0
-    assert (
-        quantum.chemistry.sqd["shots"] == 20_000
-        and quantum.chemistry.sqd["sampler"] == quantum.placement["options"]["sampler"]
-    )
-    segments = [cost.segment for cost in report.costs]
-    assert any(s.startswith("sqd ") and "(LiF)" in s for s in segments)
-    assert any(s.startswith("sqd diagonalization ") for s in segments)
+    sqd = quantum.sqd
+    assert sqd is not None and sqd["subspace_dimension"] > 0
+    assert sqd["shots"] == 20_000 and sqd["sampler"] == quantum.placement["options"]["sampler"]
+
+    # the diagonalization and the CASCI reference were placed by the broker and ran where placed, each timed
+    assert set(sqd["placements"]) == set(sqd["executions"]) == {"diagonalization", "reference"}
+    placed = {run.kind + "/" + run.placement["method"]: run for run in report.segments}
+    diagonalization = placed["subspace_diagonalization/sci"]
+    reference_run = placed["subspace_diagonalization/casci"]
+    for run in (diagonalization, reference_run):
+        assert (
+            run.segment.endswith("LiF")
+            and run.placement["reasons"]
+            and run.placement["estimate"]["seconds"] > 0
+        )
+        assert run.execution["succeeded"] and run.execution["total_seconds"] > 0
+        assert run.execution["resource"] == run.placement["resource"]
+        assert run.placement["resource"] in ("local-threads", "local-processes", "dask")
+    assert diagonalization.execution["total_seconds"] >= sqd["seconds"]["diagonalization"] > 0
+    assert "sqd-diagonalization-LiF (subspace_diagonalization)" in placement_markdown(report)
+
+    costs = {cost.segment: cost for cost in report.costs}
+    assert any(s.startswith("sqd ") and "(LiF)" in s for s in costs)
+    (diagonalization_cost,) = [c for s, c in costs.items() if s.startswith("sqd diagonalization ")]
+    (reference_cost,) = [c for s, c in costs.items() if s.startswith("casci reference ")]
+    assert diagonalization_cost.kind == reference_cost.kind == "classical"
+    assert diagonalization_cost.seconds == diagonalization.execution["total_seconds"]
+    assert diagonalization_cost.resource == f"{diagonalization.execution['resource']}/sci"
 
 
 def test_plan_places_the_sqd_sampling_that_auto_picks_for_a_large_active_space(
@@ -149,7 +171,46 @@ def test_plan_places_the_sqd_sampling_that_auto_picks_for_a_large_active_space(
         assert main(["screen", str(tmp_path / "LiF.json"), "--plan", "--json", *flags]) == 0
         plan = json.loads(capsys.readouterr().out)
     kinds = [s["kind"] for s in plan["segments"]]
-    assert kinds == ["ml_potential", "ml_potential", "fermionic_sampling"]  # energies, references, sampling
-    sampling = plan["segments"][2]
+    # energies, references, then SQD's sampling, diagonalization and CASCI reference (C(10,4)^2 = 44,100 dets)
+    assert kinds == [
+        "ml_potential",
+        "ml_potential",
+        "fermionic_sampling",
+        "subspace_diagonalization",
+        "subspace_diagonalization",
+    ]
+    sampling, diagonalization, reference = plan["segments"][2:]
     assert sampling["segment"].startswith("sqd sampling") and "CAS(8e,10o)" in sampling["segment"]
     assert sampling["resource"] and sampling["options"]["sampler"] in ("ffsim", "aer_statevector", "aer_mps")
+    assert (
+        diagonalization["segment"].startswith("sqd diagonalization")
+        and "CAS(8e,10o)" in diagonalization["segment"]
+    )
+    assert (diagonalization["method"], reference["method"]) == ("sci", "casci")
+    for classical in (diagonalization, reference):
+        assert classical["resource"] and classical["reasons"] and classical["estimate"]["seconds"] > 0
+        assert classical["options"]["executor"]
+
+
+def test_plan_of_a_chosen_sqd_lists_its_diagonalization_and_the_vqe_plan_does_not(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from config.settings import settings_override
+    from workflows.cli import main
+
+    bundled("LiF").to(filename=str(tmp_path / "LiF.json"))
+    plans = {}
+    with settings_override(home=tmp_path / "home"):
+        for method in ("sqd", "vqe"):
+            flags = ["--active-orbitals", "4", "--active-electrons", "4", "--quantum-method", method]
+            assert main(["screen", str(tmp_path / "LiF.json"), "--plan", *flags]) == 0
+            plans[method] = capsys.readouterr().out
+    # quantum_method=sqd on an active space auto gives VQE: SQD's three segments in the text plan, each placed
+    each = "(each shortlisted candidate, CAS(4e,4o))"
+    for line in (
+        f"sqd sampling {each} (fermionic_sampling) -> ",
+        f"sqd diagonalization {each} (subspace_diagonalization) -> local-",
+        f"casci reference {each} (subspace_diagonalization) -> local-",
+    ):
+        assert line in plans["sqd"]
+    assert "subspace_diagonalization" not in plans["vqe"] and f"vqe {each}" in plans["vqe"]

@@ -57,9 +57,8 @@ def vqe_plan_segment(active_orbitals: int, active_electrons: int) -> QuantumSegm
 
 def screening_plan(params: Any, catalog: ResourceCatalog) -> list[Placement]:
     """Placements of a screening run's segments: the surrogate stage, the elemental references the cache lacks,
-    then the VQE, or SQD's LUCJ sampling, of a shortlisted candidate (the method quantum_method picks for the
-    active space)."""
-    from workflows.screening.quantum_refinement import sqd_sampling_segment
+    then the refinement of a shortlisted candidate with the method quantum_method picks for the active space: its
+    VQE, or SQD's LUCJ sampling, diagonalization and (within the determinant limit) CASCI reference."""
     from workflows.screening.references_stage import missing_references, reference_segment
     from workflows.screening.surrogate_stage import allowed_executors, surrogate_segment
     from workflows.screening.tasks import load_and_validate
@@ -78,11 +77,29 @@ def screening_plan(params: Any, catalog: ResourceCatalog) -> list[Placement]:
         return plan
     orbitals, electrons = params.active_orbitals, params.active_electrons
     if refinement_method(params.quantum_method, orbitals) == "vqe":
-        quantum = vqe_plan_segment(orbitals, electrons)
-    else:
-        name = f"sqd sampling (each shortlisted candidate, CAS({electrons}e,{orbitals}o))"
-        quantum = sqd_sampling_segment(name, orbitals, electrons)
-    return [*plan, _placed(quantum, catalog, history)]
+        return [*plan, _placed(vqe_plan_segment(orbitals, electrons), catalog, history)]
+    return plan + [_placed(segment, catalog, history) for segment in sqd_plan_segments(orbitals, electrons)]
+
+
+def sqd_plan_segments(active_orbitals: int, active_electrons: int) -> list[Any]:
+    """The SQD segments of one shortlisted candidate, as the screening places them
+    (workflows.screening.quantum_refinement): the LUCJ sampling, the diagonalization and, within the determinant
+    limit, the CASCI reference."""
+    from quantum.chemistry.active_space import DEFAULT_CASCI_DETERMINANT_LIMIT
+    from workflows.screening.quantum_refinement import sqd_sampling_segment, sqd_settings, sqd_shape
+    from workflows.sqd.stages import diagonalization_segment, reference_segment
+
+    each = f"(each shortlisted candidate, CAS({active_electrons}e,{active_orbitals}o))"
+    shape = sqd_shape(each, active_orbitals, active_electrons)
+    segments = [
+        sqd_sampling_segment(f"sqd sampling {each}", active_orbitals, active_electrons),
+        diagonalization_segment(shape, sqd_settings()).model_copy(
+            update={"name": f"sqd diagonalization {each}"}
+        ),
+    ]
+    if shape.determinants <= DEFAULT_CASCI_DETERMINANT_LIMIT:
+        segments.append(reference_segment(shape).model_copy(update={"name": f"casci reference {each}"}))
+    return segments
 
 
 def climate_plan(params: Any, catalog: ResourceCatalog) -> list[Placement]:

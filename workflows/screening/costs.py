@@ -36,8 +36,8 @@ def quantum_costs(
     rates: QcflowSettings | None = None,
 ) -> list[SegmentCost]:
     """One row per quantum refinement (the VQE, or SQD's sampling): its execution record's measured seconds,
-    dollars and joules; zero when reused from cache. With `rates`, SQD's classical diagonalization gets a row too
-    (CPU seconds of one core, priced and powered per core).
+    dollars and joules; zero when reused from cache. With `rates`, each of SQD's placed classical stages (the
+    diagonalization, the CASCI reference) gets a row too (its measured seconds, priced and powered per core).
 
     `cached_sources` are the candidates (by source) whose refinement came from the cache in this run.
     """
@@ -61,23 +61,22 @@ def quantum_costs(
                 from_cache=from_cache,
             )
         )
-        if rates is not None and quantum.chemistry.sqd is not None:
-            rows.append(_diagonalization_cost(quantum, candidate.formula, from_cache, rates))
+        if rates is not None and quantum.sqd is not None:
+            stages = quantum.sqd.get("executions", {})
+            rows += [_stage_cost(quantum, stage, candidate.formula, from_cache, rates) for stage in stages]
     return rows
 
 
-def _diagonalization_cost(
-    quantum: QuantumRefinement, formula: str | None, from_cache: bool, rates: QcflowSettings
+def _stage_cost(
+    quantum: QuantumRefinement, stage: str, formula: str | None, from_cache: bool, rates: QcflowSettings
 ) -> SegmentCost:
-    """SQD's configuration recovery and subspace diagonalization, run in the task's own process."""
-    spent = (
-        0.0
-        if from_cache
-        else float((quantum.chemistry.sqd or {}).get("seconds", {}).get("diagonalization", 0.0))
-    )
+    """One of SQD's classical stages ("diagonalization" or "reference"), on the resource its record names."""
+    record = (quantum.sqd or {})["executions"][stage]
+    spent = 0.0 if from_cache else float(record.get("total_seconds") or 0.0)
+    name = {"diagonalization": "sqd diagonalization", "reference": "casci reference"}.get(stage, stage)
     return SegmentCost(
-        segment=f"sqd diagonalization {quantum.fragment} ({formula})",
-        resource="local-threads",
+        segment=f"{name} {quantum.fragment} ({formula})",
+        resource=f"{record.get('resource', '?')}/{record.get('method', '?')}",
         kind="classical",
         seconds=spent,
         cost_usd=spent / 3600 * rates.broker.cpu_price_per_core_hour_usd,

@@ -29,7 +29,12 @@ from workflows.flow_parameters import parameters_model
 from workflows.schemas import CandidateResult, ScreeningReport, SegmentCost, SegmentRun
 from workflows.screening.artifacts import publish_screening_artifacts
 from workflows.screening.costs import quantum_costs, surrogate_cost
-from workflows.screening.quantum_refinement import SQD_MAX_DIM, attach_refinements, refine
+from workflows.screening.quantum_refinement import (
+    SQD_MAX_DIM,
+    attach_refinements,
+    refine,
+    refinement_segments,
+)
 from workflows.screening.references_stage import elemental_references_placed
 from workflows.screening.surrogate_stage import allowed_executors, run_surrogate_stage, surrogate_segment
 from workflows.screening.tasks import (
@@ -266,6 +271,7 @@ def materials_screening(
                 execution=stage_record.model_dump(mode="json"),
             ),
             *([references_run] if references_run else []),
+            *refinement_segments([results[s] for s in shortlist], cached_quantum),
         ],
     )
     report.costs = _segment_costs(energies, report, surrogate, cached_quantum, stage_record.label())

@@ -1,28 +1,63 @@
 """The screening flow's quantum step: each shortlisted candidate's fragment refined with VQE or SQD, placed by the
-broker, as Prefect tasks; which method runs is quantum.chemistry.refinement_method's rule."""
+broker, as Prefect tasks; which method runs is quantum.chemistry.refinement_method's rule.
+
+SQD's segments are placed as the active-space-sqd flow places them (workflows/sqd/stages.py): the LUCJ sampling,
+then the configuration recovery and subspace diagonalization and the CASCI reference, which run where placed (the
+flow's threads, local worker processes or a Dask cluster), each with its execution record.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
+from dataclasses import replace
+from importlib.metadata import version
 from typing import Any
 
-from prefect import get_run_logger
+from prefect import get_run_logger, task
 from prefect.futures import PrefectFuture
+from pydantic import BaseModel, ConfigDict
+from pymatgen.core import Structure
 
 from broker.models import Placement, ResourceCatalog
 from broker.place import place
+from materials.fragment import cut_fragment, fragment_label, fragment_sqd_problem
+from quantum.chemistry.active_space import DEFAULT_CASCI_DETERMINANT_LIMIT, ReferenceEnergy
 from quantum.chemistry.ansatz import excitation_ansatz
 from quantum.chemistry.refinement_method import MethodChoice, refinement_method
+from quantum.chemistry.sqd import SQDSettings, lucj_operator, sample_configurations
 from quantum.cost.fermionic_cost_model import FermionicSampling
 from quantum.cost.profiles import QuantumSegment
-from workflows.execution.placed_runs import execution_history
-from workflows.schemas import CandidateResult
-from workflows.screening.tasks import ActiveSpacePayload, build_active_space, solve_with_sqd, solve_with_vqe
+from workflows.execution.caching import RESUMABLE, code_and_model_version
+from workflows.execution.placed_runs import execution_history, run_placed
+from workflows.schemas import CandidateResult, QuantumRefinement, SegmentRun
+from workflows.screening.tasks import ActiveSpacePayload, build_active_space, solve_with_vqe
+from workflows.sqd.stages import (
+    ProblemShape,
+    place_stages,
+    placed_result,
+    run_diagonalization,
+    run_reference,
+)
 
 # SQD of a fragment runs as the active-space-sqd flow does by default (workflows/sqd/flow.py): 20,000 LUCJ shots,
-# subspaces of at most 300 CI strings per spin sector, seed 0 (the same candidate gives the same result).
+# 3 batches x 3 iterations of subspaces of at most 300 CI strings per spin sector, seed 0 (the same candidate gives
+# the same result), sto-3g (the VQE path's fragment basis, materials.fragment.active_space_problem's default).
 SQD_SHOTS = 20_000
 SQD_MAX_DIM = 300
 SQD_SEED = 0
+SQD_BASIS = "sto-3g"
+
+# SQD's results also depend on ffsim (the LUCJ state and its samples) and qiskit-addon-sqd (the recovery loop).
+SQD_RESUMABLE = replace(
+    RESUMABLE,
+    version=f"{code_and_model_version()};ffsim=={version('ffsim')};"
+    f"qiskit-addon-sqd=={version('qiskit-addon-sqd')}",
+)
+
+
+def sqd_settings(max_dim: int = SQD_MAX_DIM) -> SQDSettings:
+    """The subspace settings of a fragment's SQD: the active-space-sqd flow's defaults."""
+    return SQDSettings(max_dim=max_dim)
 
 
 def place_vqe(payload: ActiveSpacePayload, catalog: ResourceCatalog) -> Placement:
@@ -50,73 +85,134 @@ def sqd_sampling_segment(name: str, active_orbitals: int, active_electrons: int)
     return FermionicSampling(name=name, orbitals=active_orbitals, n_alpha=half, n_beta=half, shots=SQD_SHOTS)
 
 
+def sqd_shape(name: str, active_orbitals: int, active_electrons: int) -> ProblemShape:
+    """The shape of a fragment's active space (closed shell: half the electrons per spin)."""
+    half = active_electrons // 2
+    return ProblemShape(name, active_orbitals, half, active_electrons - half)
+
+
+class SQDPlacements(BaseModel):
+    """Where one fragment's SQD runs: the LUCJ sampling, the diagonalization, and the CASCI reference or the null
+    reference that says why it is not computed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sampling: Placement
+    diagonalization: Placement
+    reference: Placement | ReferenceEnergy
+
+
 def place_sqd(
     formula: str, active_orbitals: int, active_electrons: int, catalog: ResourceCatalog
-) -> Placement:
-    """Broker placement of SQD's LUCJ sampling (ffsim, Aer statevector or MPS); the diagonalization stays local."""
-    segment = sqd_sampling_segment(f"sqd-sampling-{formula}", active_orbitals, active_electrons)
-    return place(segment, catalog, history=execution_history())
+) -> SQDPlacements:
+    """Broker placements of a fragment's SQD segments (raises PlacementRefused when one fits nowhere)."""
+    sampling = place(
+        sqd_sampling_segment(f"sqd-sampling-{formula}", active_orbitals, active_electrons),
+        catalog,
+        history=execution_history(),
+    )
+    diagonalization, reference = place_stages(
+        sqd_shape(formula, active_orbitals, active_electrons),
+        sqd_settings(),
+        DEFAULT_CASCI_DETERMINANT_LIMIT,
+        catalog,
+    )
+    return SQDPlacements(sampling=sampling, diagonalization=diagonalization, reference=reference)
+
+
+@task(name="sqd", cache_policy=SQD_RESUMABLE - "placements", persist_result=True)
+def solve_with_sqd(
+    structure: dict[str, Any],
+    active_orbitals: int,
+    active_electrons: int,
+    shots: int,
+    seed: int,
+    max_dim: int,
+    placements: SQDPlacements,
+) -> QuantumRefinement:
+    """SQD of the fragment's active space, each segment where the broker placed it, falling back to its
+    runners-up: the CASCI reference and the diagonalization as stages (workflows.sqd.stages), the LUCJ sampling
+    here. The fragment and its active space are those of the VQE path (materials/fragment.py); the reference
+    covers every determinant, and is null with its reason beyond the determinant limit. `seconds` and `execution`
+    are the sampling's; the classical stages' placements and records are in `sqd`.
+    """
+    fragment = cut_fragment(Structure.from_dict(structure))
+    problem = fragment_sqd_problem(
+        fragment,
+        n_orbitals=active_orbitals,
+        n_electrons=active_electrons,
+        basis=SQD_BASIS,
+        max_subspace_dimension=max_dim**2,
+    )
+    settings = sqd_settings(max_dim)
+    reference = run_reference(problem, DEFAULT_CASCI_DETERMINANT_LIMIT, placements.reference)
+    operator = lucj_operator(problem)
+    bitstrings, record, ran_on = run_placed(
+        placements.sampling,
+        lambda where: sample_configurations(problem, operator, shots, seed, where.options["sampler"]),
+    )
+    found = run_diagonalization(problem, bitstrings, settings, seed, placements.diagonalization)
+    sampling_seconds = record.total_seconds or 0.0
+    sampler = ran_on.options["sampler"]
+    result = placed_result(problem, bitstrings, settings, sampler, ran_on, sampling_seconds, found, reference)
+    return QuantumRefinement(
+        method="sqd",
+        fragment=fragment_label(fragment),
+        basis=SQD_BASIS,
+        active_orbitals=problem.norb,
+        active_electrons=problem.n_alpha + problem.n_beta,
+        qubits=result.qubits,
+        energy=result.energy,
+        exact_energy=result.reference_energy,
+        reference_reason=result.reference_reason,
+        hartree_fock_energy=result.hf_energy,
+        error_mha=result.error_mha,
+        iterations=result.iterations,
+        convergence=result.energies,
+        placement=ran_on.model_dump(mode="json"),
+        execution=record.model_dump(mode="json"),
+        seconds=sampling_seconds,
+        sqd=result.model_dump(mode="json", exclude={"placement"}),
+    )
 
 
 def _why(placement: Placement) -> str:
     return next((r for r in placement.reasons if r.startswith("chose")), placement.reasons[-1])
 
 
-def _refine_with_vqe(
-    sources: list[str],
-    structures: list[dict[str, Any]],
-    orbitals: int,
-    electrons: int,
-    catalog: ResourceCatalog,
-) -> dict[str, PrefectFuture | Exception]:
-    logger = get_run_logger()
-    payloads = build_active_space.map(structures, orbitals, electrons)
-    refinements: dict[str, PrefectFuture | Exception] = {}
-    for source, payload_future in zip(sources, payloads, strict=True):
-        try:
-            payload = payload_future.result()
-            placement = place_vqe(payload, catalog)
-        except Exception as error:  # a fragment pyscf cannot solve, or a refused placement
-            refinements[source] = error
-            continue
-        logger.info("VQE of %s placed on %s (%s)", payload.fragment, placement.label(), _why(placement))
-        vqe = solve_with_vqe.with_options(
-            task_run_name=f"vqe-{payload.fragment}-{placement.label()}", tags=["quantum", placement.label()]
-        )
-        refinements[source] = vqe.submit(payload, placement.model_dump(mode="json"))
-    return refinements
+def _submit_vqe(
+    formula: str, structure: dict[str, Any], orbitals: int, electrons: int, catalog: ResourceCatalog
+) -> PrefectFuture:
+    """Build the fragment's active space, place its VQE and submit it."""
+    payload = build_active_space(structure, orbitals, electrons)
+    placement = place_vqe(payload, catalog)
+    get_run_logger().info("VQE of %s placed on %s (%s)", payload.fragment, placement.label(), _why(placement))
+    vqe = solve_with_vqe.with_options(
+        task_run_name=f"vqe-{payload.fragment}-{placement.label()}", tags=["quantum", placement.label()]
+    )
+    return vqe.submit(payload, placement.model_dump(mode="json"))
 
 
-def _refine_with_sqd(
-    candidates: list[CandidateResult],
-    structures: list[dict[str, Any]],
-    orbitals: int,
-    electrons: int,
-    catalog: ResourceCatalog,
-) -> dict[str, PrefectFuture | Exception]:
-    logger = get_run_logger()
-    refinements: dict[str, PrefectFuture | Exception] = {}
-    for candidate, structure in zip(candidates, structures, strict=True):
-        formula = candidate.formula or "candidate"
-        try:
-            placement = place_sqd(formula, orbitals, electrons, catalog)
-        except Exception as error:  # a refused placement: nothing fits
-            refinements[candidate.source] = error
-            continue
-        logger.info("SQD sampling of %s placed on %s (%s)", formula, placement.label(), _why(placement))
-        sqd = solve_with_sqd.with_options(
-            task_run_name=f"sqd-{formula}-{placement.label()}", tags=["quantum", "sqd", placement.label()]
-        )
-        refinements[candidate.source] = sqd.submit(
-            structure,
-            orbitals,
-            electrons,
-            SQD_SHOTS,
-            SQD_SEED,
-            SQD_MAX_DIM,
-            placement.model_dump(mode="json"),
-        )
-    return refinements
+def _submit_sqd(
+    formula: str, structure: dict[str, Any], orbitals: int, electrons: int, catalog: ResourceCatalog
+) -> PrefectFuture:
+    """Place the fragment's SQD segments and submit it."""
+    placements = place_sqd(formula, orbitals, electrons, catalog)
+    reference = placements.reference
+    get_run_logger().info(
+        "SQD of %s: sampling on %s (%s), diagonalization on %s, CASCI %s",
+        formula,
+        placements.sampling.label(),
+        _why(placements.sampling),
+        placements.diagonalization.label(),
+        f"on {reference.label()}" if isinstance(reference, Placement) else reference.reason,
+    )
+    label = placements.sampling.label()
+    sqd = solve_with_sqd.with_options(task_run_name=f"sqd-{formula}-{label}", tags=["quantum", "sqd", label])
+    return sqd.submit(structure, orbitals, electrons, SQD_SHOTS, SQD_SEED, SQD_MAX_DIM, placements)
+
+
+SUBMITTERS: dict[str, Callable[..., PrefectFuture]] = {"vqe": _submit_vqe, "sqd": _submit_sqd}
 
 
 def refine(
@@ -129,7 +225,8 @@ def refine(
     catalog: ResourceCatalog,
 ) -> dict[str, PrefectFuture | Exception]:
     """Quantum refinement of each shortlisted candidate with the method the rule picks for the active space, each
-    task named and tagged with its placement."""
+    task named and tagged with its placement; a candidate whose fragment pyscf cannot build, or whose segments
+    fit nowhere, gets the error instead (reported on it, the run goes on)."""
     if not shortlist:
         return {}
     chosen = refinement_method(method, active_orbitals)
@@ -140,11 +237,17 @@ def refine(
         active_electrons,
         active_orbitals,
     )
-    chosen_structures = [structures[s] for s in shortlist]
-    if chosen == "vqe":
-        return _refine_with_vqe(shortlist, chosen_structures, active_orbitals, active_electrons, catalog)
-    candidates = [results[s] for s in shortlist]
-    return _refine_with_sqd(candidates, chosen_structures, active_orbitals, active_electrons, catalog)
+    submit = SUBMITTERS[chosen]
+    refinements: dict[str, PrefectFuture | Exception] = {}
+    for source in shortlist:
+        formula = results[source].formula or "candidate"
+        try:
+            refinements[source] = submit(
+                formula, structures[source], active_orbitals, active_electrons, catalog
+            )
+        except Exception as error:  # a fragment pyscf cannot solve, or a refused placement
+            refinements[source] = error
+    return refinements
 
 
 def attach_refinements(
@@ -169,3 +272,25 @@ def attach_refinements(
                 update={"error": f"quantum refinement failed: {error}"}
             )
     return cached
+
+
+def refinement_segments(
+    candidates: list[CandidateResult], cached: Collection[str] = frozenset()
+) -> list[SegmentRun]:
+    """The classical stages the refinements ran in this run (SQD's diagonalization and CASCI reference): where
+    the broker placed each and what its execution record measured; none for a refinement reused from the cache."""
+    runs = []
+    for candidate in candidates:
+        sqd = candidate.quantum.sqd if candidate.quantum else None
+        if not sqd or candidate.source in cached:
+            continue
+        for name, placement in sqd.get("placements", {}).items():
+            runs.append(
+                SegmentRun(
+                    segment=placement["segment"],
+                    kind=placement["kind"],
+                    placement=placement,
+                    execution=sqd.get("executions", {}).get(name, {}),
+                )
+            )
+    return runs

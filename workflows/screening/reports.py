@@ -105,7 +105,9 @@ def segments_markdown(segments: list[SegmentRun]) -> list[str]:
             f"## {run.segment} ({run.kind})",
             "",
             f"Ran on **{record.get('resource')}**, `{record.get('method')}` ({options.get('executor')}, "
-            f"{options.get('workers')} worker(s), batches of {options.get('batch_size')}); estimated "
+            f"{options.get('workers')} worker(s)"
+            + (f", batches of {options['batch_size']}" if options.get("batch_size") else "")
+            + f"); estimated "
             f"{_fmt(p.get('estimate', {}).get('seconds'), 4)} s, measured {_fmt(record.get('total_seconds'), 4)} s"
             + (
                 f", after falling back from {', '.join(record['fallbacks'])}"

@@ -20,7 +20,6 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from broker.models import Placement, PlacementRefused, Policy, ResourceCatalog
 from broker.place import place
-from broker.records import ExecutionRecord
 from quantum.chemistry.active_space import (
     DEFAULT_CASCI_DETERMINANT_LIMIT,
     ActiveSpaceProblem,
@@ -37,16 +36,17 @@ from quantum.chemistry.sqd import (
     SQDSettings,
     lucj_operator,
     sample_configurations,
-    sqd_result,
 )
 from quantum.cost.fermionic_cost_model import FermionicSampling
 from workflows.execution.qpu_access import flow_catalog
 from workflows.flow_parameters import parameters_model
 from workflows.sqd.stages import (
     ProblemShape,
+    StageRun,
     diagonalization_segment,
     place_classical,
-    place_reference,
+    place_stages,
+    placed_result,
     planned_shape,
     reference_segment,
     run_diagonalization,
@@ -154,17 +154,11 @@ def active_space(params: SQDParameters) -> ActiveSpaceProblem:
 
 @task(name="reference", persist_result=False, cache_policy=NO_CACHE)
 def reference(
-    problem: ActiveSpaceProblem, params: SQDParameters, catalog: ResourceCatalog
-) -> tuple[ReferenceEnergy, Placement | None, ExecutionRecord | None]:
-    """CASCI of the active space (Ha) where the broker placed it, or null with the reason (too many determinants,
-    or no resource has the memory); its placement and execution record when it ran."""
-    where = place_reference(
-        shape_of(problem), params.casci_determinant_limit, catalog, params.classical_executor
-    )
-    if isinstance(where, ReferenceEnergy):
-        return where, None, None
-    energy, record = run_reference(problem, params.casci_determinant_limit, where)
-    return energy, where, record
+    problem: ActiveSpaceProblem, determinant_limit: int, where: Placement | ReferenceEnergy
+) -> StageRun[ReferenceEnergy]:
+    """CASCI of the active space (Ha) where the broker placed it, or the null reference that says why not (too
+    many determinants, or no resource has the memory); its placement and execution record when it ran."""
+    return run_reference(problem, determinant_limit, where)
 
 
 @task(name="sampling", persist_result=False)
@@ -333,29 +327,32 @@ def active_space_sqd(
     problem = active_space(params)
     logger.info("%s: %d qubits, %s determinants", problem.name, 2 * problem.norb, f"{problem.determinants:,}")
     catalog = flow_catalog(dask_address=params.dask_address)
-    reference_future = reference.submit(problem, params, catalog)
+    limit = params.casci_determinant_limit
+    diagonal, reference_where = place_stages(
+        shape_of(problem), params.settings(), limit, catalog, params.classical_executor
+    )
+    reference_future = reference.submit(problem, limit, reference_where)
     placement = place_sampling(problem, params, catalog)
     logger.info("LUCJ sampling placed on %s: %s", placement.label(), "; ".join(placement.reasons[:2]))
     sampler = placement.options["sampler"]
     bitstrings, sampling_seconds = sampling.with_options(tags=["quantum", placement.label()])(
         problem, params.shots, params.seed, sampler
     )
-    segment = diagonalization_segment(shape_of(problem), params.settings())
-    diagonal = place_classical(segment, catalog, params.classical_executor)
     logger.info("diagonalization placed on %s: %s", diagonal.label(), "; ".join(diagonal.reasons[:2]))
-    found, record = run_diagonalization(problem, bitstrings, params.settings(), params.seed, diagonal)
-    ref, ref_placement, ref_record = reference_future.result()
-    seconds = {"reference": ref.seconds, "sampling": sampling_seconds, "diagonalization": found.seconds}
-    result = sqd_result(problem, bitstrings, found, ref, sampler, params.settings(), seconds)
-    placed = {"diagonalization": (diagonal, record), "reference": (ref_placement, ref_record)}
-    result = result.model_copy(
-        update={
-            "placement": placement.model_dump(mode="json"),
-            "placements": {k: p.model_dump(mode="json") for k, (p, r) in placed.items() if p and r},
-            "executions": {k: r.model_dump(mode="json") for k, (p, r) in placed.items() if p and r},
-        }
+    found = run_diagonalization(problem, bitstrings, params.settings(), params.seed, diagonal)
+    result = placed_result(
+        problem,
+        bitstrings,
+        params.settings(),
+        sampler,
+        placement,
+        sampling_seconds,
+        found,
+        reference_future.result(),
     )
-    logger.info("SQD %.6f Ha, reference %s, error %s mHa", result.energy, ref.energy, result.error_mha)
+    logger.info(
+        "SQD %.6f Ha, reference %s, error %s mHa", result.energy, result.reference_energy, result.error_mha
+    )
     publish_sqd_artifacts(result)
     return result
 

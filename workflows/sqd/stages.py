@@ -1,5 +1,7 @@
 """SQD's classical segments, placed by the broker and run where placed: the configuration recovery and subspace
-diagonalization, and the CASCI reference.
+diagonalization, and the CASCI reference. The active-space-sqd flow and the screening's SQD refinement
+(workflows.screening.quantum_refinement) both place them with `place_stages`, run them with `run_reference` and
+`run_diagonalization`, and summarise the run with `placed_result`.
 
 Each runs as a subflow on its placement's task runner through `run_placed` (execution record, fallback down the
 runners-up). qiskit-addon-sqd runs the iteration loop; each iteration's batches are independent, so every batch is
@@ -13,7 +15,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 import numpy as np
 from prefect import flow, task
@@ -33,13 +35,25 @@ from quantum.chemistry.active_space import (
     casci_reference,
     parse_fcidump,
 )
-from quantum.chemistry.sqd import Diagonalization, SQDSettings, diagonalize
+from quantum.chemistry.sqd import Diagonalization, SQDResult, SQDSettings, diagonalize, sqd_result
 from workflows.execution.placed_runs import execution_history, run_placed
 from workflows.execution.task_runners import task_runner_for
 
 Executor = Literal["auto", "threads", "processes", "dask"]
 # A forced executor -> the classical resources it leaves to the broker.
 EXECUTOR_RESOURCES = {"threads": ["local-threads"], "processes": ["local-processes"], "dask": ["dask"]}
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class StageRun(Generic[T]):
+    """A classical stage's result with the placement it was run from and its execution record; neither when it
+    did not run (a CASCI reference over the determinant limit, or one that fits nowhere)."""
+
+    value: T
+    placement: Placement | None = None
+    record: ExecutionRecord | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +147,19 @@ def place_reference(
         return ReferenceEnergy(energy=None, reason=f"CASCI not computed: {refusal.placement.refused}")
 
 
+def place_stages(
+    shape: ProblemShape,
+    settings: SQDSettings,
+    determinant_limit: int,
+    catalog: ResourceCatalog,
+    executor: Executor = "auto",
+) -> tuple[Placement, Placement | ReferenceEnergy]:
+    """Where SQD's classical segments go: the diagonalization's placement (raises PlacementRefused), and the CASCI
+    reference's, or the null reference that says why it is not computed."""
+    diagonalization = place_classical(diagonalization_segment(shape, settings), catalog, executor)
+    return diagonalization, place_reference(shape, determinant_limit, catalog, executor)
+
+
 def casci_reference_skipped(shape: ProblemShape, determinant_limit: int) -> ReferenceEnergy:
     """The null reference of an active space over the determinant limit (the reason names both)."""
     return ReferenceEnergy(
@@ -197,7 +224,7 @@ def run_diagonalization(
     settings: SQDSettings,
     seed: int,
     placement: Placement,
-) -> tuple[Diagonalization, ExecutionRecord]:
+) -> StageRun[Diagonalization]:
     """Run the diagonalization stage where the broker placed it (runners-up as fallbacks), with its record."""
 
     def run(where: Placement) -> Diagonalization:
@@ -208,20 +235,57 @@ def run_diagonalization(
         return stage(problem, bitstrings, settings, seed)
 
     found, record, _ = run_placed(placement, run)
-    return found, record
+    return StageRun(found, placement, record)
 
 
 def run_reference(
-    problem: ActiveSpaceProblem, determinant_limit: int, placement: Placement
-) -> tuple[ReferenceEnergy, ExecutionRecord]:
-    """Run the CASCI reference where the broker placed it (runners-up as fallbacks), with its record."""
+    problem: ActiveSpaceProblem, determinant_limit: int, where: Placement | ReferenceEnergy
+) -> StageRun[ReferenceEnergy]:
+    """Run the CASCI reference where the broker placed it (runners-up as fallbacks), with its record; a null
+    reference (`place_reference`'s, when it is not computed) is passed through."""
+    if isinstance(where, ReferenceEnergy):
+        return StageRun(where)
 
-    def run(where: Placement) -> ReferenceEnergy:
+    def run(placed: Placement) -> ReferenceEnergy:
         stage = reference_stage.with_options(
-            task_runner=task_runner_for(ExecutorSettings.from_options(where.options)),
-            flow_run_name=f"reference-{where.label()}",
+            task_runner=task_runner_for(ExecutorSettings.from_options(placed.options)),
+            flow_run_name=f"reference-{placed.label()}",
         )
         return stage(problem, determinant_limit)
 
-    found, record, _ = run_placed(placement, run)
-    return found, record
+    found, record, _ = run_placed(where, run)
+    return StageRun(found, where, record)
+
+
+def placed_result(
+    problem: ActiveSpaceProblem,
+    bitstrings: np.ndarray,
+    settings: SQDSettings,
+    sampler: str,
+    sampling: Placement,
+    sampling_seconds: float,
+    diagonalization: StageRun[Diagonalization],
+    reference: StageRun[ReferenceEnergy],
+) -> SQDResult:
+    """The run's SQDResult: energies against the reference, seconds per segment, the placement of the sampling
+    (`sampler` ran it), and the placements and execution records of the classical stages that ran."""
+    seconds = {
+        "reference": reference.value.seconds,
+        "sampling": sampling_seconds,
+        "diagonalization": diagonalization.value.seconds,
+    }
+    result = sqd_result(
+        problem, bitstrings, diagonalization.value, reference.value, sampler, settings, seconds
+    )
+    ran = {
+        name: (stage.placement, stage.record)
+        for name, stage in (("diagonalization", diagonalization), ("reference", reference))
+        if stage.placement is not None and stage.record is not None
+    }
+    return result.model_copy(
+        update={
+            "placement": sampling.model_dump(mode="json"),
+            "placements": {name: p.model_dump(mode="json") for name, (p, _) in ran.items()},
+            "executions": {name: r.model_dump(mode="json") for name, (_, r) in ran.items()},
+        }
+    )
