@@ -10,8 +10,9 @@ import json
 
 import pytest
 
+from quantum.chemistry.active_space import ReferenceEnergy
 from workflows.sqd.flow import SQDParameters, sqd_plan
-from workflows.sqd.stages import ProblemShape, diagonalization_segment, expected_strings
+from workflows.sqd.stages import ProblemShape, diagonalization_segment, expected_strings, place_stages
 
 WATER = "O 0 0 0; H 0 0.757 0.587; H 0 -0.757 0.587"  # experimental geometry, Å (NIST CCCBDB)
 
@@ -41,6 +42,41 @@ def test_plan_places_sampling_diagonalization_and_reference() -> None:
     assert all(not p.refused and p.reasons for p in plan)
     forced = sqd_plan(params.model_copy(update={"classical_executor": "processes"}), flow_catalog())
     assert {p.resource for p in forced[1:]} == {"local-processes"}
+
+
+def test_place_stages_places_both_classical_segments_or_says_why_the_reference_is_skipped() -> None:
+    from workflows.execution.qpu_access import flow_catalog
+
+    catalog = flow_catalog()
+    settings = SQDParameters(atom=WATER).settings()
+    lif = ProblemShape("LiF", 7, 3, 3)  # the screening's (6e,7o) fragment: 35 x 35 = 1,225 determinants
+    diagonalization, reference = place_stages(lif, settings, 10_000, catalog)
+    assert (diagonalization.segment, diagonalization.kind) == (
+        "sqd-diagonalization-LiF",
+        "subspace_diagonalization",
+    )
+    assert diagonalization.method.startswith("sci") and diagonalization.reasons
+    assert not isinstance(reference, ReferenceEnergy)
+    assert (reference.segment, reference.method) == ("casci-reference-LiF", "casci")
+
+    _, skipped = place_stages(lif, settings, 1_000, catalog)
+    assert isinstance(skipped, ReferenceEnergy) and skipped.energy is None
+    assert skipped.reason == "CASCI not computed: 1,225 determinants exceed the limit of 1,000"
+
+    forced = place_stages(lif, settings, 10_000, catalog, "processes")
+    assert {placement.resource for placement in forced} == {"local-processes"}
+
+
+def test_the_screening_places_the_segments_of_the_sqd_flow() -> None:
+    from workflows.execution.qpu_access import flow_catalog
+    from workflows.screening.quantum_refinement import place_sqd, sqd_settings, sqd_shape
+
+    placements = place_sqd("LiF", 7, 6, flow_catalog())
+    expected = diagonalization_segment(sqd_shape("LiF", 7, 6), sqd_settings())
+    assert placements.diagonalization.segment == expected.name == "sqd-diagonalization-LiF"
+    assert placements.diagonalization.estimate.seconds > 0
+    assert placements.sampling.kind == "fermionic_sampling"
+    assert not isinstance(placements.reference, ReferenceEnergy) and placements.reference.method == "casci"
 
 
 async def _task_run_names(flow_run_id: str) -> set[str]:
