@@ -53,9 +53,9 @@ def persisted_surrogate_sources(results: Path) -> set[str]:
     return sources
 
 
-def screen_command(folder: Path, out: Path) -> list[str]:
+def screen_command(folder: Path, out: Path, task_runner: str) -> list[str]:
     return [
-        sys.executable, "-m", "workflows.cli", "screen", str(folder),
+        sys.executable, "-m", "workflows.cli", "screen", str(folder), "--task-runner", task_runner,
         "--batch-size", str(BATCH_SIZE), "--shortlist", "0", "--out", str(out),
     ]  # fmt: skip
 
@@ -86,7 +86,11 @@ def kill_midway(command: list[str], env: dict[str, str], results: Path, log: Pat
 
 
 @pytest.mark.slow
-def test_screening_killed_midway_resumes_from_its_finished_batches(prefect_api: None, tmp_path: Path) -> None:
+@pytest.mark.parametrize("task_runner", ["threads", "dask"])
+def test_screening_killed_midway_resumes_from_its_finished_batches(
+    prefect_api: None, tmp_path: Path, task_runner: str
+) -> None:
+    """On the flow's threads and on a Dask LocalCluster of processes (killed with the run: the whole group)."""
     from config.settings import get_settings
     from workflows.execution.caching import with_result_storage
     from workflows.screening.flow import materials_screening
@@ -110,14 +114,14 @@ def test_screening_killed_midway_resumes_from_its_finished_batches(prefect_api: 
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
     )
     finished = kill_midway(
-        screen_command(folder, tmp_path / "killed.json"), env, results, tmp_path / "killed.log"
+        screen_command(folder, tmp_path / "killed.json", task_runner), env, results, tmp_path / "killed.log"
     )
     assert KILL_AFTER_BATCHES * BATCH_SIZE <= len(finished) < N_CANDIDATES
     assert len(finished) % BATCH_SIZE == 0  # whole batches, never part of one
     assert not (tmp_path / "killed.json").exists()
 
     resumed = subprocess.run(
-        screen_command(folder, tmp_path / "resumed.json"),
+        screen_command(folder, tmp_path / "resumed.json", task_runner),
         env=env, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     output = resumed.stdout + resumed.stderr
