@@ -12,10 +12,13 @@ from workflows.screening.reports import candidate_rows, placement_markdown, shor
 
 def publish_screening_artifacts(report: ScreeningReport, hull_threshold: float) -> None:
     """Candidate table, shortlist, placement report, cost and energy report, and plots of one screening run."""
+    rows = candidate_rows(report)
+    shown = "Every candidate" if len(rows) == len(report.candidates) else f"The {len(rows):,} most stable"
     create_table_artifact(
-        candidate_rows(report),
+        rows,
         key="screening-candidates",
-        description="Every candidate: energies or why rejected",
+        description=f"{shown} of {len(report.candidates):,} candidates: energies or why rejected "
+        "(all of them are in the run's result and the --out JSON)",
     )
     create_markdown_artifact(
         shortlist_markdown(report),

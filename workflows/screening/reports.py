@@ -13,10 +13,18 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 
 # A terminal report lists at most this many rejected candidates; the JSON and the UI table hold them all.
 MAX_REJECTED_LINES = 25
+# The UI's candidate table holds at most this many rows (a 10,000-row table artifact is ~3 MB in the API database).
+MAX_TABLE_ROWS = 1000
 
 
-def candidate_rows(report: ScreeningReport) -> list[dict[str, Any]]:
-    """One table row per candidate (the UI's candidate table)."""
+def candidate_rows(report: ScreeningReport, limit: int = MAX_TABLE_ROWS) -> list[dict[str, Any]]:
+    """The UI's candidate table: the `limit` most stable candidates by energy above hull, then those without one
+    (rejected or failed), so a table of thousands stays readable in the browser and small in the API's database.
+    Every candidate is in the run's persisted result and `--out` JSON."""
+
+    def stability_order(c: CandidateResult) -> tuple[bool, float]:
+        return (c.energy_above_hull is None, c.energy_above_hull or 0.0)
+
     return [
         {
             "formula": c.formula or "?",
@@ -29,7 +37,7 @@ def candidate_rows(report: ScreeningReport) -> list[dict[str, Any]]:
             "exact_energy_Ha": c.quantum.exact_energy if c.quantum else None,
             "error": c.error or "",
         }
-        for c in report.candidates
+        for c in sorted(report.candidates, key=stability_order)[:limit]
     ]
 
 
