@@ -15,9 +15,9 @@ from typing import Any
 from pymatgen.core import Structure
 
 from materials.candidates import bundled_candidates
+from materials.screening import ScreenedInput
 from materials.surrogate import CHGNET_ELEMENTS
 from materials.validation import validate_structure
-from workflows.screening.tasks import ScreenedInput
 
 STRAIN = 0.03  # isotropic strain of the copies (3 %): FIRE then takes ~15-40 steps on a bundled cell
 PERTURB_ANGSTROM = 0.05  # largest displacement of a site in the copies (Å)

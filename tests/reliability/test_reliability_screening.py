@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from materials.screening import ScreenedInput, SurrogateEnergy, elements_to_reference, score_candidates
 from materials.stability import elemental_references
 from materials.surrogate import load_surrogate
-from workflows.screening.flow import _computed_elements, _score
-from workflows.screening.tasks import ScreenedInput, SurrogateEnergy
 
 
 def _candidate(source: str, formula: str) -> ScreenedInput:
@@ -31,9 +30,9 @@ def test_a_bad_reference_or_implausible_energy_rejects_only_its_candidates(
         SurrogateEnergy(source="mgo.cif", energy_per_atom=-6.3, relaxed=False),
         SurrogateEnergy(source="mgo2.cif", energy_per_atom=-12.0, relaxed=False),
     ]
-    elements = _computed_elements(screened, energies)
+    elements = elements_to_reference(screened, energies)
     references = elemental_references(elements, load_surrogate("chgnet"), cache_dir=qcflow_cache_dir)
-    results = _score(screened, energies, references)
+    results = score_candidates(screened, energies, references)
     argon, mgo, peroxide = results["ar.cif"], results["mgo.cif"], results["mgo2.cif"]
     assert argon.status == "rejected" and "no reference for Ar" in argon.error
     assert argon.energy_above_hull is None and argon.formation_energy_per_atom is None

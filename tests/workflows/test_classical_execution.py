@@ -40,9 +40,9 @@ def test_surrogate_stage_runs_on_a_dask_local_cluster_of_processes(prefect_api: 
     from pymatgen.core import Lattice, Structure
 
     from config.settings import get_settings
+    from materials.screening import ScreenedInput
     from materials.surrogate import load_surrogate
     from workflows.screening.surrogate_stage import run_surrogate_stage
-    from workflows.screening.tasks import ScreenedInput
 
     structures = [
         Structure.from_spacegroup("Fm-3m", Lattice.cubic(a), ["Mg", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])

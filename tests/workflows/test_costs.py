@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from materials.screening import SurrogateEnergy
 from workflows.schemas import CandidateResult, QuantumRefinement, ScreeningReport
 from workflows.screening.costs import quantum_costs
 from workflows.screening.flow import _segment_costs
-from workflows.screening.tasks import SurrogateEnergy
 
 
 def refined(source: str) -> CandidateResult:

@@ -8,13 +8,12 @@ from typing import Annotated, Literal
 from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pymatgen.core import Composition
 
 from broker.models import Policy, resource_label
 from broker.place import place
 from config.settings import get_settings
 from materials.generation import MAX_GENERATED
-from materials.stability import ElementalReferences
+from materials.screening import SurrogateEnergy, elements_to_reference, score_candidates, shortlisted
 from materials.structures import candidate_path_problem
 from quantum.chemistry.refinement_method import (
     SQD_MAX_ELECTRONS,
@@ -37,12 +36,7 @@ from workflows.screening.quantum_refinement import (
 )
 from workflows.screening.references_stage import elemental_references_placed
 from workflows.screening.surrogate_stage import allowed_executors, run_surrogate_stage, surrogate_segment
-from workflows.screening.tasks import (
-    ScreenedInput,
-    SurrogateEnergy,
-    load_and_validate,
-    stability,
-)
+from workflows.screening.tasks import load_and_validate, stability
 
 
 class ScreeningChecks(BaseModel):
@@ -92,74 +86,6 @@ def active_space_problem(quantum_method: MethodChoice, orbitals: int, electrons:
             f"{2 * orbitals} fit, and {method} needs an empty orbital to excite into); {fix}"
         )
     return refinement_problem(quantum_method, orbitals, electrons, SQD_MAX_DIM**2)
-
-
-def _computed_elements(screened: list[ScreenedInput], energies: list[SurrogateEnergy]) -> list[str]:
-    """The elements of every candidate the surrogate gave an energy: those whose references the hull needs."""
-    formulas = {s.source: s.formula for s in screened}
-    computed = (e for e in energies if e.energy_per_atom is not None)
-    return sorted({el for e in computed for el in _elements(formulas[e.source])})
-
-
-def _score(
-    screened: list[ScreenedInput], energies: list[SurrogateEnergy], references: ElementalReferences
-) -> dict[str, CandidateResult]:
-    """Merge surrogate energies and stability into one result per candidate (keyed by source).
-
-    A candidate is rejected, with the reason, when its surrogate call failed, when one of its elements has no
-    plausible reference, or when its energies are implausible (`stability`'s problem); the others are scored.
-    """
-    results = {
-        s.source: CandidateResult(formula=s.formula, source=s.source, status="rejected", error=s.error)
-        for s in screened
-    }
-    for failed in (e for e in energies if e.energy_per_atom is None):
-        results[failed.source].error = f"surrogate failed: {failed.error}"
-    computed = [e for e in energies if e.energy_per_atom is not None]
-    if not computed:
-        return results
-    scored = []
-    for energy in computed:
-        missing = [
-            references.problems[el]
-            for el in _elements(results[energy.source].formula)
-            if el in references.problems
-        ]
-        if missing:
-            results[energy.source].energy_per_atom = energy.energy_per_atom
-            results[energy.source].error = "; ".join(missing)
-        else:
-            scored.append(energy)
-    if not scored:
-        return results
-    formulas = [results[e.source].formula or "" for e in scored]
-    stabilities = stability(formulas, [e.energy_per_atom for e in scored], references.energies)
-    for energy, stab in zip(scored, stabilities, strict=True):
-        problem = stab.pop("problem")
-        results[energy.source] = results[energy.source].model_copy(
-            update={
-                "status": "rejected" if problem else "ok",
-                "error": problem,
-                "energy_per_atom": energy.energy_per_atom,
-                "relaxed": energy.relaxed,
-                "from_cache": energy.from_cache,
-                **stab,
-            }
-        )
-    return results
-
-
-def _elements(formula: str | None) -> list[str]:
-    """Element symbols of a formula, sorted."""
-    return sorted(el.symbol for el in Composition(formula or "").elements)
-
-
-def _shortlist(results: dict[str, CandidateResult], params: ScreeningParameters) -> list[str]:
-    stable = [
-        r for r in results.values() if r.status == "ok" and r.energy_above_hull <= params.hull_threshold
-    ]
-    stable.sort(key=lambda r: (r.energy_above_hull, r.formation_energy_per_atom))
-    return [r.source for r in stable[: params.shortlist_size]]
 
 
 def _segment_costs(
@@ -242,10 +168,11 @@ def materials_screening(
     logger.info("surrogate stage placed on %s: %s", placement.label(), placement.reasons[1])
     energies, stage_record = run_surrogate_stage(valid, placement, params.relax, surrogate, params.batch_size)
     references, references_run, references_cpu = elemental_references_placed(
-        _computed_elements(screened, energies), surrogate, catalog, policy
+        elements_to_reference(screened, energies), surrogate, catalog, policy
     )
-    results = _score(screened, energies, references)
-    shortlist = _shortlist(results, params)
+    scores = score_candidates(screened, energies, references, stability)
+    shortlist = shortlisted(scores.values(), params.hull_threshold, params.shortlist_size)
+    results = {source: CandidateResult(**score.model_dump()) for source, score in scores.items()}
     logger.info("shortlist: %s", ", ".join(results[s].formula or s for s in shortlist) or "empty")
     structures = {s.source: s.structure for s in screened if s.structure is not None}
     refinements = refine(

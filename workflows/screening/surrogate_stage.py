@@ -27,10 +27,10 @@ from classical.runners import ExecutorSettings, surrogate_for_worker
 from classical.segments import MLPotentialBatch
 from config.files import write_atomically
 from config.settings import get_settings
+from materials.screening import ScreenedInput, SurrogateEnergy
 from workflows.execution.caching import RESUMABLE
 from workflows.execution.placed_runs import run_placed
 from workflows.execution.task_runners import task_runner_for
-from workflows.screening.tasks import ScreenedInput, SurrogateEnergy
 
 log = logging.getLogger(__name__)
 

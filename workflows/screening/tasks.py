@@ -10,16 +10,15 @@ from typing import Any
 import numpy as np
 from prefect import task
 from pydantic import BaseModel
-from pymatgen.core import Composition, Structure
+from pymatgen.core import Structure
 from qiskit.quantum_info import SparsePauliOp
 
-from materials.candidates import bundled_candidates
 from materials.fragment import active_space_problem, cut_fragment, fragment_label, fragment_sqd_problem
-from materials.generation import generated_candidates
-from materials.stability import assess_stability
-from materials.structures import Candidate, read_candidates
+from materials.screening import ScreenedInput, screening_candidates, stability_rows, validated_candidates
+
+# Surrogate results persisted before the records moved to materials.screening name the class by this path.
+from materials.screening import SurrogateEnergy as SurrogateEnergy
 from materials.surrogate import load_surrogate
-from materials.validation import duplicate_problems, validate_structure
 from quantum.chemistry.active_space import casci_reference
 from quantum.chemistry.ansatz import excitation_ansatz
 from quantum.chemistry.hamiltonian import ElectronicIntegrals, qubit_hamiltonian
@@ -36,26 +35,6 @@ SQD_RESUMABLE = replace(
     version=f"{code_and_model_version()};ffsim=={version('ffsim')};"
     f"qiskit-addon-sqd=={version('qiskit-addon-sqd')}",
 )
-
-
-class ScreenedInput(BaseModel):
-    """A candidate after reading and validation: its structure (pymatgen dict) or why it was rejected."""
-
-    source: str
-    formula: str | None
-    structure: dict[str, Any] | None
-    error: str | None
-
-
-class SurrogateEnergy(BaseModel):
-    """Surrogate energy of one structure, or the error that stopped it."""
-
-    source: str
-    energy_per_atom: float | None
-    relaxed: bool
-    error: str | None = None
-    from_cache: bool = False
-    cpu_seconds: float = 0.0
 
 
 class ActiveSpacePayload(BaseModel):
@@ -84,57 +63,22 @@ class ActiveSpacePayload(BaseModel):
         return qubit_hamiltonian(self.integrals())
 
 
-def _screened(candidate: Candidate, supported: frozenset[str]) -> ScreenedInput:
-    if candidate.structure is None:
-        return ScreenedInput(source=candidate.source, formula=None, structure=None, error=candidate.error)
-    problem = validate_structure(candidate.structure, supported)
-    return ScreenedInput(
-        source=candidate.source,
-        formula=candidate.structure.composition.reduced_formula,
-        structure=None if problem else candidate.structure.as_dict(),
-        error=problem,
-    )
-
-
 @task(name="load-and-validate-candidates")
 def load_and_validate(
     candidate_paths: list[str], surrogate_name: str, generate: int = 0, seed: int = 0
 ) -> list[ScreenedInput]:
     """Read every candidate (bundled set when no path is given and none is generated), add `generate` candidates
-    by substitution, and validate each before any surrogate call; a structure given twice is rejected as a repeat
-    of the first, so it is neither computed nor refined twice."""
+    by substitution, and validate each before any surrogate call (materials.screening)."""
     supported = load_surrogate(surrogate_name).supported_elements
-    candidates = read_candidates(candidate_paths) if candidate_paths else []
-    if generate:
-        candidates += generated_candidates(generate, seed, supported)
-    elif not candidate_paths:
-        candidates = bundled_candidates()
-    screened = [_screened(candidate, supported) for candidate in candidates]
-    repeats = duplicate_problems(
-        [c.structure if s.error is None else None for c, s in zip(candidates, screened, strict=True)],
-        [c.source for c in candidates],
-    )
-    return [
-        s.model_copy(update={"structure": None, "error": repeat}) if repeat else s
-        for s, repeat in zip(screened, repeats, strict=True)
-    ]
+    return validated_candidates(screening_candidates(candidate_paths, generate, seed, supported), supported)
 
 
 @task(name="stability")
 def stability(
     formulas: list[str], energies: list[float], references: dict[str, float]
 ) -> list[dict[str, float | str | None]]:
-    """Formation energy and energy above hull (eV/atom) from one phase diagram over all candidates; `problem` says
-    why a candidate's energies are implausible (materials.plausibility), and then its energies are None."""
-    results = assess_stability([Composition(f) for f in formulas], energies, references)
-    return [
-        {
-            "formation_energy_per_atom": None if r.problem else r.formation_energy_per_atom,
-            "energy_above_hull": None if r.problem else r.energy_above_hull,
-            "problem": r.problem,
-        }
-        for r in results
-    ]
+    """materials.screening.stability_rows as a task: formation energy, energy above hull and why implausible."""
+    return stability_rows(formulas, energies, references)
 
 
 @task(name="active-space", cache_policy=RESUMABLE, persist_result=True)
