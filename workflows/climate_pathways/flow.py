@@ -19,6 +19,7 @@ from broker.records import ExecutionRecord
 from classical.runners import ExecutorSettings
 from classical.segments import ClimateEnsemble
 from climate.portfolio import DEFAULT_OPTIONS, portfolio_qubits
+from climate.portfolio_qaoa import portfolio_qaoa_segment
 from climate.scenarios import (
     EMULATED_FIRST_YEAR,
     EMULATED_LAST_YEAR,
@@ -37,13 +38,7 @@ from workflows.climate_pathways.report import (
     portfolio_rows,
     summary_markdown,
 )
-from workflows.climate_pathways.tasks import (
-    QuboPayload,
-    portfolio_qaoa_segment,
-    portfolio_qubo,
-    scenario_ensemble,
-    solve_portfolio,
-)
+from workflows.climate_pathways.tasks import QuboPayload, portfolio_qubo, scenario_ensemble, solve_portfolio
 from workflows.execution.placed_runs import execution_history, run_placed
 from workflows.execution.qpu_access import flow_catalog
 from workflows.execution.task_runners import task_runner_for
@@ -208,9 +203,8 @@ def _scenario_result(
     logger: logging.Logger | logging.LoggerAdapter,
 ) -> ScenarioResult:
     """One scenario's QAOA portfolio, placed by the broker and run as a task, joined with its warming ensemble."""
-    placement = place(
-        portfolio_qaoa_segment(qubo, params.qaoa_layers, params.shots), catalog, history=execution_history()
-    )
+    segment = portfolio_qaoa_segment(qubo.scenario, qubo.to_qubo(), params.qaoa_layers, params.shots)
+    placement = place(segment, catalog, history=execution_history())
     label = placement.label()
     logger.info("QAOA of %s placed on %s: %s", name, label, "; ".join(placement.reasons[1:2]))
     solve = solve_portfolio.with_options(

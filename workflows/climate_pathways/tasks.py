@@ -16,19 +16,11 @@ from pydantic import BaseModel
 
 from broker.models import Placement
 from climate.ensemble import run_ensemble, sample_parameters, warming_path, warming_summary
-from climate.portfolio import (
-    DEFAULT_COST_UNIT_BN,
-    OPTIONS_BY_NAME,
-    PortfolioChoice,
-    PortfolioQubo,
-    decode_portfolio,
-    verified_optimum,
-)
+from climate.portfolio import DEFAULT_COST_UNIT_BN, OPTIONS_BY_NAME, PortfolioChoice, PortfolioQubo
 from climate.portfolio import portfolio_qubo as scenario_portfolio_qubo
+from climate.portfolio_qaoa import checked_against_optimum
 from climate.scenarios import emulated_scenario, scenario_name
-from quantum.cost.profiles import QuantumSegment
-from quantum.optimization.qaoa import QaoaResult, SamplingSummary, qaoa_segment, solve_qubo_qaoa
-from quantum.optimization.qubo import is_optimal
+from quantum.optimization.qaoa import QaoaResult, SamplingSummary, solve_qubo_qaoa
 from workflows.climate_pathways.report import (
     OptionFigures,
     PortfolioPick,
@@ -129,11 +121,6 @@ def portfolio_qubo(
     return QuboPayload.of(scenario_name(scenario), budget_bn_per_yr, qubo)
 
 
-def portfolio_qaoa_segment(qubo: QuboPayload, layers: int, shots: int) -> QuantumSegment:
-    """The QAOA segment of one scenario's portfolio QUBO, as the broker places it."""
-    return qaoa_segment(f"qaoa-portfolio-{qubo.scenario}", np.array(qubo.matrix), qubo.offset, layers, shots)
-
-
 def _figures(summary: SamplingSummary) -> SamplingFigures:
     return SamplingFigures(**{name: getattr(summary, name) for name in SamplingFigures.model_fields})
 
@@ -175,21 +162,20 @@ def solve_portfolio(
     result, record, _ = run_placed(
         placement, run, prepare=prepare, calls_of=lambda qaoa: qaoa.estimator_calls
     )
-    portfolio = qubo.to_qubo()
-    optimum, optimum_energy = verified_optimum(portfolio)
-    qaoa_pick = _pick(decode_portfolio(portfolio, np.asarray(result.qaoa.best_bits)))
-    log.info("QAOA on %s: best shot %s, optimum %s", record.label(), qaoa_pick.chosen, optimum.chosen)
+    check = checked_against_optimum(qubo.to_qubo(), result.qaoa.best_bits, result.qaoa.best_energy)
+    qaoa_pick = _pick(check.found)
+    log.info("QAOA on %s: best shot %s, optimum %s", record.label(), qaoa_pick.chosen, check.optimum.chosen)
     return PortfolioResult(
         scenario=qubo.scenario,
         budget_bn_per_yr=qubo.budget_bn_per_yr,
         cost_unit_bn=qubo.cost_unit_bn,
         options=qubo.options,
         **qaoa_pick.model_dump(),
-        matches_brute_force=bool(is_optimal(result.qaoa.best_energy, optimum_energy)),
-        brute_force=_pick(optimum),
+        matches_brute_force=check.matches_optimum,
+        brute_force=_pick(check.optimum),
         qaoa=_figures(result.qaoa),
         random_baseline=_figures(result.random_baseline),
-        optimum_energy=optimum_energy,
+        optimum_energy=check.optimum_energy,
         qubits=matrix.shape[0],
         layers=layers,
         shots=shots,
