@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import functools
+import importlib
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -26,54 +29,96 @@ from workflows.terminal import (
     write_json,
 )
 
-# Flow parameters whose `qcflow screen` argument is not `--` + the name (errors name the argument the user typed).
-SCREEN_RENAMED = {"candidate_paths": "paths", "shortlist_size": "--shortlist"}
 # Commands that run a flow on the embedded Prefect API: its server is launched before their flow is imported.
 FLOW_COMMANDS = ("screen", "climate", "sqd")
 
 
-def command_screen(args: argparse.Namespace) -> int:
-    """Run the materials-screening flow and print its report."""
-    if problem := out_problem(args.out):
-        return refuse("screen", problem)
-    from workflows.flow_parameters import flag_names, given_parameters
-    from workflows.screening.flow import ScreeningParameters, materials_screening
+@dataclass(frozen=True)
+class FlowCommand:
+    """A `qcflow` subcommand that runs one flow. Its parts are named "module:attribute" and imported when the
+    command parses or runs, so `qcflow --help` and the other commands do not pay for the flow's imports."""
 
+    name: str
+    help: str
+    flow: str
+    parameters: str  # the pydantic model built from the flow's signature (workflows.flow_parameters)
+    planner: str  # (parameters, catalog) -> the placements of every segment, for --plan
+    report: str  # the flow's report -> text for the terminal
+    renamed: Mapping[str, str] = field(default_factory=dict)  # parameter -> flag, where not `--` + its name
+    metavars: Mapping[str, str] = field(default_factory=dict)
+    types: Mapping[str, Callable[[str], Any]] = field(default_factory=dict)
+    description: str | None = None
+    result_storage: bool = True  # persist task results in the settings' results folder (resumable runs)
+
+
+def _load(path: str) -> Any:
+    module, attribute = path.split(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+SCREEN = FlowCommand(
+    name="screen",
+    help="screen candidate crystals (bundled set when no path is given)",
+    flow="workflows.screening.flow:materials_screening",
+    parameters="workflows.screening.flow:ScreeningParameters",
+    planner="workflows.execution.plans:screening_plan",
+    report="workflows.screening.reports:terminal_report",
+    renamed={"candidate_paths": "paths", "shortlist_size": "--shortlist"},
+)
+
+
+def run_flow_command(command: FlowCommand, args: argparse.Namespace) -> int:
+    """Check --out and the parameters (the flow's own model) before any work; then print the plan (--plan), or
+    run the flow on the embedded API, print its report and write the JSON to --out."""
+    if problem := out_problem(args.out):
+        return refuse(command.name, problem)
+    from workflows.flow_parameters import flag_names, given_parameters
+
+    flow = _load(command.flow)
     try:
-        params = ScreeningParameters(**given_parameters(args, materials_screening))
+        params = _load(command.parameters)(**given_parameters(args, flow))
     except ValidationError as error:
-        return invalid_input("screen", error, flags=flag_names(materials_screening, SCREEN_RENAMED))
+        return invalid_input(command.name, error, flags=flag_names(flow, command.renamed))
     prepare_embedded_prefect()
     if args.plan:
-        from workflows.execution.plans import screening_plan
+        return print_plan(_load(command.planner), params, args.json)
+    if command.result_storage:
+        from workflows.execution.caching import with_result_storage
 
-        return print_plan(screening_plan, params, args.json)
-    from workflows.execution.caching import with_result_storage
-    from workflows.screening.reports import terminal_report
-
-    report = run_flow("screen", with_result_storage(materials_screening), params.model_dump())
+        flow = with_result_storage(flow)
+    report = run_flow(command.name, flow, params.model_dump())
     if report is None:
         return 1
-    print(terminal_report(report))
-    return write_json(report, args.out, "screen")
+    print(_load(command.report)(report))
+    return write_json(report, args.out, command.name)
 
 
-def _add_screen_arguments(screen: argparse.ArgumentParser) -> None:
-    """One argument per parameter of the flow, built from its signature and docstring; then --out and --plan."""
-    from workflows.flow_parameters import add_flow_arguments, flag_names
-    from workflows.screening.flow import materials_screening
+def add_flow_command(subparsers: argparse._SubParsersAction, command: FlowCommand) -> None:
+    """Register a flow's subcommand: one flag per parameter of the flow (from its signature and docstring, added
+    when the subcommand first parses), then --out, --plan and --json."""
+    parser = subparsers.add_parser(command.name, help=command.help, description=command.description)
 
-    add_flow_arguments(screen, materials_screening, flag_names(materials_screening, SCREEN_RENAMED))
-    screen.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
-    add_plan_flags(screen)
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        from workflows.flow_parameters import add_flow_arguments, flag_names
+
+        flow = _load(command.flow)
+        flags = flag_names(flow, command.renamed)
+        add_flow_arguments(parser, flow, flags, types=command.types, metavars=command.metavars)
+        parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+        add_plan_flags(parser)
+
+    add_arguments_later(parser, add_arguments)
+    parser.set_defaults(handler=functools.partial(run_flow_command, command))
 
 
-def _add_screen_command(subparsers: argparse._SubParsersAction) -> None:
-    screen = subparsers.add_parser(
-        "screen", help="screen candidate crystals (bundled set when no path is given)"
+def flow_command_main(command: FlowCommand, argv: Sequence[str] | None = None) -> int:
+    """`python -m <module> <name> ...`: one flow's command alone, the same as `qcflow <name> ...`."""
+    parser = argparse.ArgumentParser(prog="qcflow")
+    add_flow_command(
+        parser.add_subparsers(dest="command", required=True, parser_class=CommandParser), command
     )
-    add_arguments_later(screen, _add_screen_arguments)
-    screen.set_defaults(handler=command_screen)
+    args = parser.parse_args(argv)
+    return args.handler(args)
 
 
 def add_plan_flags(parser: argparse.ArgumentParser) -> None:
@@ -98,15 +143,15 @@ def print_plan(planner: Any, params: Any, as_json: bool) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """All qcflow subcommands."""
     from workflows.broker_cli import add_broker_commands
-    from workflows.climate_pathways.cli import add_climate_command
-    from workflows.sqd.cli import add_sqd_parser
+    from workflows.climate_pathways.cli import CLIMATE
+    from workflows.sqd.cli import SQD
 
     parser = argparse.ArgumentParser(prog="qcflow", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=CommandParser)
-    _add_screen_command(subparsers)
-    add_climate_command(subparsers)
+    for command in (SCREEN, CLIMATE):
+        add_flow_command(subparsers, command)
     add_broker_commands(subparsers)
-    add_sqd_parser(subparsers)
+    add_flow_command(subparsers, SQD)
     return parser
 
 

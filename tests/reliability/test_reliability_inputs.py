@@ -169,8 +169,7 @@ def no_flow_may_start(monkeypatch: pytest.MonkeyPatch) -> None:
     def must_not_run(*args: object) -> None:
         raise RuntimeError("the command started its flow instead of refusing the input")
 
-    for module in ("workflows.cli", "workflows.climate_pathways.cli"):
-        monkeypatch.setattr(f"{module}.run_flow", must_not_run)
+    monkeypatch.setattr("workflows.cli.run_flow", must_not_run)
 
 
 def _clear(status: int | str, error: str, mentions: str) -> bool:

@@ -77,10 +77,11 @@ def test_ui_schema_carries_descriptions_and_limits() -> None:
 
 
 def test_cli_refuses_bad_input_with_exit_code_2(capsys: pytest.CaptureFixture[str]) -> None:
-    from workflows.climate_pathways.cli import add_climate_command
+    from workflows.cli import add_flow_command
+    from workflows.climate_pathways.cli import CLIMATE
 
     parser = argparse.ArgumentParser()
-    add_climate_command(parser.add_subparsers())
+    add_flow_command(parser.add_subparsers(), CLIMATE)
     args = parser.parse_args(["climate", "--scenario", "ssp245", "--scenario", "rcp45"])
     assert args.handler(args) == 2
     assert "unknown scenario 'rcp45'" in capsys.readouterr().err
@@ -177,7 +178,8 @@ def test_the_climate_flow_reads_its_result_storage_when_called(home_set_after_im
 def test_flow_and_cli_through_a_real_prefect_api(
     prefect_api: None, tmp_path: Path, home_set_after_import: Path
 ) -> None:
-    from workflows.climate_pathways.cli import add_climate_command
+    from workflows.cli import add_flow_command
+    from workflows.climate_pathways.cli import CLIMATE
     from workflows.climate_pathways.flow import climate_pathways
     from workflows.execution.caching import with_result_storage
 
@@ -203,7 +205,7 @@ def test_flow_and_cli_through_a_real_prefect_api(
 
     # The CLI handler on the same inputs: the JSON shape, and every task resumed from its persisted result.
     parser = argparse.ArgumentParser()
-    add_climate_command(parser.add_subparsers())
+    add_flow_command(parser.add_subparsers(), CLIMATE)
     out = tmp_path / "results.json"
     argv = ["climate", "--scenario", "ssp245", "--members", "200", "--budget", "100", "--shots", "2048"]
     argv += [arg for option in SMALL_OPTIONS for arg in ("--option", option)]

@@ -20,10 +20,11 @@ WATER = "O 0 0 0; H 0 0.757 0.587; H 0 -0.757 0.587"  # experimental geometry, Ã
 
 
 def _sqd_parser() -> argparse.ArgumentParser:
-    from workflows.sqd.cli import add_sqd_parser
+    from workflows.cli import add_flow_command
+    from workflows.sqd.cli import SQD
 
     parser = argparse.ArgumentParser()
-    add_sqd_parser(parser.add_subparsers())
+    add_flow_command(parser.add_subparsers(), SQD)
     return parser
 
 
@@ -59,11 +60,11 @@ def test_cross_field_checks_are_plain_functions() -> None:
 
 def test_the_flow_and_the_command_line_refuse_the_same_input(capsys: pytest.CaptureFixture[str]) -> None:
     from workflows.flow_parameters import flag_names
-    from workflows.sqd.cli import SQD_RENAMED
+    from workflows.sqd.cli import SQD
     from workflows.sqd.flow import active_space_sqd
     from workflows.terminal import as_flags
 
-    flags = flag_names(active_space_sqd, SQD_RENAMED)
+    flags = flag_names(active_space_sqd, SQD.renamed)
     parser = _sqd_parser()
     cases = [
         ({}, []),

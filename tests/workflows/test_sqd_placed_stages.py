@@ -120,10 +120,11 @@ def test_diagonalization_on_worker_processes_gives_the_energy_of_threads(
     assert any(name.startswith("casci") for name in names)
 
     # the plan on the command line, as JSON
-    from workflows.sqd.cli import add_sqd_parser
+    from workflows.cli import add_flow_command
+    from workflows.sqd.cli import SQD
 
     parser = argparse.ArgumentParser()
-    add_sqd_parser(parser.add_subparsers())
+    add_flow_command(parser.add_subparsers(), SQD)
     args = parser.parse_args(["sqd", "--atom", WATER, "--frozen-core", "--plan", "--json"])
     capsys.readouterr()
     assert args.handler(args) == 0

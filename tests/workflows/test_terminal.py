@@ -16,9 +16,8 @@ def flows_must_not_run(monkeypatch: pytest.MonkeyPatch) -> None:
     def must_not_run(*args: object) -> None:
         raise AssertionError("the command started work it should have refused")
 
-    for module in ("workflows.cli", "workflows.climate_pathways.cli"):
-        monkeypatch.setattr(f"{module}.run_flow", must_not_run)
-        monkeypatch.setattr(f"{module}.prepare_embedded_prefect", must_not_run)
+    monkeypatch.setattr("workflows.cli.run_flow", must_not_run)
+    monkeypatch.setattr("workflows.cli.prepare_embedded_prefect", must_not_run)
 
 
 @pytest.mark.parametrize("command", ["screen", "climate"])
