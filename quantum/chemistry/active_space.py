@@ -19,7 +19,7 @@ import numpy as np
 import psutil
 from pydantic import BaseModel, Field, model_validator
 from pyscf import ao2mo, cc, fci, gto, mcscf, scf
-from pyscf.lib.exceptions import PointGroupSymmetryError
+from pyscf.fci import cistring
 from pyscf.tools import fcidump
 
 logger = logging.getLogger(__name__)
@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 # CASCI (pyscf direct_spin1) is exact but its cost grows with the determinant count: N2/6-31G (10e,16o),
 # 19.1 M determinants, is the largest computed by default (minutes on 2 cores here); beyond, the reference is null.
 DEFAULT_CASCI_DETERMINANT_LIMIT = 20_000_000
+# Up to this many determinants CASCI is one dense diagonalization (an 8 MB matrix at 1,000).
+DENSE_DETERMINANT_LIMIT = 1_000
 # pyscf's Davidson solver keeps up to ~12 trial vectors, their images and a few work vectors (float64).
 DAVIDSON_VECTORS = 30
 # Abelian subgroups pyscf's symmetry-adapted FCI accepts for linear molecules (Dooh -> D2h, Coov -> C2v).
@@ -302,10 +304,15 @@ def read_fcidump(path: str | Path, max_subspace_dimension: int | None = None) ->
 def casci_reference(
     problem: ActiveSpaceProblem, determinant_limit: int = DEFAULT_CASCI_DETERMINANT_LIMIT
 ) -> ReferenceEnergy:
-    """Exact (CASCI) ground energy of the active space (Ha), or null with the reason when it is too large.
+    """Exact (CASCI) ground energy of the active space (Ha): the lowest state over every determinant, whatever
+    its point-group irrep or spin, or null with the reason when the space is too large.
 
-    With point-group labels (molecules) the lowest state of the closed-shell determinant's (totally symmetric)
-    irrep is computed, ~8x fewer determinants for a linear molecule; FCIDUMP problems use all determinants.
+    SQD's subspaces hold determinants of every symmetry and its solver fixes no spin, so this lowest state is the
+    bound its energies approach; it need not be totally symmetric nor a singlet (MgO/STO-3G (4e,4o): a triplet,
+    22 mHa below the lowest totally symmetric singlet). A Davidson solver started from the Hartree-Fock
+    determinant stays in that determinant's symmetry sector (pyscf's direct_spin1 on MgO/6-31G (4e,8o): 9.8 mHa
+    high), so each sector is solved on its own and the lowest kept: up to DENSE_DETERMINANT_LIMIT determinants
+    by one dense diagonalization, beyond by one Davidson per sector (`symmetry_sectors`).
     """
     if problem.determinants > determinant_limit:
         return ReferenceEnergy(
@@ -314,25 +321,132 @@ def casci_reference(
             f"{determinant_limit:,}",
         )
     start = time.perf_counter()
-    if problem.orbsym is None:
-        energy, _ = fci.direct_spin1.FCI().kernel(
-            problem.one_body, problem.two_body, problem.norb, problem.nelec
+    if problem.determinants <= DENSE_DETERMINANT_LIMIT:
+        _, hamiltonian = fci.direct_spin1.pspace(
+            problem.one_body, problem.two_body, problem.norb, problem.nelec, np=problem.determinants
         )
-    else:  # the point group of the RHF orbitals: only the sector of the closed-shell (totally symmetric) state
-        try:
-            energy, _ = fci.direct_spin1_symm.FCI().kernel(
-                problem.one_body,
-                problem.two_body,
-                problem.norb,
-                problem.nelec,
-                orbsym=np.asarray(problem.orbsym),
-                wfnsym=0,
-            )
-        except PointGroupSymmetryError:  # orbitals pyscf cannot label consistently: all determinants
-            energy, _ = fci.direct_spin1.FCI().kernel(
-                problem.one_body, problem.two_body, problem.norb, problem.nelec
-            )
-    return ReferenceEnergy(energy=float(energy) + problem.constant, seconds=time.perf_counter() - start)
+        energy = float(np.linalg.eigvalsh(hamiltonian)[0])
+    else:
+        energy = min(_sector_ground_energy(problem, sector) for sector in symmetry_sectors(problem))
+    return ReferenceEnergy(energy=energy + problem.constant, seconds=time.perf_counter() - start)
+
+
+@dataclass(frozen=True)
+class SymmetrySector:
+    """Determinants of one irrep (`labels` XOR-ed over the occupied orbitals of both spins) and one spin-flip
+    parity (+1: CI matrix symmetric under alpha <-> beta, even total spin; -1: antisymmetric, odd), with the
+    sector's lowest-diagonal determinant (a, b) as the Davidson start."""
+
+    labels: np.ndarray
+    irrep: int
+    parity: int
+    start: tuple[int, int]
+
+
+def symmetry_sectors(problem: ActiveSpaceProblem) -> list[SymmetrySector]:
+    """The non-empty (irrep, spin-flip parity) sectors of a closed-shell problem, which its Hamiltonian keeps
+    apart. Irreps are the point group's (`orbsym`) or, without labels, the Z2 symmetries of the integrals."""
+    labels = np.asarray(problem.orbsym) if problem.orbsym is not None else orbital_parity_labels(problem)
+    strings = cistring.make_strings(range(problem.norb), problem.n_alpha)
+    irreps = np.zeros(len(strings), dtype=np.int64)
+    for orbital, label in enumerate(labels):
+        irreps[(strings >> orbital) & 1 == 1] ^= int(label)
+    diagonal = fci.direct_spin1.make_hdiag(
+        problem.one_body, problem.two_body, problem.norb, problem.nelec
+    ).reshape(len(strings), len(strings))
+    sectors = []
+    for irrep in np.unique(irreps[:, None] ^ irreps[None, :]):
+        in_irrep = (irreps[:, None] ^ irreps[None, :]) == irrep
+        for parity, allowed in ((1, in_irrep), (-1, in_irrep & ~np.eye(len(strings), dtype=bool))):
+            if allowed.any():
+                flat = int(np.argmin(np.where(allowed, diagonal, np.inf)))
+                sectors.append(SymmetrySector(labels, int(irrep), parity, divmod(flat, len(strings))))
+    return sectors
+
+
+def _sector_ground_energy(problem: ActiveSpaceProblem, sector: SymmetrySector) -> float:
+    """Lowest eigenvalue of one sector: Davidson (pyscf direct_spin1_symm) from its parity-adapted start, which
+    the Hamiltonian and the diagonal preconditioner keep in the sector."""
+    n_strings = math.comb(problem.norb, problem.n_alpha)
+    guess = np.zeros((n_strings, n_strings))
+    a, b = sector.start
+    guess[a, b] += 1.0
+    guess[b, a] += float(sector.parity)
+    guess /= np.linalg.norm(guess)
+    solver = fci.direct_spin1_symm.FCI()
+    energy, _ = solver.kernel(
+        problem.one_body,
+        problem.two_body,
+        problem.norb,
+        problem.nelec,
+        ci0=guess,
+        orbsym=sector.labels,
+        wfnsym=sector.irrep,
+    )
+    return float(energy)
+
+
+def orbital_parity_labels(problem: ActiveSpaceProblem, tolerance: float = 1e-10) -> np.ndarray:
+    """Abelian irrep labels of the orbitals found from the integrals alone: the Z2 symmetries (sets of orbitals
+    whose occupation parity every term of the Hamiltonian conserves) span the null space, over GF(2), of the
+    orbital masks of the non-zero integrals; up to three independent ones (pyscf's D2h labels) become the bits
+    of each orbital's label. The total electron-number parity, fixed anyway, is left out."""
+    norb = problem.norb
+    bits = np.int64(1) << np.arange(norb, dtype=np.int64)
+    rows = set()
+    for p, q in zip(*np.nonzero(np.abs(problem.one_body) > tolerance), strict=True):
+        rows.add(int(bits[p] ^ bits[q]))
+    masks = (
+        bits[:, None, None, None]
+        ^ bits[None, :, None, None]
+        ^ bits[None, None, :, None]
+        ^ bits[None, None, None, :]
+    )
+    rows.update(int(mask) for mask in np.unique(masks[np.abs(problem.two_body) > tolerance]))
+    everything = (1 << norb) - 1  # the electron-number parity: a symmetry, but no sector boundary at fixed N
+    symmetries = _gf2_basis([s ^ everything if s & 1 else s for s in _gf2_null_space(rows - {0}, norb)])
+    labels = np.zeros(norb, dtype=np.int64)
+    for bit, symmetry in enumerate(symmetries[:3]):
+        labels |= ((symmetry >> np.arange(norb)) & 1) << bit
+    return labels
+
+
+def _gf2_null_space(rows: set[int], width: int) -> list[int]:
+    """A basis of the bit masks x (of `width` bits) with an even overlap popcount(x & row) with every row."""
+    pivots: dict[int, int] = {}  # reduced row echelon form: pivot column -> row
+    for row in rows:
+        for column, pivot_row in pivots.items():
+            if row >> column & 1:
+                row ^= pivot_row
+        if row:
+            column = row.bit_length() - 1
+            for other, other_row in pivots.items():
+                if other_row >> column & 1:
+                    pivots[other] = other_row ^ row
+            pivots[column] = row
+    basis = []
+    for free in (column for column in range(width) if column not in pivots):
+        vector = 1 << free
+        for column, pivot_row in pivots.items():
+            if pivot_row >> free & 1:
+                vector |= 1 << column
+        basis.append(vector)
+    return basis
+
+
+def _gf2_basis(vectors: list[int]) -> list[int]:
+    """The linearly independent, non-zero vectors among `vectors` (over GF(2)), in order."""
+    basis: list[int] = []
+    reduced: list[int] = []
+    for vector in vectors:
+        residue = vector
+        for pivot in reduced:
+            residue = min(residue, residue ^ pivot)
+        if residue:
+            basis.append(vector)
+            reduced.append(residue)
+            reduced.sort(reverse=True)
+    return basis
 
 
 def subspace_bytes(dimension: int) -> int:

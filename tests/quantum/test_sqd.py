@@ -7,14 +7,17 @@ conversion, 1 Ha = 627.5095 kcal/mol), the 1.6 mHa of the issue.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
 import pytest
-from pyscf import gto, mcscf, scf
+from pyscf import ao2mo, fci, gto, mcscf, scf
 from pyscf.tools import fcidump
 
 from quantum.chemistry.active_space import (
+    DENSE_DETERMINANT_LIMIT,
+    ActiveSpaceProblem,
     MoleculeSpec,
     ProblemError,
     casci_reference,
@@ -102,6 +105,57 @@ def test_fcidump_round_trip_matches_pyscf_fci(tmp_path) -> None:
     problem = read_fcidump(path)
     assert problem.norb == 7 and problem.nelec == (5, 5)
     assert casci_reference(problem).energy == pytest.approx(pyscf_casci(WATER, "sto-3g", 7, 10), abs=1e-7)
+
+
+# ---- the CASCI reference is the lowest state of every symmetry ------------------------------------------------
+
+MAGNESIUM_OXIDE = "Mg 0 0 0; O 0 0 2.105"  # the rocksalt fragment's Mg-O distance (a = 4.21 Å)
+
+
+def dense_fci(problem: ActiveSpaceProblem) -> float:
+    """Lowest eigenvalue of the whole determinant space: pyscf's FCI Hamiltonian matrix, no symmetry, diagonalized
+    densely (Ha), so no solver start can miss a state."""
+    _, hamiltonian = fci.direct_spin1.pspace(
+        problem.one_body, problem.two_body, problem.norb, problem.nelec, np=problem.determinants
+    )
+    return float(np.linalg.eigvalsh(hamiltonian)[0]) + problem.constant
+
+
+def test_casci_reference_is_the_lowest_state_when_it_is_not_totally_symmetric() -> None:
+    """MgO/STO-3G (4e,4o) in C2v: the lowest state is a triplet of B2 symmetry, 22 mHa below the lowest totally
+    symmetric one that the reference used to be. Checked against pyscf's own CASCI integrals, without symmetry."""
+    problem = molecule_problem(
+        MoleculeSpec(atom=MAGNESIUM_OXIDE, basis="sto-3g", active_orbitals=4, active_electrons=4)
+    )
+    assert problem.orbsym is not None
+    mol = gto.M(atom=MAGNESIUM_OXIDE, basis="sto-3g", verbose=0)
+    casci = mcscf.CASCI(scf.RHF(mol).run(), 4, 4)
+    one_body, constant = casci.get_h1eff()
+    two_body = ao2mo.restore(1, casci.get_h2eff(), 4)
+    _, hamiltonian = fci.direct_spin1.pspace(one_body, two_body, 4, (2, 2), np=36)
+    lowest = float(np.linalg.eigvalsh(hamiltonian)[0]) + constant
+    symmetric, _ = fci.direct_spin1_symm.FCI().kernel(
+        one_body, two_body, 4, (2, 2), orbsym=np.asarray(problem.orbsym), wfnsym=0
+    )
+    assert casci_reference(problem).energy == pytest.approx(lowest, abs=1e-8)
+    assert symmetric + constant - lowest > 0.020
+
+
+@pytest.mark.parametrize("labelled", [True, False], ids=["point-group", "integrals"])
+def test_casci_reference_finds_a_triplet_a_davidson_from_hartree_fock_misses(labelled: bool) -> None:
+    """MgO/6-31G (4e,10o), 2,025 determinants (past the dense limit, so one Davidson per symmetry sector): the
+    lowest state is a triplet 20 mHa below the closed-shell ground state that pyscf's direct_spin1, started from
+    Hartree-Fock, converges to. Without point-group labels the sectors come from the integrals' Z2 symmetries."""
+    spec = MoleculeSpec(atom=MAGNESIUM_OXIDE, basis="6-31g", active_orbitals=10, active_electrons=4)
+    problem = molecule_problem(spec)
+    problem = problem if labelled else dataclasses.replace(problem, orbsym=None)
+    assert problem.determinants > DENSE_DETERMINANT_LIMIT
+    lowest = dense_fci(problem)
+    from_hartree_fock, _ = fci.direct_spin1.FCI().kernel(
+        problem.one_body, problem.two_body, problem.norb, problem.nelec
+    )
+    assert casci_reference(problem).energy == pytest.approx(lowest, abs=1e-7)
+    assert from_hartree_fock + problem.constant - lowest > 0.015
 
 
 # ---- circuits and samplers agree --------------------------------------------------------------------------------
