@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
-from importlib.metadata import version
 from typing import Any
 
 import numpy as np
@@ -13,28 +11,20 @@ from pydantic import BaseModel
 from pymatgen.core import Structure
 from qiskit.quantum_info import SparsePauliOp
 
-from materials.fragment import active_space_problem, cut_fragment, fragment_label, fragment_sqd_problem
+from materials.fragment import active_space_problem, cut_fragment
 from materials.screening import ScreenedInput, screening_candidates, stability_rows, validated_candidates
 
 # Surrogate results persisted before the records moved to materials.screening name the class by this path.
 from materials.screening import SurrogateEnergy as SurrogateEnergy
 from materials.surrogate import load_surrogate
-from quantum.chemistry.active_space import casci_reference
 from quantum.chemistry.ansatz import excitation_ansatz
 from quantum.chemistry.hamiltonian import ElectronicIntegrals, qubit_hamiltonian
 from quantum.chemistry.vqe import VQEResult, run_vqe
-from workflows.execution.caching import RESUMABLE, code_and_model_version
+from workflows.execution.caching import RESUMABLE
 from workflows.execution.placed_runs import estimator_on, run_placed
 from workflows.schemas import QuantumRefinement
 
 log = logging.getLogger(__name__)
-
-# SQD's results also depend on ffsim (the LUCJ state and its samples) and qiskit-addon-sqd (the recovery loop).
-SQD_RESUMABLE = replace(
-    RESUMABLE,
-    version=f"{code_and_model_version()};ffsim=={version('ffsim')};"
-    f"qiskit-addon-sqd=={version('qiskit-addon-sqd')}",
-)
 
 
 class ActiveSpacePayload(BaseModel):
@@ -137,69 +127,4 @@ def solve_with_vqe(payload: ActiveSpacePayload, placement: dict[str, Any]) -> Qu
         placement=ran_on.model_dump(mode="json"),
         execution=record.model_dump(mode="json"),
         seconds=record.total_seconds or 0.0,
-    )
-
-
-@task(name="sqd", cache_policy=SQD_RESUMABLE - "placement", persist_result=True)
-def solve_with_sqd(
-    structure: dict[str, Any],
-    active_orbitals: int,
-    active_electrons: int,
-    shots: int,
-    seed: int,
-    max_dim: int,
-    placement: dict[str, Any],
-) -> QuantumRefinement:
-    """SQD of the fragment's active space (quantum/chemistry/sqd.py): the LUCJ sampling on the broker's placement, falling
-    back to the runners-up, then configuration recovery and subspace diagonalization, against CASCI (Ha).
-
-    The fragment and its active space are those of the VQE path (materials/fragment.py); the CASCI reference covers
-    every determinant, and is null with its reason beyond quantum.chemistry.active_space's determinant limit. Only the sampling is timed against the
-    placement's estimate; the diagonalization's seconds are in `sqd.seconds`.
-    """
-    from quantum.chemistry.sqd import (
-        SQDSettings,
-        diagonalize,
-        lucj_operator,
-        sample_configurations,
-        sqd_result,
-    )
-
-    basis = "sto-3g"  # the VQE path's fragment basis (materials.fragment.active_space_problem's default)
-    fragment = cut_fragment(Structure.from_dict(structure))
-    problem = fragment_sqd_problem(
-        fragment,
-        n_orbitals=active_orbitals,
-        n_electrons=active_electrons,
-        basis=basis,
-        max_subspace_dimension=max_dim**2,
-    )
-    reference = casci_reference(problem)
-    operator = lucj_operator(problem)
-    bitstrings, record, ran_on = run_placed(
-        placement, lambda p: sample_configurations(problem, operator, shots, seed, p.options["sampler"])
-    )
-    settings = SQDSettings(max_dim=max_dim)
-    found = diagonalize(problem, bitstrings, settings, seed)
-    sampling_seconds = record.total_seconds or 0.0
-    seconds = {"reference": reference.seconds, "sampling": sampling_seconds, "diagonalization": found.seconds}
-    result = sqd_result(problem, bitstrings, found, reference, ran_on.options["sampler"], settings, seconds)
-    return QuantumRefinement(
-        method="sqd",
-        fragment=fragment_label(fragment),
-        basis=basis,
-        active_orbitals=problem.norb,
-        active_electrons=problem.n_alpha + problem.n_beta,
-        qubits=result.qubits,
-        energy=result.energy,
-        exact_energy=result.reference_energy,
-        reference_reason=result.reference_reason,
-        hartree_fock_energy=result.hf_energy,
-        error_mha=result.error_mha,
-        iterations=result.iterations,
-        convergence=result.energies,
-        placement=ran_on.model_dump(mode="json"),
-        execution=record.model_dump(mode="json"),
-        seconds=sampling_seconds,
-        sqd=result.model_dump(mode="json", exclude={"placement"}),
     )
