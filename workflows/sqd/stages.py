@@ -15,12 +15,11 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import numpy as np
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
-from qiskit_addon_sqd.fermion import SCIResult, solve_sci_batch
 
 from broker.models import Placement, PlacementRefused, Policy, ResourceCatalog
 from broker.place import place
@@ -38,6 +37,9 @@ from quantum.chemistry.active_space import (
 from quantum.chemistry.sqd import Diagonalization, SQDResult, SQDSettings, diagonalize, sqd_result
 from workflows.execution.placed_runs import execution_history, run_placed
 from workflows.execution.task_runners import task_runner_for
+
+if TYPE_CHECKING:  # qiskit-addon-sqd imports jax (seconds): only runs that diagonalize pay for it
+    from qiskit_addon_sqd.fermion import SCIResult
 
 Executor = Literal["auto", "threads", "processes", "dask"]
 # A forced executor -> the classical resources it leaves to the broker.
@@ -177,6 +179,8 @@ def diagonalize_batch(
     nelec: tuple[int, int],
 ) -> SCIResult:
     """One subspace's selected-CI ground state (qiskit-addon-sqd on pyscf); independent of the other batches."""
+    from qiskit_addon_sqd.fermion import solve_sci_batch
+
     return solve_sci_batch([ci_strings], one_body, two_body, norb, nelec)[0]
 
 
