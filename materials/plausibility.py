@@ -59,35 +59,40 @@ def _outside(value: float, bounds: tuple[float, float]) -> bool:
     return not (math.isfinite(value) and bounds[0] <= value <= bounds[1])
 
 
+def _bounds_problem(value: float, bounds: tuple[float, float], subject: str, advice: str) -> str | None:
+    """`subject` is `value` eV/atom, outside `bounds`, then `advice`; None when the value is within them."""
+    if not _outside(value, bounds):
+        return None
+    low, high = bounds
+    return f"{subject} is {value:.4g} eV/atom, outside the plausible {low:g} to {high:g} eV/atom{advice}"
+
+
 def energy_problem(energy_per_atom: float, what: str) -> str | None:
     """Why a surrogate energy (eV/atom) of `what` is implausible, or None."""
-    if _outside(energy_per_atom, ENERGY_PER_ATOM_BOUNDS):
-        low, high = ENERGY_PER_ATOM_BOUNDS
-        return (
-            f"the surrogate energy of {what} is {energy_per_atom:.4g} eV/atom, outside the plausible "
-            f"{low:g} to {high:g} eV/atom: the structure is outside the surrogate's domain; check the structure"
-        )
-    return None
+    return _bounds_problem(
+        energy_per_atom,
+        ENERGY_PER_ATOM_BOUNDS,
+        f"the surrogate energy of {what}",
+        ": the structure is outside the surrogate's domain; check the structure",
+    )
 
 
 def reference_problem(element: str, energy_per_atom: float) -> str | None:
     """Why an elemental reference energy (eV/atom) is implausible, or None."""
-    if _outside(energy_per_atom, REFERENCE_ENERGY_BOUNDS):
-        low, high = REFERENCE_ENERGY_BOUNDS
-        return (
-            f"the reference energy of {element} is {energy_per_atom:.4g} eV/atom, outside the plausible {low:g} "
-            f"to {high:g} eV/atom (a condensed element is bound: negative per atom)"
-        )
-    return None
+    return _bounds_problem(
+        energy_per_atom,
+        REFERENCE_ENERGY_BOUNDS,
+        f"the reference energy of {element}",
+        " (a condensed element is bound: negative per atom)",
+    )
 
 
 def formation_energy_problem(formula: str, formation_energy_per_atom: float) -> str | None:
     """Why a formation energy (eV/atom) is implausible, or None."""
-    if _outside(formation_energy_per_atom, FORMATION_ENERGY_BOUNDS):
-        low, high = FORMATION_ENERGY_BOUNDS
-        return (
-            f"the formation energy of {formula} is {formation_energy_per_atom:.4g} eV/atom, outside the plausible "
-            f"{low:g} to {high:g} eV/atom (measured ones span -4.5 to +0.3): the surrogate is outside its domain "
-            "for this structure or its elements; not ranked"
-        )
-    return None
+    return _bounds_problem(
+        formation_energy_per_atom,
+        FORMATION_ENERGY_BOUNDS,
+        f"the formation energy of {formula}",
+        " (measured ones span -4.5 to +0.3): the surrogate is outside its domain for this structure or its "
+        "elements; not ranked",
+    )
