@@ -229,7 +229,10 @@ class SQDSettings(BaseModel):
     carryover_threshold: float = Field(
         default=1e-4, gt=0, lt=1, description="CI amplitude above which a string seeds the next iteration."
     )
-    recovery: bool = Field(default=True, description="Recover configurations with the wrong electron count.")
+    recovery: bool = Field(
+        default=True,
+        description="Recover configurations with the wrong electron count (from the second iteration on).",
+    )
     workers: int = Field(default=1, ge=1, description="Threads diagonalizing the batches of an iteration.")
 
 
@@ -251,7 +254,15 @@ def diagonalize(
 ) -> Diagonalization:
     """Configuration recovery and subspace diagonalization (qiskit-addon-sqd), iterated, batches independent.
 
-    Without `settings.recovery` the samples with a wrong electron count are dropped instead of recovered.
+    Without `settings.recovery` the samples with a wrong electron count are dropped instead of recovered. The first
+    iteration is the same either way (it draws from the valid samples, whose diagonalization gives the orbital
+    occupancies recovery needs), so with one iteration the two are identical. Recovery pays where noise leaves
+    fewer valid samples than the batches can hold: dropping then diagonalizes the same few strings every
+    iteration, recovery fills the batches with the corrected rest (N2/STO-3G (10e,8o) on FakeGuadalupeV2, 200
+    shots, ~15 valid, 50 per batch, 3 iterations: ~1 mHa against ~42 mHa; capped at the same 225 determinants
+    with a carryover threshold of 0.05, 22 against 43 mHa). Where the valid samples outnumber the batches, the two tie within the subsampling spread.
+    The carryover comes first under `max_dim`: a cap it fills (every string above `carryover_threshold`) freezes
+    both runs at the first iteration's strings.
     `sci_solver` diagonalizes an iteration's batches (`solve_sci_batch`'s signature): elsewhere, in parallel;
     by default the batches run on `settings.workers` threads.
     """

@@ -245,17 +245,21 @@ def test_configuration_recovery_lowers_the_error_of_noisy_samples() -> None:
     """N2/STO-3G (10e,8o), 16 qubits, sampled through qiskit-ibm-runtime's SamplerV2 on FakeGuadalupeV2 (its
     calibrated noise, run locally by Aer): of 200 shots only ~7 % have the right electron count in both spins.
 
-    Both runs get the same samples, samples_per_batch, batches, iterations and subsampling seed. Dropping keeps
-    the ~15 valid samples, all of which fit in every batch, so its subspace cannot grow past their CI strings.
-    Recovery (qiskit-addon-sqd's recover_configurations) starts the same way (the first iteration's occupancies
-    come from the valid samples), then corrects the other ~93 % with those occupancies and fills the batches.
-    Measured here (three runs, 5 subsampling seeds each): 15, 16 and 15 valid samples; recovered 1.2 +- 0.6,
-    0.7 +- 0.4 and 1.2 +- 0.6 mHa against dropped 41.2, 43.2 and 41.2 mHa (no spread: every batch holds every valid
-    sample). The draw itself varies between processes (pyscf's integrals differ in the last bits, and the
-    transpiled circuit with them). Where the valid samples outnumber a batch and recovery gets a single round,
-    the two tie within the subsampling spread (400 shots, 22 valid, 10 samples per batch, 2 iterations, 8 seeds:
-    36.7 +- 6.8 recovered against 36.4 +- 2.8 mHa dropped): that was the regime of the earlier version of this
-    test (H2O (8e,6o), 88 valid, 10 per batch, 2 iterations), which could not rank them."""
+    Both runs get the same samples, samples_per_batch, batches, iterations, max_dim and subsampling seeds. Dropping
+    keeps the ~15 valid samples, all of which fit in every batch, so its subspace cannot grow past their CI
+    strings. Recovery (qiskit-addon-sqd's recover_configurations) starts the same way (the first iteration's
+    occupancies come from the valid samples), then corrects the other ~93 % with those occupancies and fills the
+    batches. Measured here (runs with 10, 17 and 14 valid samples, 5 subsampling seeds each): recovered 2.7 +- 1.2,
+    3.3 +- 1.9 and 1.2 +- 0.8 mHa against dropped 43.8, 47.0 and 39.4 mHa (no spread: every batch holds every valid
+    sample). At the same subspace size the recovered strings are still the better ones: capped at the strings
+    dropping reaches (12, 17, 16 per spin, both at the cap), 33.4 +- 6.9, 18.4 +- 1.5 and 18.6 +- 3.1 mHa. That
+    needs a carryover threshold (0.05) that leaves room under the cap; the default 1e-4 carries every string of the
+    first iteration over, fills the cap with them and freezes both runs there. The draw itself varies between
+    processes (pyscf's integrals differ in the last bits, and the transpiled circuit with them). Where the valid
+    samples outnumber a batch and recovery gets a single round, the two tie within the subsampling spread (400
+    shots, 22 valid, 10 samples per batch, 2 iterations, 8 seeds: 36.7 +- 6.8 recovered against 36.4 +- 2.8 mHa
+    dropped): that was the regime of the earlier version of this test (H2O (8e,6o), 88 valid, 10 per batch, 2
+    iterations), which could not rank them."""
     from qiskit_ibm_runtime import SamplerV2
     from qiskit_ibm_runtime.fake_provider import FakeGuadalupeV2
 
@@ -265,20 +269,36 @@ def test_configuration_recovery_lowers_the_error_of_noisy_samples() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         bitstrings = sample_configurations(problem, lucj_operator(problem), 200, 17, sampler)
-    valid = len(postselected(problem, bitstrings))
+    kept = postselected(problem, bitstrings)
+    valid = len(kept)
+    norb = problem.norb
+    strings = len(
+        np.unique(np.concatenate([kept[:, :norb], kept[:, norb:]]), axis=0)
+    )  # what dropping reaches
     reference = pyscf_casci(NITROGEN, "sto-3g", 8, 10, "D2h")
-    errors: dict[bool, list[float]] = {}
-    for recovery in (True, False):
-        settings = SQDSettings(
-            enlargement="none", samples_per_batch=50, batches=2, iterations=3, recovery=recovery
-        )
-        found = [diagonalize(problem, bitstrings, settings, seed=seed).energy for seed in range(5)]
-        errors[recovery] = [(energy - reference) * 1000 for energy in found]
-    recovered, dropped = (np.mean(errors[flag]) for flag in (True, False))
+    wide = {"enlargement": "none", "samples_per_batch": 50, "batches": 2, "iterations": 3}
+    errors: dict[str, dict[bool, list[float]]] = {}
+    dimensions: dict[bool, set[int]] = {}
+    for case, fields in {"uncapped": {}, "capped": {"max_dim": strings, "carryover_threshold": 0.05}}.items():
+        errors[case] = {}
+        for recovery in (True, False):
+            settings = SQDSettings(**wide, **fields, recovery=recovery)
+            runs = [diagonalize(problem, bitstrings, settings, seed=seed) for seed in range(5)]
+            errors[case][recovery] = [(run.energy - reference) * 1000 for run in runs]
+            if case == "capped":
+                dimensions[recovery] = {max(run.subspace_dimensions) for run in runs}
+    mean = {
+        case: {flag: float(np.mean(values)) for flag, values in by.items()} for case, by in errors.items()
+    }
     print(
-        f"noisy N2: {valid} of 200 valid; recovered {recovered:.2f} +- {np.std(errors[True]):.2f} mHa, "
-        f"dropped {dropped:.2f} +- {np.std(errors[False]):.2f} mHa"
+        f"noisy N2: {valid} of 200 valid; recovered {mean['uncapped'][True]:.2f} +- "
+        f"{np.std(errors['uncapped'][True]):.2f} mHa, dropped {mean['uncapped'][False]:.2f} mHa; at "
+        f"{strings}^2 determinants {mean['capped'][True]:.2f} +- {np.std(errors['capped'][True]):.2f} against "
+        f"{mean['capped'][False]:.2f} mHa"
     )
     assert valid < 0.15 * len(bitstrings) and valid < 50  # few valid samples: fewer than one batch holds
-    assert min(errors[True] + errors[False]) > -1e-6  # SQD is variational: never below CASCI
-    assert recovered < dropped
+    every_error = [error for by in errors.values() for values in by.values() for error in values]
+    assert min(every_error) > -1e-6  # SQD is variational: never below CASCI
+    assert mean["uncapped"][True] < mean["uncapped"][False]
+    assert dimensions[True] == dimensions[False] == {strings**2}  # the same subspace size, and still lower
+    assert mean["capped"][True] < mean["capped"][False]
