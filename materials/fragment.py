@@ -10,6 +10,8 @@ import dataclasses
 import logging
 import math
 import re
+import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -149,22 +151,108 @@ def _closed_shell_charge(molecule: Molecule) -> int:
     return charge
 
 
-def _check_active_space_fits(
-    mol: gto.Mole, molecule: Molecule, *, n_orbitals: int, n_electrons: int, basis: str, charge: int
-) -> None:
+@dataclass(frozen=True)
+class FragmentSize:
+    """A fragment's size in a basis, found without any SCF: its orbitals and its closed-shell electron count."""
+
+    formula: str
+    basis: str
+    orbitals: int
+    electrons: int
+    charge: int
+
+    def max_active_orbitals(self, n_electrons: int) -> int:
+        """The most active orbitals around the Fermi level that hold n_electrons: the orbitals of the basis less
+        the doubly occupied ones below the active space."""
+        return self.orbitals - (self.electrons - n_electrons) // 2
+
+    def active_space_problem(self, n_orbitals: int, n_electrons: int) -> str | None:
+        """Why CAS(n_electrons, n_orbitals) does not fit this fragment (its electrons, its basis), or None."""
+        if n_electrons > self.electrons:
+            return (
+                f"n_electrons={n_electrons} exceeds the {self.electrons} electrons of {self.formula} "
+                f"(charge {self.charge}); use at most {self.electrons}."
+            )
+        if n_orbitals > (largest := self.max_active_orbitals(n_electrons)):
+            return (
+                f"n_orbitals={n_orbitals} with n_electrons={n_electrons} needs {n_orbitals - n_electrons // 2} "
+                f"virtual orbitals but {self.formula}/{self.basis} ({self.orbitals} orbitals, {self.electrons} "
+                f"electrons) has {self.orbitals - self.electrons // 2}; use at most {largest} orbitals or a "
+                "larger basis."
+            )
+        return None
+
+
+def fragment_size(molecule: Molecule, basis: str = "sto-3g") -> FragmentSize:
+    """The fragment's orbitals in `basis` and its electrons at the closed-shell charge (pyscf builds the molecule,
+    no SCF: milliseconds); ValueError naming the basis when pyscf lacks it for these elements."""
+    return _size(molecule, _pyscf_molecule(molecule, basis, _closed_shell_charge(molecule)), basis)
+
+
+def _size(molecule: Molecule, mol: gto.Mole, basis: str) -> FragmentSize:
+    formula = _reduced_formula_label(molecule)
+    return FragmentSize(formula, basis, int(mol.nao_nr()), int(mol.nelectron), int(mol.charge))
+
+
+def _check_active_space_fits(size: FragmentSize, *, n_orbitals: int, n_electrons: int) -> None:
     """Refuse an active space with more electrons than the molecule has or more virtuals than the basis has."""
-    if n_electrons > mol.nelectron:
-        raise ValueError(
-            f"n_electrons={n_electrons} exceeds the {mol.nelectron} electrons of {molecule.formula} "
-            f"(charge {charge}); use at most {mol.nelectron}."
+    if problem := size.active_space_problem(n_orbitals, n_electrons):
+        raise ValueError(problem)
+
+
+def basis_name_problem(basis: str) -> str | None:
+    """Why pyscf knows no basis by this name (for any element), or None: pyscf's own basis names (case and
+    punctuation as pyscf normalizes them), else whatever pyscf can load for one of a few common elements."""
+    from pyscf.gto import basis as pyscf_basis
+
+    if pyscf_basis._format_basis_name(basis) in pyscf_basis.ALIAS:
+        return None
+    for symbol in ("H", "C", "O", "Si", "Fe"):
+        try:
+            with warnings.catch_warnings(action="ignore", category=UserWarning):  # pyscf's install hint
+                if pyscf_basis.load(basis, symbol):
+                    return None
+        except Exception:  # pyscf raises BasisNotFoundError (a RuntimeError), KeyError or others per format
+            continue
+    return f"basis={basis!r} is not a basis pyscf knows; use e.g. 'sto-3g', '6-31g', 'cc-pvdz' or 'def2-svp'"
+
+
+def fragments_active_space_problem(
+    structures: Iterable[Structure], *, n_orbitals: int, n_electrons: int, basis: str
+) -> str | None:
+    """Why no fragment of these structures can hold CAS(n_electrons, n_orbitals) in `basis`, or None as soon as
+    one can (no SCF). Structures whose fragment cannot be cut are passed over; none at all is no problem."""
+    misfits: list[str] = []
+    best = 0
+    for structure in structures:
+        try:
+            fragment = cut_fragment(structure)
+        except ValueError:  # disordered, or no neighbour: never refined, and the screening reports why
+            continue
+        try:
+            with warnings.catch_warnings(action="ignore", category=UserWarning):  # pyscf's install hint
+                size = fragment_size(fragment, basis)
+        except ValueError:  # the basis lacks one of its elements
+            misfits.append(f"{fragment_label(fragment)}: {basis} lacks one of its elements")
+            continue
+        if not size.active_space_problem(n_orbitals, n_electrons):
+            return None
+        if n_electrons > size.electrons:
+            misfits.append(f"{size.formula}: only {size.electrons} electrons")
+            continue
+        best = max(best, size.max_active_orbitals(n_electrons))
+        misfits.append(
+            f"{size.formula}/{basis}: {size.orbitals} orbitals, {size.electrons} electrons, so at most "
+            f"{size.max_active_orbitals(n_electrons)} active orbitals hold {n_electrons} active electrons"
         )
-    n_virtual_available = mol.nao_nr() - mol.nelectron // 2
-    if n_orbitals - n_electrons // 2 > n_virtual_available:
-        raise ValueError(
-            f"n_orbitals={n_orbitals} needs {n_orbitals - n_electrons // 2} virtual orbitals but "
-            f"{molecule.formula}/{basis} has {n_virtual_available}; use at most "
-            f"{n_electrons // 2 + n_virtual_available} orbitals or a larger basis."
-        )
+    if not misfits:
+        return None
+    shown = "; ".join(misfits[:3]) + (f"; and {len(misfits) - 3} more" if len(misfits) > 3 else "")
+    fix = f"at most {best} active_orbitals or " if best > n_electrons // 2 else ""
+    return (
+        f"active_orbitals={n_orbitals} with active_electrons={n_electrons} fits no candidate's fragment in "
+        f"quantum_basis={basis!r} ({shown}); use {fix}a larger quantum_basis, e.g. 'cc-pvdz'"
+    )
 
 
 def _converged_rhf(mol: gto.Mole, molecule: Molecule, basis: str) -> scf.hf.SCF:
@@ -223,9 +311,7 @@ def active_space_problem(
     _check_active_space(n_orbitals, n_electrons)
     charge = _closed_shell_charge(molecule)
     mol = _pyscf_molecule(molecule, basis, charge)
-    _check_active_space_fits(
-        mol, molecule, n_orbitals=n_orbitals, n_electrons=n_electrons, basis=basis, charge=charge
-    )
+    _check_active_space_fits(_size(molecule, mol, basis), n_orbitals=n_orbitals, n_electrons=n_electrons)
     mean_field = _converged_rhf(mol, molecule, basis)
     casci = _solved_casci(mean_field, n_orbitals, n_electrons)
     integrals = _active_space_integrals(casci, n_orbitals, n_electrons)

@@ -104,3 +104,59 @@ def test_bad_fragment_requests_name_the_field(magnesia) -> None:
         cut_fragment(magnesia, max_atoms=1)
     with pytest.raises(ValueError, match="basis"):
         active_space_problem(cut_fragment(magnesia), basis="no-such-basis")
+
+
+def test_fragment_size_counts_pyscf_orbitals_and_refuses_what_the_basis_cannot_hold(magnesia) -> None:
+    from pyscf import gto
+
+    from materials.fragment import fragment_size
+
+    fragment = cut_fragment(magnesia)
+    atoms = [(site.specie.symbol, tuple(float(x) for x in site.coords)) for site in fragment]
+    for basis in ("sto-3g", "6-31g"):
+        independent = gto.M(atom=atoms, basis=basis, unit="Angstrom", verbose=0)
+        size = fragment_size(fragment, basis)
+        assert (size.orbitals, size.electrons, size.charge) == (independent.nao_nr(), 20, 0)
+    # MgO/6-31g: 22 orbitals, 10 doubly occupied; CAS(8e,16o) leaves 6 below it, CAS(8e,17o) would need 7 + 17
+    assert fragment_size(fragment, "6-31g").max_active_orbitals(8) == 16
+
+
+def test_an_active_space_beyond_the_fragments_basis_is_refused_before_the_rhf(magnesia) -> None:
+    with pytest.raises(
+        ValueError, match=r"n_orbitals=17 .* MgO/6-31g .* use at most 16 orbitals or a larger basis"
+    ):
+        active_space_problem(cut_fragment(magnesia), n_orbitals=17, n_electrons=8, basis="6-31g")
+
+
+def test_fragments_problem_stops_at_the_first_fragment_that_fits_and_names_those_that_do_not(
+    magnesia,
+) -> None:
+    from materials.fragment import fragments_active_space_problem
+
+    titanium = rocksalt("Ti", "O", 4.18)  # TiO/6-31g: 36 orbitals, 30 electrons: 23 hold 4 active electrons
+    lead = rocksalt("Pb", "O", 5.0)  # pyscf's 6-31g stops at Kr
+    assert (
+        fragments_active_space_problem([lead, titanium], n_orbitals=16, n_electrons=4, basis="6-31g") is None
+    )
+    problem = fragments_active_space_problem([lead, magnesia], n_orbitals=16, n_electrons=4, basis="6-31g")
+    assert problem == (
+        "active_orbitals=16 with active_electrons=4 fits no candidate's fragment in quantum_basis='6-31g' "
+        "(PbO: 6-31g lacks one of its elements; MgO/6-31g: 22 orbitals, 20 electrons, so at most 14 active "
+        "orbitals hold 4 active electrons); use at most 14 active_orbitals or a larger quantum_basis, e.g. 'cc-pvdz'"
+    )
+    assert fragments_active_space_problem([], n_orbitals=16, n_electrons=4, basis="6-31g") is None
+
+
+@pytest.mark.parametrize("name", ["sto-3g", "6-31G", "6-31g*", "cc-pVDZ", "def2-svp"])
+def test_basis_names_pyscf_knows_pass(name: str) -> None:
+    from materials.fragment import basis_name_problem
+
+    assert basis_name_problem(name) is None
+
+
+def test_an_unknown_basis_name_is_named_with_examples() -> None:
+    from materials.fragment import basis_name_problem
+
+    assert basis_name_problem("6-31q") == (
+        "basis='6-31q' is not a basis pyscf knows; use e.g. 'sto-3g', '6-31g', 'cc-pvdz' or 'def2-svp'"
+    )

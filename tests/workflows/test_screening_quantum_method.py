@@ -167,7 +167,8 @@ def test_plan_places_the_sqd_sampling_that_auto_picks_for_a_large_active_space(
 
     bundled("LiF").to(filename=str(tmp_path / "LiF.json"))
     with settings_override(home=tmp_path / "home"):
-        flags = ["--active-orbitals", "10", "--active-electrons", "8"]
+        # LiF/sto-3g has 10 orbitals, 8 of them left for 8 active electrons; 6-31g has 18, 16 of them
+        flags = ["--active-orbitals", "10", "--active-electrons", "8", "--quantum-basis", "6-31g"]
         assert main(["screen", str(tmp_path / "LiF.json"), "--plan", "--json", *flags]) == 0
         plan = json.loads(capsys.readouterr().out)
     kinds = [s["kind"] for s in plan["segments"]]
@@ -180,7 +181,7 @@ def test_plan_places_the_sqd_sampling_that_auto_picks_for_a_large_active_space(
         "subspace_diagonalization",
     ]
     sampling, diagonalization, reference = plan["segments"][2:]
-    assert sampling["segment"].startswith("sqd sampling") and "CAS(8e,10o)" in sampling["segment"]
+    assert sampling["segment"].startswith("sqd sampling") and "CAS(8e,10o), 6-31g" in sampling["segment"]
     assert sampling["resource"] and sampling["options"]["sampler"] in ("ffsim", "aer_statevector", "aer_mps")
     assert (
         diagonalization["segment"].startswith("sqd diagonalization")
@@ -206,7 +207,7 @@ def test_plan_of_a_chosen_sqd_lists_its_diagonalization_and_the_vqe_plan_does_no
             assert main(["screen", str(tmp_path / "LiF.json"), "--plan", *flags]) == 0
             plans[method] = capsys.readouterr().out
     # quantum_method=sqd on an active space auto gives VQE: SQD's three segments in the text plan, each placed
-    each = "(each shortlisted candidate, CAS(4e,4o))"
+    each = "(each shortlisted candidate, CAS(4e,4o), sto-3g)"
     for line in (
         f"sqd sampling {each} (fermionic_sampling) -> ",
         f"sqd diagonalization {each} (subspace_diagonalization) -> local-",
@@ -214,3 +215,78 @@ def test_plan_of_a_chosen_sqd_lists_its_diagonalization_and_the_vqe_plan_does_no
     ):
         assert line in plans["sqd"]
     assert "subspace_diagonalization" not in plans["vqe"] and f"vqe {each}" in plans["vqe"]
+
+
+def test_a_6_31g_oxide_fragment_offers_20_orbitals_and_the_plan_places_its_sqd(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from config.settings import settings_override
+    from materials.fragment import cut_fragment, fragment_size
+    from workflows.cli import main
+
+    rutile = bundled("TiO2")
+    fragment = cut_fragment(rutile)
+    atoms = [(site.specie.symbol, tuple(float(x) for x in site.coords)) for site in fragment]
+    independent = gto.M(atom=atoms, basis="6-31g", unit="Angstrom", verbose=0)  # Ti-O: 30 electrons
+    size = fragment_size(fragment, "6-31g")
+    assert (size.formula, size.orbitals, size.electrons) == ("TiO", independent.nao_nr(), 30)
+    assert size.orbitals >= 20 > fragment_size(fragment, "sto-3g").max_active_orbitals(8)
+    assert size.max_active_orbitals(8) >= 20  # 11 doubly occupied orbitals below CAS(8e,20o)
+
+    rutile.to(filename=str(tmp_path / "TiO2.json"))
+    flags = ["--quantum-method", "auto", "--quantum-basis", "6-31g"]
+    flags += ["--active-orbitals", "20", "--active-electrons", "8"]
+    with settings_override(home=tmp_path / "home"):
+        assert main(["screen", str(tmp_path / "TiO2.json"), "--plan", "--json", *flags]) == 0
+        plan = json.loads(capsys.readouterr().out)
+        assert not list((tmp_path / "home").rglob("*.json"))  # planned: nothing ran or was persisted
+    refinement = [s for s in plan["segments"] if s["kind"] != "ml_potential"]
+    # C(20,4)^2 = 23.5 million determinants: beyond the CASCI limit, so no reference segment
+    assert [s["kind"] for s in refinement] == ["fermionic_sampling", "subspace_diagonalization"]
+    for segment in refinement:
+        assert "CAS(8e,20o), 6-31g" in segment["segment"]
+        assert not segment["refused"] and segment["resource"] and segment["reasons"]
+        assert segment["estimate"]["seconds"] > 0 and segment["estimate"]["memory_bytes"] > 0
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (
+            ["--quantum-basis", "6-31q"],
+            "--quantum-basis='6-31q' is not a basis pyscf knows; use e.g. 'sto-3g', '6-31g'",
+        ),
+        (
+            ["--quantum-basis", "6-31g", "--active-orbitals", "20", "--active-electrons", "8"],
+            "--active-orbitals=20 with --active-electrons=8 fits no candidate's fragment in --quantum-basis='6-31g' "
+            "(LiF/6-31g: 18 orbitals, 12 electrons, so at most 16 active orbitals hold 8 active electrons); use "
+            "at most 16 --active-orbitals or a larger --quantum-basis",
+        ),
+        (
+            ["--active-orbitals", "10", "--active-electrons", "8"],
+            "(LiF/sto-3g: 10 orbitals, 12 electrons, so at most 8 active orbitals hold 8 active electrons)",
+        ),
+    ],
+)
+def test_an_unknown_basis_or_an_active_space_the_fragment_lacks_is_refused_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], message: str
+) -> None:
+    from config.settings import settings_override
+    from workflows.cli import main
+
+    bundled("LiF").to(filename=str(tmp_path / "LiF.json"))
+    with settings_override(home=tmp_path / "home"):
+        assert main(["screen", str(tmp_path / "LiF.json"), *flags]) == 2
+        assert not list((tmp_path / "home").rglob("*.json"))  # nothing ran or was persisted
+    error = capsys.readouterr().err
+    assert "invalid input" in error and message in error and "Traceback" not in error
+    with pytest.raises(ValueError, match="quantum_basis"):
+        ScreeningParameters(candidate_paths=[str(tmp_path / "LiF.json")], **_as_parameters(flags))
+
+
+def _as_parameters(flags: list[str]) -> dict[str, str]:
+    """--quantum-basis 6-31g ... as the flow's keyword arguments."""
+    return {
+        flag.removeprefix("--").replace("-", "_"): value
+        for flag, value in zip(flags[::2], flags[1::2], strict=True)
+    }

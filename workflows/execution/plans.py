@@ -32,9 +32,10 @@ def _placed(
         return refusal.placement
 
 
-def vqe_plan_segment(active_orbitals: int, active_electrons: int) -> QuantumSegment:
+def vqe_plan_segment(active_orbitals: int, active_electrons: int, basis: str = "sto-3g") -> QuantumSegment:
     """The VQE segment of one shortlisted candidate: the ansatz of the active space and, for its Hamiltonian, the
-    Pauli terms of dense integrals of that size (a real fragment has as many or fewer)."""
+    Pauli terms of dense integrals of that size (a real fragment has as many or fewer). The fragment's basis
+    changes the integrals, not the circuit or the term count: it is named, not costed."""
     rng = np.random.default_rng(0)
     n = active_orbitals
     one = rng.normal(size=(n, n))
@@ -47,7 +48,7 @@ def vqe_plan_segment(active_orbitals: int, active_electrons: int) -> QuantumSegm
     )
     ansatz = excitation_ansatz(n, half, half)
     return QuantumSegment(
-        name=f"vqe (each shortlisted candidate, CAS({active_electrons}e,{n}o))",
+        name=f"vqe {_each(active_orbitals, active_electrons, basis)}",
         circuits=[ansatz],
         primitive="estimator",
         parameter_sets=2 * ansatz.num_parameters + 1,
@@ -57,8 +58,9 @@ def vqe_plan_segment(active_orbitals: int, active_electrons: int) -> QuantumSegm
 
 def screening_plan(params: Any, catalog: ResourceCatalog) -> list[Placement]:
     """Placements of a screening run's segments: the surrogate stage, the elemental references the cache lacks,
-    then the refinement of a shortlisted candidate with the method quantum_method picks for the active space: its
-    VQE, or SQD's LUCJ sampling, diagonalization and (within the determinant limit) CASCI reference."""
+    then the refinement of a shortlisted candidate with the method quantum_method picks for the active space (in
+    quantum_basis): its VQE, or SQD's LUCJ sampling, diagonalization and (within the determinant limit) CASCI
+    reference."""
     from workflows.screening.references_stage import missing_references, reference_segment
     from workflows.screening.surrogate_stage import allowed_executors, surrogate_segment
     from workflows.screening.tasks import load_and_validate
@@ -75,21 +77,27 @@ def screening_plan(params: Any, catalog: ResourceCatalog) -> list[Placement]:
         plan.append(_placed(reference_segment(missing, surrogate), catalog, history, policy))
     if not params.shortlist_size:
         return plan
-    orbitals, electrons = params.active_orbitals, params.active_electrons
+    orbitals, electrons, basis = params.active_orbitals, params.active_electrons, params.quantum_basis
     if refinement_method(params.quantum_method, orbitals) == "vqe":
-        return [*plan, _placed(vqe_plan_segment(orbitals, electrons), catalog, history)]
-    return plan + [_placed(segment, catalog, history) for segment in sqd_plan_segments(orbitals, electrons)]
+        return [*plan, _placed(vqe_plan_segment(orbitals, electrons, basis), catalog, history)]
+    segments = sqd_plan_segments(orbitals, electrons, basis)
+    return plan + [_placed(segment, catalog, history) for segment in segments]
 
 
-def sqd_plan_segments(active_orbitals: int, active_electrons: int) -> list[Any]:
+def _each(active_orbitals: int, active_electrons: int, basis: str) -> str:
+    """How a plan names a refinement segment: once per shortlisted candidate, its active space and basis."""
+    return f"(each shortlisted candidate, CAS({active_electrons}e,{active_orbitals}o), {basis})"
+
+
+def sqd_plan_segments(active_orbitals: int, active_electrons: int, basis: str = "sto-3g") -> list[Any]:
     """The SQD segments of one shortlisted candidate, as the screening places them
     (workflows.screening.quantum_refinement): the LUCJ sampling, the diagonalization and, within the determinant
-    limit, the CASCI reference."""
+    limit, the CASCI reference. Their cost depends on the active space, not on the fragment's basis."""
     from quantum.chemistry.active_space import DEFAULT_CASCI_DETERMINANT_LIMIT
     from workflows.screening.quantum_refinement import sqd_sampling_segment, sqd_settings, sqd_shape
     from workflows.sqd.stages import diagonalization_segment, reference_segment
 
-    each = f"(each shortlisted candidate, CAS({active_electrons}e,{active_orbitals}o))"
+    each = _each(active_orbitals, active_electrons, basis)
     shape = sqd_shape(each, active_orbitals, active_electrons)
     segments = [
         sqd_sampling_segment(f"sqd sampling {each}", active_orbitals, active_electrons),

@@ -3,18 +3,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated, Literal
 
 from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pymatgen.core import Structure
 
 from broker.models import Policy, resource_label
 from broker.place import place
 from config.settings import get_settings
+from materials.candidates import bundled_candidates
+from materials.fragment import basis_name_problem, fragments_active_space_problem
 from materials.generation import MAX_GENERATED
 from materials.screening import SurrogateEnergy, elements_to_reference, score_candidates, shortlisted
-from materials.structures import candidate_path_problem
+from materials.structures import candidate_path_problem, read_structure_file, structure_files_in
 from quantum.chemistry.refinement_method import (
     SQD_MAX_ELECTRONS,
     SQD_MAX_ORBITALS,
@@ -59,6 +64,14 @@ class ScreeningChecks(BaseModel):
     def _active_space_fits(self) -> ScreeningChecks:
         if problem := active_space_problem(self.quantum_method, self.active_orbitals, self.active_electrons):
             raise ValueError(problem)
+        if problem := quantum_basis_problem(
+            self.quantum_basis,
+            self.candidate_paths,
+            self.generate,
+            self.active_orbitals,
+            self.active_electrons,
+        ):
+            raise ValueError(problem)
         if self.batch_size is None:
             self.batch_size = get_settings().screening.batch_size
         return self
@@ -86,6 +99,36 @@ def active_space_problem(quantum_method: MethodChoice, orbitals: int, electrons:
             f"{2 * orbitals} fit, and {method} needs an empty orbital to excite into); {fix}"
         )
     return refinement_problem(quantum_method, orbitals, electrons, SQD_MAX_DIM**2)
+
+
+def quantum_basis_problem(
+    basis: str, candidate_paths: list[str], generate: int, orbitals: int, electrons: int
+) -> str | None:
+    """Why the fragments cannot be built in `basis` with this active space, or None; no SCF, milliseconds.
+
+    A basis name pyscf does not know is refused outright. The active space is refused when no candidate's
+    fragment can hold it in that basis (too few orbitals, or elements the basis lacks): nothing could be refined.
+    The candidates are read as the flow reads them, stopping at the first fragment that fits; generated candidates
+    (up to 100,000, about 2 ms each to make and cut) are not, and each is checked before its own RHF instead.
+    A fragment that does not fit while others do gets its reason on its candidate if it is shortlisted.
+    """
+    if problem := basis_name_problem(basis):
+        return problem.replace("basis=", "quantum_basis=", 1)
+    if generate:
+        return None
+    return fragments_active_space_problem(
+        _candidate_structures(candidate_paths), n_orbitals=orbitals, n_electrons=electrons, basis=basis
+    )
+
+
+def _candidate_structures(candidate_paths: list[str]) -> Iterator[Structure]:
+    """The structures of the candidates the flow reads (the bundled set when no path is given), file by file."""
+    if not candidate_paths:
+        yield from (c.structure for c in bundled_candidates() if c.structure is not None)
+        return
+    for path in map(Path, candidate_paths):
+        for file in structure_files_in(path) if path.is_dir() else [path]:
+            yield from (c.structure for c in read_structure_file(file) if c.structure is not None)
 
 
 def _segment_costs(
@@ -120,6 +163,7 @@ def materials_screening(
     active_orbitals: Annotated[int, Field(ge=1, le=SQD_MAX_ORBITALS)] = 2,
     active_electrons: Annotated[int, Field(ge=2, le=SQD_MAX_ELECTRONS)] = 2,
     quantum_method: Literal["vqe", "sqd", "auto"] = "auto",
+    quantum_basis: Annotated[str, Field(min_length=1, max_length=100)] = "sto-3g",
     batch_size: Annotated[int | None, Field(ge=1, le=1000)] = None,
     generate: Annotated[int, Field(ge=0, le=MAX_GENERATED)] = 0,
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0,
@@ -141,6 +185,9 @@ def materials_screening(
         active_electrons: electrons in each fragment's active space (even; VQE takes at most 6).
         quantum_method: how shortlisted candidates are refined: "vqe", "sqd" (sample-based quantum
             diagonalization, for 10-20 orbitals), or "auto" (VQE up to 4 active orbitals, SQD beyond).
+        quantum_basis: Gaussian basis (pyscf's name) of each fragment's orbitals: "sto-3g" gives a two-atom
+            fragment 10-18 orbitals; a larger one such as "6-31g" or "cc-pvdz" offers more, so SQD can take
+            10-20 active orbitals.
         batch_size: structures per surrogate task (10,000 candidates must not become 10,000 tasks);
             empty: QCFLOW_BATCH_SIZE if set, else the broker's choice (a few tasks per worker, at most 300).
         generate: screen this many candidates generated by element substitution over the bundled prototypes
@@ -183,6 +230,7 @@ def materials_screening(
         params.active_orbitals,
         params.active_electrons,
         catalog,
+        params.quantum_basis,
     )
     cached_quantum = attach_refinements(results, refinements)
     report = ScreeningReport(

@@ -41,11 +41,10 @@ from workflows.sqd.stages import (
 
 # SQD of a fragment runs as the active-space-sqd flow does by default (workflows/sqd/flow.py): 20,000 LUCJ shots,
 # 3 batches x 3 iterations of subspaces of at most 300 CI strings per spin sector, seed 0 (the same candidate gives
-# the same result), sto-3g (the VQE path's fragment basis, materials.fragment.active_space_problem's default).
+# the same result), in the basis the screening's quantum_basis names (the VQE path's too).
 SQD_SHOTS = 20_000
 SQD_MAX_DIM = 300
 SQD_SEED = 0
-SQD_BASIS = "sto-3g"
 
 # SQD's results also depend on ffsim (the LUCJ state and its samples) and qiskit-addon-sqd (the recovery loop).
 SQD_RESUMABLE = replace(
@@ -129,8 +128,9 @@ def solve_with_sqd(
     seed: int,
     max_dim: int,
     placements: SQDPlacements,
+    basis: str = "sto-3g",
 ) -> QuantumRefinement:
-    """SQD of the fragment's active space, each segment where the broker placed it, falling back to its
+    """SQD of the fragment's active space in `basis`, each segment where the broker placed it, falling back to its
     runners-up: the CASCI reference and the diagonalization as stages (workflows.sqd.stages), the LUCJ sampling
     here. The fragment and its active space are those of the VQE path (materials/fragment.py); the reference
     covers every determinant, and is null with its reason beyond the determinant limit. `seconds` and `execution`
@@ -141,7 +141,7 @@ def solve_with_sqd(
         fragment,
         n_orbitals=active_orbitals,
         n_electrons=active_electrons,
-        basis=SQD_BASIS,
+        basis=basis,
         max_subspace_dimension=max_dim**2,
     )
     settings = sqd_settings(max_dim)
@@ -158,7 +158,7 @@ def solve_with_sqd(
     return QuantumRefinement(
         method="sqd",
         fragment=fragment_label(fragment),
-        basis=SQD_BASIS,
+        basis=basis,
         active_orbitals=problem.norb,
         active_electrons=problem.n_alpha + problem.n_beta,
         qubits=result.qubits,
@@ -181,10 +181,15 @@ def _why(placement: Placement) -> str:
 
 
 def _submit_vqe(
-    formula: str, structure: dict[str, Any], orbitals: int, electrons: int, catalog: ResourceCatalog
+    formula: str,
+    structure: dict[str, Any],
+    orbitals: int,
+    electrons: int,
+    catalog: ResourceCatalog,
+    basis: str,
 ) -> PrefectFuture:
-    """Build the fragment's active space, place its VQE and submit it."""
-    payload = build_active_space(structure, orbitals, electrons)
+    """Build the fragment's active space in `basis`, place its VQE and submit it."""
+    payload = build_active_space(structure, orbitals, electrons, basis)
     placement = place_vqe(payload, catalog)
     get_run_logger().info("VQE of %s placed on %s (%s)", payload.fragment, placement.label(), _why(placement))
     vqe = solve_with_vqe.with_options(
@@ -194,9 +199,14 @@ def _submit_vqe(
 
 
 def _submit_sqd(
-    formula: str, structure: dict[str, Any], orbitals: int, electrons: int, catalog: ResourceCatalog
+    formula: str,
+    structure: dict[str, Any],
+    orbitals: int,
+    electrons: int,
+    catalog: ResourceCatalog,
+    basis: str,
 ) -> PrefectFuture:
-    """Place the fragment's SQD segments and submit it."""
+    """Place the fragment's SQD segments (their cost depends on the active space, not the basis) and submit it."""
     placements = place_sqd(formula, orbitals, electrons, catalog)
     reference = placements.reference
     get_run_logger().info(
@@ -209,7 +219,7 @@ def _submit_sqd(
     )
     label = placements.sampling.label()
     sqd = solve_with_sqd.with_options(task_run_name=f"sqd-{formula}-{label}", tags=["quantum", "sqd", label])
-    return sqd.submit(structure, orbitals, electrons, SQD_SHOTS, SQD_SEED, SQD_MAX_DIM, placements)
+    return sqd.submit(structure, orbitals, electrons, SQD_SHOTS, SQD_SEED, SQD_MAX_DIM, placements, basis)
 
 
 SUBMITTERS: dict[str, Callable[..., PrefectFuture]] = {"vqe": _submit_vqe, "sqd": _submit_sqd}
@@ -223,19 +233,21 @@ def refine(
     active_orbitals: int,
     active_electrons: int,
     catalog: ResourceCatalog,
+    basis: str = "sto-3g",
 ) -> dict[str, PrefectFuture | Exception]:
-    """Quantum refinement of each shortlisted candidate with the method the rule picks for the active space, each
-    task named and tagged with its placement; a candidate whose fragment pyscf cannot build, or whose segments
-    fit nowhere, gets the error instead (reported on it, the run goes on)."""
+    """Quantum refinement of each shortlisted candidate's fragment in `basis` with the method the rule picks for
+    the active space, each task named and tagged with its placement; a candidate whose fragment pyscf cannot
+    build, or whose segments fit nowhere, gets the error instead (reported on it, the run goes on)."""
     if not shortlist:
         return {}
     chosen = refinement_method(method, active_orbitals)
     get_run_logger().info(
-        "quantum refinement: %s (quantum_method=%s, CAS(%de,%do))",
+        "quantum refinement: %s (quantum_method=%s, CAS(%de,%do), %s)",
         chosen,
         method,
         active_electrons,
         active_orbitals,
+        basis,
     )
     submit = SUBMITTERS[chosen]
     refinements: dict[str, PrefectFuture | Exception] = {}
@@ -243,7 +255,7 @@ def refine(
         formula = results[source].formula or "candidate"
         try:
             refinements[source] = submit(
-                formula, structures[source], active_orbitals, active_electrons, catalog
+                formula, structures[source], active_orbitals, active_electrons, catalog, basis
             )
         except Exception as error:  # a fragment pyscf cannot solve, or a refused placement
             refinements[source] = error

@@ -73,11 +73,15 @@ def stability(
 
 @task(name="active-space", cache_policy=RESUMABLE, persist_result=True)
 def build_active_space(
-    structure: dict[str, Any], active_orbitals: int, active_electrons: int
+    structure: dict[str, Any], active_orbitals: int, active_electrons: int, basis: str = "sto-3g"
 ) -> ActiveSpacePayload:
-    """Cut a fragment around the candidate's chosen site and build its active-space problem with pyscf."""
+    """Cut a fragment around the candidate's chosen site and build its active-space problem with pyscf in `basis`
+    (an input, so a refinement in one basis is never reused for another)."""
     problem = active_space_problem(
-        cut_fragment(Structure.from_dict(structure)), n_orbitals=active_orbitals, n_electrons=active_electrons
+        cut_fragment(Structure.from_dict(structure)),
+        n_orbitals=active_orbitals,
+        n_electrons=active_electrons,
+        basis=basis,
     )
     integrals = problem.integrals
     return ActiveSpacePayload(
