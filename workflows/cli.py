@@ -196,7 +196,7 @@ def run() -> NoReturn:
     sys.stdout.flush()
     sys.stderr.flush()
     shutdown_threads = getattr(threading, "_shutdown", None)  # what Py_Finalize runs first; CPython only
-    if shutdown_threads is None:
+    if shutdown_threads is None or sys.getprofile() or sys.gettrace():  # a profiler writes its file at exit
         sys.exit(status)
     shutdown_threads()
     atexit._run_exitfuncs()
