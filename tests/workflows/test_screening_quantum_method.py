@@ -31,15 +31,17 @@ def bundled(formula: str) -> Structure:
     )
 
 
-def independent_casci(structure: Structure, n_orbitals: int, n_electrons: int) -> float:
-    """CASCI(n_electrons, n_orbitals)/sto-3g energy (Ha) of site 0 and its nearest neighbour at the crystal's
+def independent_casci(
+    structure: Structure, n_orbitals: int, n_electrons: int, basis: str = "sto-3g"
+) -> float:
+    """CASCI(n_electrons, n_orbitals) energy (Ha) in `basis` of site 0 and its nearest neighbour at the crystal's
     distance, neutral, straight from pyscf: the pair materials.fragment cuts from an ionic binary."""
     nearest = min(structure.get_neighbors(structure[0], 4.0), key=lambda n: n.nn_distance)
     atoms = [
         (structure[0].specie.symbol, (0.0, 0.0, 0.0)),
         (nearest.specie.symbol, (0.0, 0.0, nearest.nn_distance)),
     ]
-    mean_field = scf.RHF(gto.M(atom=atoms, basis="sto-3g", unit="Angstrom", verbose=0))
+    mean_field = scf.RHF(gto.M(atom=atoms, basis=basis, unit="Angstrom", verbose=0))
     mean_field.conv_tol = 1e-11
     mean_field.kernel()
     casci = mcscf.CASCI(mean_field, n_orbitals, n_electrons)
@@ -157,6 +159,38 @@ def test_sqd_refines_a_shortlisted_candidate_within_chemical_accuracy_of_casci(
     assert diagonalization_cost.kind == reference_cost.kind == "classical"
     assert diagonalization_cost.seconds == diagonalization.execution["total_seconds"]
     assert diagonalization_cost.resource == f"{diagonalization.execution['resource']}/sci"
+
+
+@pytest.mark.slow
+def test_sqd_refines_a_6_31g_fragment_at_12_orbitals_within_chemical_accuracy_of_casci(
+    prefect_api: None, tmp_path: Path
+) -> None:
+    from workflows.execution.caching import with_result_storage
+    from workflows.screening.flow import materials_screening
+
+    # LiF/6-31g: 18 orbitals, 12 electrons; (6e,12o) is 24 qubits, 220 strings per spin (48,400 determinants),
+    # beyond sto-3g's 10 orbitals. Subspaces of up to 300 strings per spin can reach the whole CI space.
+    lif = bundled("LiF")
+    lif.to(filename=str(tmp_path / "LiF.json"))
+    report = with_result_storage(materials_screening)(
+        candidate_paths=[str(tmp_path / "LiF.json")],
+        shortlist_size=1,
+        active_orbitals=12,
+        active_electrons=6,
+        quantum_method="auto",
+        quantum_basis="6-31g",
+    )
+    (refined,) = [c for c in report.candidates if c.source in report.shortlist]
+    quantum = refined.quantum
+    assert quantum is not None, refined.error
+    assert (quantum.method, quantum.basis, quantum.fragment) == ("sqd", "6-31g", "LiF")
+    assert (quantum.qubits, quantum.active_orbitals, quantum.active_electrons) == (24, 12, 6)
+    assert report.parameters["quantum_basis"] == "6-31g"
+    reference = independent_casci(lif, 12, 6, "6-31g")
+    assert reference < independent_casci(lif, 7, 6) - 0.5  # a different basis, not sto-3g's numbers reused
+    assert quantum.exact_energy == pytest.approx(reference, abs=1e-5)
+    assert quantum.energy >= reference - 1e-5  # variational, up to the reference's solver tolerance
+    assert quantum.energy - reference < CHEMICAL_ACCURACY_HA
 
 
 def test_plan_places_the_sqd_sampling_that_auto_picks_for_a_large_active_space(
