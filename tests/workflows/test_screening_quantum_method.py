@@ -324,3 +324,16 @@ def _as_parameters(flags: list[str]) -> dict[str, str]:
         flag.removeprefix("--").replace("-", "_"): value
         for flag, value in zip(flags[::2], flags[1::2], strict=True)
     }
+
+
+def test_the_basis_is_an_input_of_both_refinements_cache_keys() -> None:
+    """Cache keys hash a task's inputs less those its policy leaves out: the basis must be an input, never left out,
+    so a refinement in one basis is never reused for another."""
+    import inspect
+
+    from workflows.screening.quantum_refinement import solve_with_sqd
+    from workflows.screening.tasks import build_active_space
+
+    for task, left_out in ((build_active_space, ()), (solve_with_sqd, ("placements",))):
+        assert "basis" in inspect.signature(task.fn).parameters
+        assert task.cache_policy.exclude == left_out
