@@ -19,30 +19,24 @@ singles add the triple excitations per spin that those lack.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import ffsim
 import numpy as np
 from pydantic import BaseModel, Field
 from qiskit import QuantumCircuit, QuantumRegister, transpile
 from qiskit.primitives import BaseSamplerV2
 from qiskit.transpiler import PassManager
-from qiskit_addon_sqd.fermion import (
-    SCIResult,
-    StandardPolicy,
-    SubspaceRequest,
-    diagonalize_fermionic_hamiltonian,
-    enlarge_batch_from_transitions,
-    solve_sci_batch,
-)
 
 from quantum.chemistry.active_space import ActiveSpaceProblem, ReferenceEnergy
+
+if TYPE_CHECKING:  # ffsim and qiskit-addon-sqd import jax (seconds): imported where SQD runs, not on import
+    import ffsim
+    from qiskit_addon_sqd.fermion import SCIResult
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +52,8 @@ def lucj_operator(problem: ActiveSpaceProblem, n_reps: int = 1) -> ffsim.UCJOpSp
     Same-spin interactions between neighbouring orbitals, opposite-spin ones on every fourth orbital: the
     pattern that maps onto a heavy-hex lattice (Motta et al., Chem. Sci. 2023, the 'LUCJ' ansatz).
     """
+    import ffsim
+
     norb = problem.norb
     pairs_aa = [(p, p + 1) for p in range(norb - 1)]
     pairs_ab = [(p, p) for p in range(0, norb, 4)]
@@ -68,6 +64,8 @@ def lucj_operator(problem: ActiveSpaceProblem, n_reps: int = 1) -> ffsim.UCJOpSp
 
 def lucj_circuit(problem: ActiveSpaceProblem, operator: ffsim.UCJOpSpinBalanced) -> QuantumCircuit:
     """Hartree-Fock preparation + LUCJ + measurement; qubit p is alpha orbital p, qubit norb + p beta orbital p."""
+    import ffsim
+
     qubits = QuantumRegister(2 * problem.norb, name="q")
     circuit = QuantumCircuit(qubits)
     circuit.append(ffsim.qiskit.PrepareHartreeFockJW(problem.norb, problem.nelec), qubits)
@@ -79,6 +77,8 @@ def lucj_circuit(problem: ActiveSpaceProblem, operator: ffsim.UCJOpSpinBalanced)
 def decomposed(circuit: QuantumCircuit, seed: int = 0, **transpile_options: object) -> QuantumCircuit:
     """ffsim's gates decomposed by its own passes (PRE_INIT merges orbital rotations), then Qiskit's transpile,
     seeded: Sabre's layout and routing are random otherwise, and so are the noisy samples of a device."""
+    import ffsim
+
     options = {"seed_transpiler": seed, **transpile_options}
     return transpile(PassManager(ffsim.qiskit.pre_init_passes()).run(circuit), **options)
 
@@ -95,6 +95,8 @@ def sample_configurations(
     `sampler` is "ffsim" (fixed-particle state vector), "aer_statevector" or "aer_mps" (Aer SamplerV2), or any
     SamplerV2; for the latter the circuit is transpiled to its backend (`sampler.mode` or `sampler._backend`).
     """
+    import ffsim
+
     if isinstance(sampler, str) and sampler == "ffsim":
         state = ffsim.apply_unitary(
             ffsim.hartree_fock_state(problem.norb, problem.nelec), operator, problem.norb, problem.nelec
@@ -138,73 +140,9 @@ def sampled_fraction_hartree_fock(problem: ActiveSpaceProblem, bitstrings: np.nd
 
 
 @cache
-def excitation_transitions(norb: int, rank: int) -> np.ndarray:
-    """All rank-fold excitations of one spin sector as qiskit-addon-sqd transition strings ('+', '-', 'I').
-
-    Ordered by the orbital-index gap they bridge (sum created - sum annihilated): RHF canonical orbitals come in
-    ascending orbital energy, so low-lying excitations come first and a `max_dim` truncation drops the high ones.
-    """
-    moves = [
-        (annihilated, created)
-        for annihilated in itertools.combinations(range(norb), rank)
-        for created in itertools.combinations([p for p in range(norb) if p not in annihilated], rank)
-    ]
-    moves.sort(key=lambda move: sum(move[1]) - sum(move[0]))
-    rows = np.full((len(moves), norb), "I")
-    for row, (annihilated, created) in zip(rows, moves, strict=True):
-        row[[norb - 1 - p for p in annihilated]] = "-"  # column j of a bitstring holds orbital norb-1-j
-        row[[norb - 1 - p for p in created]] = "+"
-    return rows
-
-
-def enlarged_strings(strings: np.ndarray, norb: int, max_rank: int) -> np.ndarray:
-    """The CI strings, then their new excitations parent by parent (single, then double), duplicates dropped.
-
-    Parent order is kept, so a later truncation to `max_dim` keeps the excitations of the most important strings.
-    """
-    powers = np.int64(1) << np.arange(norb - 1, -1, -1, dtype=np.int64)
-    transitions = np.concatenate([excitation_transitions(norb, rank) for rank in range(1, max_rank + 1)])
-    parts = [strings]
-    for string in strings:
-        bits = ((string & powers) != 0)[None, :]
-        excited = np.asarray(enlarge_batch_from_transitions(bits, transitions)).reshape(-1, norb)
-        parts.append(excited @ powers)
-    return _ordered_union(*parts)
-
-
-class EnlargedSubspacePolicy(StandardPolicy):
-    """qiskit-addon-sqd's standard schedule, each subspace's strings joined by their excitations (extended SQD).
-
-    The strings the standard schedule picks (carryover from the last iteration by weight, then the sampled ones
-    by frequency) come first, then their excitations in the same parent order: the order the loop's `max_dim`
-    truncation keeps. Exciting the carryover lets the subspace grow, iteration by iteration, along the strings
-    the last diagonalization found important, as selected CI does.
-    """
-
-    def __init__(self, max_rank: int, carryover_threshold: float = 1e-4) -> None:
-        super().__init__(carryover_threshold=carryover_threshold)
-        self.max_rank = max_rank
-
-    def prepare_subspaces(self, request: SubspaceRequest) -> list[tuple[np.ndarray, np.ndarray]]:
-        subspaces = []
-        for strings_a, strings_b in super().prepare_subspaces(request):
-            enlarged_a = enlarged_strings(_ordered_union(strings_a), request.norb, self.max_rank)
-            if request.symmetrize_spin:
-                subspaces.append((enlarged_a, enlarged_a))
-            else:
-                enlarged_b = enlarged_strings(_ordered_union(strings_b), request.norb, self.max_rank)
-                subspaces.append((enlarged_a, enlarged_b))
-        return subspaces
-
-
-def _ordered_union(*arrays: np.ndarray) -> np.ndarray:
-    merged = np.concatenate(arrays)
-    _, first = np.unique(merged, return_index=True)
-    return merged[np.sort(first)]
-
-
 def threaded_sci_solver(workers: int) -> Callable[..., list[SCIResult]]:
     """An `sci_solver` that diagonalizes the independent batches of an iteration on `workers` threads."""
+    from qiskit_addon_sqd.fermion import solve_sci_batch
 
     def solve(ci_strings: list, one_body: np.ndarray, two_body: np.ndarray, norb: int, nelec: tuple) -> list:
         with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -266,6 +204,10 @@ def diagonalize(
     `sci_solver` diagonalizes an iteration's batches (`solve_sci_batch`'s signature): elsewhere, in parallel;
     by default the batches run on `settings.workers` threads.
     """
+    from qiskit_addon_sqd.fermion import StandardPolicy, diagonalize_fermionic_hamiltonian
+
+    from quantum.chemistry.subspace_policy import EnlargedSubspacePolicy
+
     if sci_solver is None and settings.workers > 1:
         sci_solver = threaded_sci_solver(settings.workers)
     start = time.perf_counter()
