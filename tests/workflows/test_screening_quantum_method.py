@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pymatgen.core import Structure
@@ -97,30 +98,29 @@ def test_cli_names_the_quantum_method_flag_and_the_fix(capsys: pytest.CaptureFix
     assert "Traceback" not in error
 
 
+def refine_lif(tmp_path: Path, **parameters: Any) -> tuple[Any, Any, Any]:
+    """Screen the bundled rocksalt LiF alone and refine it (shortlist 1): the structure, report and refinement."""
+    from workflows.execution.caching import with_result_storage
+    from workflows.screening.flow import materials_screening
+
+    lif = bundled("LiF")
+    lif.to(filename=str(tmp_path / "LiF.json"))
+    report = with_result_storage(materials_screening)(
+        candidate_paths=[str(tmp_path / "LiF.json")], shortlist_size=1, **parameters
+    )
+    (refined,) = [c for c in report.candidates if c.source in report.shortlist]
+    assert refined.quantum is not None, refined.error
+    return lif, report, refined.quantum
+
+
 @pytest.mark.slow
 def test_sqd_refines_a_shortlisted_candidate_within_chemical_accuracy_of_casci(
     prefect_api: None, tmp_path: Path
 ) -> None:
-    from workflows.execution.caching import with_result_storage
-    from workflows.screening.flow import materials_screening
-
-    # Rocksalt LiF, 12 electrons; sto-3g gives the pair 10 orbitals. (6e,7o) is 14 qubits, beyond VQE's 12.
-    lif = bundled("LiF")
-    lif.to(filename=str(tmp_path / "LiF.json"))
-
-    report = with_result_storage(materials_screening)(
-        candidate_paths=[str(tmp_path / "LiF.json")],
-        shortlist_size=1,
-        active_orbitals=7,
-        active_electrons=6,
-        quantum_method="sqd",
-    )
-
     from workflows.screening.reports import placement_markdown
 
-    (refined,) = [c for c in report.candidates if c.source in report.shortlist]
-    quantum = refined.quantum
-    assert quantum is not None, refined.error
+    # Rocksalt LiF, 12 electrons; sto-3g gives the pair 10 orbitals. (6e,7o) is 14 qubits, beyond VQE's 12.
+    lif, report, quantum = refine_lif(tmp_path, active_orbitals=7, active_electrons=6, quantum_method="sqd")
     assert quantum.method == "sqd"
     assert (quantum.qubits, quantum.active_orbitals, quantum.active_electrons) == (14, 7, 6)
     reference = independent_casci(lif, 7, 6)
@@ -165,24 +165,11 @@ def test_sqd_refines_a_shortlisted_candidate_within_chemical_accuracy_of_casci(
 def test_sqd_refines_a_6_31g_fragment_at_12_orbitals_within_chemical_accuracy_of_casci(
     prefect_api: None, tmp_path: Path
 ) -> None:
-    from workflows.execution.caching import with_result_storage
-    from workflows.screening.flow import materials_screening
-
     # LiF/6-31g: 18 orbitals, 12 electrons; (6e,12o) is 24 qubits, 220 strings per spin (48,400 determinants),
     # beyond sto-3g's 10 orbitals. Subspaces of up to 300 strings per spin can reach the whole CI space.
-    lif = bundled("LiF")
-    lif.to(filename=str(tmp_path / "LiF.json"))
-    report = with_result_storage(materials_screening)(
-        candidate_paths=[str(tmp_path / "LiF.json")],
-        shortlist_size=1,
-        active_orbitals=12,
-        active_electrons=6,
-        quantum_method="auto",
-        quantum_basis="6-31g",
+    lif, report, quantum = refine_lif(
+        tmp_path, active_orbitals=12, active_electrons=6, quantum_method="auto", quantum_basis="6-31g"
     )
-    (refined,) = [c for c in report.candidates if c.source in report.shortlist]
-    quantum = refined.quantum
-    assert quantum is not None, refined.error
     assert (quantum.method, quantum.basis, quantum.fragment) == ("sqd", "6-31g", "LiF")
     assert (quantum.qubits, quantum.active_orbitals, quantum.active_electrons) == (24, 12, 6)
     assert report.parameters["quantum_basis"] == "6-31g"
