@@ -237,8 +237,12 @@ def bare_script(size: int, seed: int, batch: int, references: Path, out: Path) -
     model = load_surrogate(SURROGATE)
     loaded, cpu_started = time.perf_counter(), time.process_time()
     candidates = generated_candidates(size, seed, model.supported_elements)
+    # The generator validated each candidate for these elements (as the flow knows, `Candidate.valid_for`).
     checked = [
-        c.structure if validate_structure(c.structure, model.supported_elements) is None else None
+        c.structure
+        if c.valid_for == model.supported_elements
+        or validate_structure(c.structure, model.supported_elements) is None
+        else None
         for c in candidates
     ]
     repeats = duplicate_problems(checked, [c.source for c in candidates])

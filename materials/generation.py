@@ -157,7 +157,9 @@ def iter_generated(seed: int = 0, supported: frozenset[str] | None = None) -> It
         same.append(structure)
         made += 1
         formula = structure.composition.reduced_formula
-        yield Candidate(f"generated:{seed}/{made}:{formula}-{prototype.source}", structure)
+        yield Candidate(
+            f"generated:{seed}/{made}:{formula}-{prototype.source}", structure, valid_for=supported
+        )
 
 
 def generated_candidates(

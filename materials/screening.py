@@ -76,7 +76,8 @@ def screened_input(candidate: Candidate, supported: frozenset[str]) -> ScreenedI
     """A read candidate validated for a surrogate of `supported` elements: its structure, or why it is rejected."""
     if candidate.structure is None:
         return ScreenedInput(source=candidate.source, formula=None, structure=None, error=candidate.error)
-    problem = validate_structure(candidate.structure, supported)
+    already_valid = candidate.valid_for is not None and candidate.valid_for == supported
+    problem = None if already_valid else validate_structure(candidate.structure, supported)
     return ScreenedInput(
         source=candidate.source,
         formula=candidate.structure.composition.reduced_formula,

@@ -40,6 +40,9 @@ class Candidate:
     source: str  # file path (with "#<n>" for the n-th block of a multi-structure CIF), or "bundled:<id>"
     structure: Structure | None  # None when the file could not be read
     error: str | None = None  # why it could not be read ("unparsable CIF: ..."), else None
+    # The surrogate elements the structure was already validated for (the generator validates what it makes), so
+    # a screening for the same elements need not validate it again; None: not validated yet.
+    valid_for: frozenset[str] | None = None
 
     @property
     def formula(self) -> str | None:

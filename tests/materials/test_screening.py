@@ -167,3 +167,20 @@ def test_the_candidate_set_is_bundled_generated_or_read() -> None:
     generated = screening_candidates([], 3, 7, supported)
     assert len(generated) == 3 and not any(c.source.startswith("bundled:") for c in generated)
     assert [c.source for c in screening_candidates([], 3, 7, supported)] == [c.source for c in generated]
+
+
+def test_generated_candidates_are_validated_once_for_the_same_elements() -> None:
+    """The generator validates what it makes; the screening trusts that only for the same surrogate elements."""
+    import dataclasses
+
+    supported = frozenset({"Li", "Na", "K", "Mg", "Ca", "O", "F", "Cl", "S"})
+    generated = screening_candidates([], 20, 3, supported)
+    assert all(c.valid_for == supported for c in generated)
+    trusted = validated_candidates(generated, supported)
+    checked = validated_candidates([dataclasses.replace(c, valid_for=None) for c in generated], supported)
+    assert trusted == checked
+    # validated for other elements: checked again, and rejected where the surrogate now lacks one
+    narrower = supported - {"Cl"}
+    again = validated_candidates(generated, narrower)
+    with_chlorine = [s for s, c in zip(again, generated, strict=True) if "Cl" in c.formula]
+    assert with_chlorine and all("not covered by the surrogate" in s.error for s in with_chlorine)
