@@ -64,12 +64,14 @@ class ScreeningChecks(BaseModel):
     def _active_space_fits(self) -> ScreeningChecks:
         if problem := active_space_problem(self.quantum_method, self.active_orbitals, self.active_electrons):
             raise ValueError(problem)
-        if problem := quantum_basis_problem(
-            self.quantum_basis,
-            self.candidate_paths,
-            self.generate,
-            self.active_orbitals,
-            self.active_electrons,
+        if self.shortlist_size and (  # nothing is refined from a shortlist of 0: no fragments to read
+            problem := quantum_basis_problem(
+                self.quantum_basis,
+                self.candidate_paths,
+                self.generate,
+                self.active_orbitals,
+                self.active_electrons,
+            )
         ):
             raise ValueError(problem)
         if self.batch_size is None:
