@@ -69,10 +69,11 @@ def test_place_stages_places_both_classical_segments_or_says_why_the_reference_i
 
 def test_the_screening_places_the_segments_of_the_sqd_flow() -> None:
     from workflows.execution.qpu_access import flow_catalog
-    from workflows.screening.quantum_refinement import place_sqd, sqd_settings, sqd_shape
+    from workflows.screening.quantum_refinement import place_sqd, sqd_settings
+    from workflows.sqd.stages import ProblemShape
 
     placements = place_sqd("LiF", 7, 6, flow_catalog())
-    expected = diagonalization_segment(sqd_shape("LiF", 7, 6), sqd_settings())
+    expected = diagonalization_segment(ProblemShape.closed_shell("LiF", 7, 6), sqd_settings())
     assert placements.diagonalization.segment == expected.name == "sqd-diagonalization-LiF"
     assert placements.diagonalization.estimate.seconds > 0
     assert placements.sampling.kind == "fermionic_sampling"

@@ -94,13 +94,13 @@ def sqd_plan_segments(active_orbitals: int, active_electrons: int, basis: str = 
     (workflows.screening.quantum_refinement): the LUCJ sampling, the diagonalization and, within the determinant
     limit, the CASCI reference. Their cost depends on the active space, not on the fragment's basis."""
     from quantum.chemistry.active_space import DEFAULT_CASCI_DETERMINANT_LIMIT
-    from workflows.screening.quantum_refinement import sqd_sampling_segment, sqd_settings, sqd_shape
-    from workflows.sqd.stages import diagonalization_segment, reference_segment
+    from workflows.screening.quantum_refinement import sqd_sampling_segment, sqd_settings
+    from workflows.sqd.stages import ProblemShape, diagonalization_segment, reference_segment
 
     each = _each(active_orbitals, active_electrons, basis)
-    shape = sqd_shape(each, active_orbitals, active_electrons)
+    shape = ProblemShape.closed_shell(each, active_orbitals, active_electrons)
     segments = [
-        sqd_sampling_segment(f"sqd sampling {each}", active_orbitals, active_electrons),
+        sqd_sampling_segment(f"sqd sampling {each}", shape),
         diagonalization_segment(shape, sqd_settings()).model_copy(
             update={"name": f"sqd diagonalization {each}"}
         ),

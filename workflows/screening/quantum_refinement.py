@@ -78,16 +78,11 @@ def place_vqe(payload: ActiveSpacePayload, catalog: ResourceCatalog) -> Placemen
     return placement
 
 
-def sqd_sampling_segment(name: str, active_orbitals: int, active_electrons: int) -> FermionicSampling:
+def sqd_sampling_segment(name: str, shape: ProblemShape) -> FermionicSampling:
     """SQD's quantum segment for one fragment: SQD_SHOTS samples of the LUCJ circuit of the active space."""
-    half = active_electrons // 2
-    return FermionicSampling(name=name, orbitals=active_orbitals, n_alpha=half, n_beta=half, shots=SQD_SHOTS)
-
-
-def sqd_shape(name: str, active_orbitals: int, active_electrons: int) -> ProblemShape:
-    """The shape of a fragment's active space (closed shell: half the electrons per spin)."""
-    half = active_electrons // 2
-    return ProblemShape(name, active_orbitals, half, active_electrons - half)
+    return FermionicSampling(
+        name=name, orbitals=shape.norb, n_alpha=shape.n_alpha, n_beta=shape.n_beta, shots=SQD_SHOTS
+    )
 
 
 class SQDPlacements(BaseModel):
@@ -105,13 +100,12 @@ def place_sqd(
     formula: str, active_orbitals: int, active_electrons: int, catalog: ResourceCatalog
 ) -> SQDPlacements:
     """Broker placements of a fragment's SQD segments (raises PlacementRefused when one fits nowhere)."""
+    shape = ProblemShape.closed_shell(formula, active_orbitals, active_electrons)
     sampling = place(
-        sqd_sampling_segment(f"sqd-sampling-{formula}", active_orbitals, active_electrons),
-        catalog,
-        history=execution_history(),
+        sqd_sampling_segment(f"sqd-sampling-{formula}", shape), catalog, history=execution_history()
     )
     diagonalization, reference = place_stages(
-        sqd_shape(formula, active_orbitals, active_electrons),
+        shape,
         sqd_settings(),
         DEFAULT_CASCI_DETERMINANT_LIMIT,
         catalog,

@@ -67,6 +67,11 @@ class ProblemShape:
     n_alpha: int
     n_beta: int
 
+    @classmethod
+    def closed_shell(cls, name: str, norb: int, electrons: int) -> ProblemShape:
+        """`electrons` in `norb` orbitals, half of them per spin."""
+        return cls(name, norb, electrons // 2, electrons - electrons // 2)
+
     @property
     def determinants(self) -> int:
         """Full CI dimension of the active space."""
@@ -87,7 +92,7 @@ def planned_shape(atom: str | None, spec: Any, fcidump: str | None) -> ProblemSh
     else:
         _, norb, nelec = active_space_of(spec, build_molecule(spec))
         name = f"{atom} ({nelec}e,{norb}o)"
-    return ProblemShape(name, norb, nelec // 2, nelec - nelec // 2)
+    return ProblemShape.closed_shell(name, norb, nelec)
 
 
 def expected_strings(norb: int, electrons: int, settings: SQDSettings) -> int:
