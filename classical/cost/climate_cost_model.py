@@ -3,6 +3,7 @@ Dask or Slurm."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from broker.cost_models import Adjust, Estimates, adjusted
@@ -20,11 +21,14 @@ from classical.segments import ClimateEnsemble
 from config.settings import QcflowSettings
 from quantum.cost.aer_memory import human_bytes
 
-# Climate: the two-layer emulator steps 7.0e7 member-years per second per core through `run_ensemble` alone
-# (benchmarks/climate.py), but the ensemble stage (percentiles and the persisted result of each scenario included)
-# runs 2.8-3.9e7 on one thread (benchmarks/classical_placement.py, 10,000-50,000 members, load 1.1-1.5); it holds
-# about 12 float64 arrays of members x years while it runs.
-CLIMATE_MEMBER_YEARS_PER_SECOND = 3.0e7
+# Climate: an ensemble stage (the calibrated parameter draw, which runs the history for 4x the members, the runs,
+# percentiles and the persisted result of each scenario) steps 2.3-3.8e7 member-years per second on one thread from
+# 10,000 members up, where its arrays (members x years) live in memory, and 1-1.5e8 at 1,000 members, where they
+# stay in the core's 2 MB cache (benchmarks/classical_placement.py, load about 1). The rate falls between the two
+# with the members, over about CLIMATE_CACHE_MEMBERS.
+CLIMATE_MEMBER_YEARS_PER_SECOND = 2.6e7
+CLIMATE_IN_CACHE_MEMBER_YEARS_PER_SECOND = 1.2e8
+CLIMATE_CACHE_MEMBERS = 2000
 CLIMATE_BYTES_PER_MEMBER_YEAR = 12 * 8
 CLIMATE_TASK_SECONDS = 0.05
 
@@ -57,7 +61,7 @@ class ClimateEnsembleCostModel:
         self, segment: ClimateEnsemble, resource: Resource, workers: int, settings: QcflowSettings
     ) -> Estimate:
         parallel = Parallelism(resource.executor or "threads", workers, resource.cores, resource.load)
-        compute = segment.member_years / CLIMATE_MEMBER_YEARS_PER_SECOND
+        compute = segment.member_years / member_years_per_second(segment.members)
         # numpy releases the GIL in its array loops: threads scale nearly like processes here
         seconds = STAGE_SECONDS + compute / speedup(parallel, 0.9) + segment.scenarios * CLIMATE_TASK_SECONDS
         if parallel.executor == "processes":
@@ -89,3 +93,11 @@ class ClimateEnsembleCostModel:
             segment.years * CLIMATE_BYTES_PER_MEMBER_YEAR
         )
         return [f"at most {members:,} members per scenario (now {segment.members:,})"]
+
+
+def member_years_per_second(members: int) -> float:
+    """One thread's rate at this many members per scenario: in-cache small ensembles, memory-bound large ones."""
+    in_cache = math.exp(-members / CLIMATE_CACHE_MEMBERS)
+    return CLIMATE_MEMBER_YEARS_PER_SECOND + in_cache * (
+        CLIMATE_IN_CACHE_MEMBER_YEARS_PER_SECOND - CLIMATE_MEMBER_YEARS_PER_SECOND
+    )

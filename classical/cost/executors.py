@@ -18,8 +18,9 @@ from broker.models import Estimate, Resource
 # on the flow's thread, model loads included (benchmarks/classical_placement.py, load 1.1-1.5).
 CLUSTER_START_SECONDS = 3.0
 CLUSTER_WORKER_SECONDS = 0.5
-# A stage is a subflow: its own flow run, progress artifact and result (about 1 s on the embedded API).
-STAGE_SECONDS = 1.0
+# A stage is a subflow: its own flow run, progress artifact and result (0.1-0.2 s on the embedded API; a thread
+# stage of 16 static energies, 0.1 s of CPU, took 0.23 s in all).
+STAGE_SECONDS = 0.15
 # Orchestration per Prefect task (ephemeral API, 2 cores: ~10 ms sequential, ~30 ms mapped), and on Dask.
 TASK_SECONDS = {"threads": 0.03, "processes": 0.06, "dask": 0.06, "slurm": 0.06}
 # Assumption: a Slurm job waits about a minute in the queue before its worker joins (site-dependent; execution

@@ -8,6 +8,7 @@ size. The CUDA figures are uncalibrated assumptions: no GPU here.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 from broker.cost_models import Adjust, Estimates, adjusted
@@ -26,25 +27,28 @@ from classical.segments import MLPotentialBatch
 from config.settings import QcflowSettings
 from quantum.cost.aer_memory import human_bytes
 
-# CHGNet 0.3.0 on one core, one torch thread, batched static prediction under torch's inference mode: 1.2 ms per
-# atom over 256 generated 2-6 atom cells (0.4 ms + 1.0 ms per atom fitted per cell size), so about 3 ms + 1.1 ms
-# per atom per structure. With autograd recording (as in a relaxation step) the same prediction costs about twice
-# that: 20-38 ms per 8-atom cell, 110-180 ms at 54-64 atoms, about 6 ms + 2.2 ms per atom.
-STATIC_SECONDS = 0.003
-STATIC_SECONDS_PER_ATOM = 0.0011
+# CHGNet 0.3.0 on one core, one torch thread, batched static prediction under torch's inference mode, per
+# structure of n atoms: 2 ms + 0.8 ms n + 0.018 ms n^2. Fitted on the thread CPU time of the classical placement
+# benchmark's static batches (2-6 atom bundled cells: 5.5-6.3 ms each; 54-64 atom supercells: 105 ms each, twice
+# what a linear fit from small cells predicts). With autograd recording (as in a relaxation step) a prediction
+# costs about twice that: 20-38 ms per 8-atom cell, 110-180 ms at 54-64 atoms, about 6 ms + 2.2 ms per atom.
+STATIC_SECONDS = 0.002
+STATIC_SECONDS_PER_ATOM = 0.0008
+STATIC_SECONDS_PER_ATOM_SQUARED = 0.000018
 GRADIENT_STATIC_SECONDS = 0.006
 GRADIENT_STATIC_SECONDS_PER_ATOM = 0.0022
 # A FIRE step evaluates energy, forces and stress (autograd) and takes ASE's own step, half of it the cell filter's
-# matrix functions: 0.53 s of CPU per relaxation of a strained 2-6 atom cell (about 26 ms per step), measured by
-# benchmarks/classical_placement.py at load 1.1-1.5 (the earlier 72 ms per step was measured at load 8-19).
+# matrix functions: 0.66-0.71 s of thread CPU per relaxation of a strained 2-6 atom cell (about 34 ms per step),
+# measured by benchmarks/classical_placement.py (relax-4, relax-8) at load about 1.
 RELAX_STEP_FACTOR = 1.2
-RELAX_STEP_SECONDS = 0.008
+RELAX_STEP_SECONDS = 0.016
 # Steps a relaxation of a screening cell takes before fmax = 0.1 eV/Å: FIRE took 2-42 steps (mean 18-20) on
 # bundled and strained bundled cells.
 TYPICAL_RELAX_STEPS = 20
-# Loading CHGNet's weights in a fresh process (torch import included), and a second instance in a thread.
+# Loading CHGNet's weights in a fresh process (torch import included), and a further instance in a thread of a
+# process that has loaded it once (static-16 on two threads took 0.07 s longer than on one).
 MODEL_LOAD_SECONDS = 2.0
-THREAD_MODEL_SECONDS = 0.5
+THREAD_MODEL_SECONDS = 0.15
 # Fraction of a CHGNet call that runs outside the GIL (torch kernels); the rest (graph building in pymatgen, ASE's
 # optimizer loop) serialises threads of one process. Amdahl's law gives the speed-up of w threads.
 PARALLEL_FRACTION_OUTSIDE_GIL = {"static": 0.6, "relax": 0.5}
@@ -56,10 +60,11 @@ BYTES_PER_ATOM = {"static": 40_000, "relax": 100_000}
 CUDA_SPEEDUP = 10.0
 CUDA_START_SECONDS = 2.0
 # Tasks per worker: enough for load balance, few enough that the API never sees thousands of tasks; and at least
-# MIN_BATCH structures per task, since one batched call predicts 8-atom cells ~1.5x faster than one by one.
+# MIN_BATCH structures per task, since one batched call predicts 8-atom cells ~1.5x faster than one by one (a
+# relaxation is one structure at a time whatever the batch: one per task is enough).
 TASKS_PER_WORKER = 4
 MAX_TASKS = 300
-MIN_BATCH = 8
+MIN_BATCH = {"static": 8, "relax": 1}
 MAX_BATCH = 1000  # the flow parameter's own limit
 
 
@@ -69,14 +74,13 @@ def _worker_counts(resource: Resource) -> list[int]:
     return sorted({1, resource.workers} | ({2} if resource.workers >= 2 else set()))
 
 
-def _batch_size(structures: int, workers: int) -> int:
+def _batch_size(structures: int, workers: int, mode: str) -> int:
     """Structures per task: TASKS_PER_WORKER tasks per worker of the resource (not of the option, so every
     option of a resource cuts the same batches and a resumed run finds them cached), at least MIN_BATCH
     structures per task, never more than MAX_TASKS tasks in all."""
     tasks = min(MAX_TASKS, max(1, workers * TASKS_PER_WORKER))
-    return max(
-        1, min(MIN_BATCH, structures), math.ceil(structures / tasks), math.ceil(structures / MAX_TASKS)
-    )
+    smallest = min(MIN_BATCH[mode], structures)
+    return max(1, smallest, math.ceil(structures / tasks), math.ceil(structures / MAX_TASKS))
 
 
 class MLPotentialCostModel:
@@ -108,12 +112,15 @@ class MLPotentialCostModel:
     ) -> Estimate:
         mode = "relax" if segment.relax_steps else "static"
         parallel = Parallelism(resource.executor or "threads", workers, resource.cores, resource.load)
-        batch = _batch_size(segment.structures, resource.workers)
+        batch = _batch_size(segment.structures, resource.workers, mode)
         tasks = math.ceil(segment.structures / batch) if segment.structures else 0
         compute = sum(_structure_seconds(atoms, segment.relax_steps) for atoms in segment.atoms)
         if resource.device == "GPU":
             compute = compute / CUDA_SPEEDUP + CUDA_START_SECONDS
-        seconds = STAGE_SECONDS + compute / speedup(parallel, PARALLEL_FRACTION_OUTSIDE_GIL[mode])
+        busy = replace(
+            parallel, workers=max(1, min(workers, tasks))
+        )  # a worker without a task speeds up nothing
+        seconds = STAGE_SECONDS + compute / speedup(busy, PARALLEL_FRACTION_OUTSIDE_GIL[mode])
         seconds += tasks * TASK_SECONDS[parallel.executor] / workers
         seconds += _start_seconds(parallel)
         largest_batch_atoms = (
@@ -171,7 +178,7 @@ def _start_seconds(parallel: Parallelism) -> float:
 
 def _structure_seconds(atoms: int, relax_steps: int) -> float:
     """One structure on one core: a static prediction, or a relaxation of its typical step count."""
-    static = STATIC_SECONDS + STATIC_SECONDS_PER_ATOM * atoms
+    static = STATIC_SECONDS + STATIC_SECONDS_PER_ATOM * atoms + STATIC_SECONDS_PER_ATOM_SQUARED * atoms**2
     if not relax_steps:
         return static
     steps = min(relax_steps, TYPICAL_RELAX_STEPS)
