@@ -16,11 +16,11 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from classical.runners import ExecutorSettings, slurm_cluster_kwargs
 from config.settings import get_settings, settings_environment
-from workflows.execution.heartbeats import end_heartbeats_promptly
+from workflows.execution import prefect_workarounds
 
 logger = logging.getLogger(__name__)
 
-end_heartbeats_promptly()  # every placed stage is a subflow: its end must not wait for a heartbeat's sleep
+prefect_workarounds.install()  # every placed stage is a subflow of tagged tasks: neither may wait seconds for nothing
 
 
 def prefect_api_url() -> str:
