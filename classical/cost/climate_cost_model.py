@@ -22,13 +22,13 @@ from config.settings import QcflowSettings
 from quantum.cost.aer_memory import human_bytes
 
 # Climate: an ensemble stage (the calibrated parameter draw, which runs the history for 4x the members, the runs,
-# percentiles and the persisted result of each scenario) steps 2.3-3.8e7 member-years per second on one thread from
-# 10,000 members up, where its arrays (members x years) live in memory, and 1-1.5e8 at 1,000 members, where they
-# stay in the core's 2 MB cache (benchmarks/classical_placement.py, load about 1). The rate falls between the two
-# with the members, over about CLIMATE_CACHE_MEMBERS.
-CLIMATE_MEMBER_YEARS_PER_SECOND = 2.6e7
-CLIMATE_IN_CACHE_MEMBER_YEARS_PER_SECOND = 1.2e8
-CLIMATE_CACHE_MEMBERS = 2000
+# percentiles and the persisted result of each scenario) takes 1.3e-8 s per member-year on one thread at 1,000
+# members, where its arrays (members x years) stay in the core's cache, and more as they outgrow it: 3.5e-8 at
+# 10,000 and 4.5e-8 at 50,000 members (benchmarks/classical_placement.py, load about 1), about 0.8e-8 more per
+# e-fold of members.
+CLIMATE_SECONDS_PER_MEMBER_YEAR = 1.3e-8
+CLIMATE_SECONDS_PER_MEMBER_YEAR_PER_E_FOLD = 0.8e-8
+CLIMATE_CACHE_MEMBERS = 1000
 CLIMATE_BYTES_PER_MEMBER_YEAR = 12 * 8
 CLIMATE_TASK_SECONDS = 0.05
 
@@ -97,7 +97,5 @@ class ClimateEnsembleCostModel:
 
 def member_years_per_second(members: int) -> float:
     """One thread's rate at this many members per scenario: in-cache small ensembles, memory-bound large ones."""
-    in_cache = math.exp(-members / CLIMATE_CACHE_MEMBERS)
-    return CLIMATE_MEMBER_YEARS_PER_SECOND + in_cache * (
-        CLIMATE_IN_CACHE_MEMBER_YEARS_PER_SECOND - CLIMATE_MEMBER_YEARS_PER_SECOND
-    )
+    e_folds = math.log(max(members, CLIMATE_CACHE_MEMBERS) / CLIMATE_CACHE_MEMBERS)
+    return 1.0 / (CLIMATE_SECONDS_PER_MEMBER_YEAR + CLIMATE_SECONDS_PER_MEMBER_YEAR_PER_E_FOLD * e_folds)

@@ -14,9 +14,10 @@ from typing import Any
 from broker.models import Estimate, Resource
 
 # A Dask LocalCluster of processes: scheduler and first worker up, and torn down after, then each further worker
-# (they start side by side). A stage on one or two local worker processes measured 4.7-5.9 s above the same stage
-# on the flow's thread, model loads included (benchmarks/classical_placement.py, load 1.1-1.5).
-CLUSTER_START_SECONDS = 3.0
+# (they start side by side). A stage on one or two local worker processes measured 5.4-6.2 s above the same stage
+# on the flow's thread with CHGNet loaded in each worker, 4.3-4.6 s for climate ensembles, which load no model
+# (benchmarks/classical_placement.py, load about 1).
+CLUSTER_START_SECONDS = 3.8
 CLUSTER_WORKER_SECONDS = 0.5
 # A stage is a subflow: its own flow run, progress artifact and result (0.1-0.2 s on the embedded API; a thread
 # stage of 16 static energies, 0.1 s of CPU, took 0.23 s in all).
