@@ -124,3 +124,18 @@ def test_a_tag_limit_is_still_asked_for_on_every_task_run(monkeypatch: pytest.Mo
     finally:
         with get_client(sync_client=True) as client:
             client.delete_global_concurrency_limit_by_name(name)
+
+
+def test_a_prefect_that_changed_what_they_replace_is_left_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    def its_own(*args: Any, **kwargs: Any) -> None:
+        return None
+
+    monkeypatch.setattr(flow_engine, "_send_heartbeats", its_own)
+    monkeypatch.delattr(flow_engine.BaseFlowRunEngine, "_emit_flow_run_heartbeat")
+    assert end_heartbeats_promptly() is False
+    assert flow_engine._send_heartbeats is its_own
+
+    plain: dict[frozenset[str], bool] = {}
+    monkeypatch.setattr(concurrency_services, "_no_limits_cache", plain)
+    assert install() == {"heartbeats": False, "tag_concurrency": False}
+    assert concurrency_services._no_limits_cache is plain

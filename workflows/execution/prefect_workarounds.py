@@ -68,9 +68,12 @@ def prompt_heartbeats(engine: Any, join_on_exit: bool = True) -> Generator[None,
 def end_heartbeats_promptly() -> bool:
     """Install `prompt_heartbeats` as Prefect's flow-run heartbeat context; False when this Prefect has none (a
     version that changed it: its own is then used unchanged)."""
-    if not callable(getattr(flow_engine, "_send_heartbeats", None)):
+    engine = getattr(flow_engine, "BaseFlowRunEngine", None)
+    used = ("heartbeat_seconds", "_build_heartbeat_event_template", "_emit_flow_run_heartbeat")
+    replaceable = callable(getattr(flow_engine, "_send_heartbeats", None)) and engine is not None
+    if not replaceable or not hasattr(flow_engine, "MINIMUM_HEARTBEAT_INTERVAL"):
         return False
-    if not all(hasattr(flow_engine, name) for name in ("MINIMUM_HEARTBEAT_INTERVAL", "BaseFlowRunEngine")):
+    if not all(hasattr(engine, name) for name in used):
         return False
     flow_engine._send_heartbeats = prompt_heartbeats
     return True
