@@ -33,6 +33,7 @@ from quantum.chemistry.active_space import MoleculeSpec, casci_reference, molecu
 from quantum.chemistry.sqd import (
     SQDSettings,
     diagonalize,
+    distinct_spin_strings,
     lucj_operator,
     postselected,
     sample_configurations,
@@ -145,10 +146,7 @@ def noisy_rows(shots: int, seeds: int, sampling_seed: int) -> list[dict]:
     sampling = time.perf_counter() - start
     kept = postselected(problem, bitstrings)
     valid = len(kept)
-    norb = problem.norb
-    strings = len(
-        np.unique(np.concatenate([kept[:, :norb], kept[:, norb:]]), axis=0)
-    )  # what dropping reaches
+    strings = distinct_spin_strings(problem, kept)  # what dropping reaches
     matched = (
         f"same, max_dim {strings} (dropping's strings), carryover 0.05",
         _wide(max_dim=strings, carryover_threshold=0.05),

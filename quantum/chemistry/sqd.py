@@ -271,6 +271,13 @@ def postselected(problem: ActiveSpaceProblem, bitstrings: np.ndarray) -> np.ndar
     return bitstrings[mask]
 
 
+def distinct_spin_strings(problem: ActiveSpaceProblem, kept: np.ndarray) -> int:
+    """Distinct CI strings among postselected samples, both spins pooled: the subspace dimension per spin that
+    dropping invalid samples can reach."""
+    norb = problem.norb
+    return len(np.unique(np.concatenate([kept[:, :norb], kept[:, norb:]]), axis=0))
+
+
 class SQDResult(BaseModel):
     """One SQD run, self-describing: energies in Ha, errors in mHa, times in s per segment."""
 

@@ -28,6 +28,7 @@ from quantum.chemistry.active_space import (
 from quantum.chemistry.sqd import (
     SQDSettings,
     diagonalize,
+    distinct_spin_strings,
     lucj_circuit,
     lucj_operator,
     postselected,
@@ -271,10 +272,7 @@ def test_configuration_recovery_lowers_the_error_of_noisy_samples() -> None:
         bitstrings = sample_configurations(problem, lucj_operator(problem), 200, 17, sampler)
     kept = postselected(problem, bitstrings)
     valid = len(kept)
-    norb = problem.norb
-    strings = len(
-        np.unique(np.concatenate([kept[:, :norb], kept[:, norb:]]), axis=0)
-    )  # what dropping reaches
+    strings = distinct_spin_strings(problem, kept)  # what dropping reaches
     reference = pyscf_casci(NITROGEN, "sto-3g", 8, 10, "D2h")
     wide = {"enlargement": "none", "samples_per_batch": 50, "batches": 2, "iterations": 3}
     errors: dict[str, dict[bool, list[float]]] = {}
