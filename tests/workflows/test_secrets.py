@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from prefect.blocks.system import Secret
+from prefect.logging.handlers import APILogWorker
 from pymatgen.core import Lattice, Structure
 
 from broker.catalog import discover_catalog
@@ -147,6 +148,9 @@ def test_screening_run_leaks_the_token_nowhere(
     assert any("IBM Quantum is unreachable" in r.getMessage() for r in every_log_record.records)
     assert_no_token_in(every_log_record.records, every_log_record.text)
     assert not leaked(report.model_dump_json())
+    APILogWorker.drain_all(
+        timeout=60
+    )  # logs reach the API in the background; the run's end does not wait for them
     logs, artifacts, parameters = asyncio.run(_stored_logs_and_artifacts(state.state_details.flow_run_id))
     assert logs and artifacts
     assert not any(leaked(message) for message in logs)
